@@ -1,0 +1,289 @@
+//! The filesystem blob store: `blobs/ab/cd/<hash>` under one root, staged uploads under `staging/`.
+
+use std::{
+    fs::{self, File},
+    io::{self, Write},
+    path::{Path, PathBuf},
+    time::SystemTime,
+};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use mediadrive_core::{
+    blobs::{BlobResult, ByteStream, StagedBlob},
+    BlobError, BlobStore, ContentHash,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncSeekExt},
+    sync::{mpsc, oneshot},
+};
+use tokio_util::io::ReaderStream;
+
+/// Chunks in flight between the request and the writer thread; bounds memory per upload.
+const STAGING_QUEUE: usize = 16;
+const READ_BUFFER: usize = 256 * 1024;
+
+pub struct FsBlobStore {
+    blobs: PathBuf,
+    staging: PathBuf,
+}
+
+impl FsBlobStore {
+    pub fn open(root: &Path) -> io::Result<Self> {
+        let blobs = root.join("blobs");
+        let staging = root.join("staging");
+        fs::create_dir_all(&blobs)?;
+        fs::create_dir_all(&staging)?;
+        Ok(Self { blobs, staging })
+    }
+
+    fn blob_path(&self, hash: &ContentHash) -> PathBuf {
+        blob_path(&self.blobs, hash)
+    }
+}
+
+fn blob_path(blobs: &Path, hash: &ContentHash) -> PathBuf {
+    let h = hash.as_str();
+    blobs.join(&h[0..2]).join(&h[2..4]).join(h)
+}
+
+enum WriterMsg {
+    Chunk(Bytes),
+    Finish(oneshot::Sender<io::Result<(ContentHash, u64)>>),
+}
+
+/// Hashing and writing run on a blocking thread fed through a bounded queue, so the
+/// request task only moves chunks and memory stays flat whatever the size.
+struct FsStagedBlob {
+    path: PathBuf,
+    blobs: PathBuf,
+    tx: Option<mpsc::Sender<WriterMsg>>,
+    writer: Option<tokio::task::JoinHandle<io::Result<()>>>,
+    finished: bool,
+}
+
+fn run_writer(mut file: File, mut rx: mpsc::Receiver<WriterMsg>) -> io::Result<()> {
+    let mut hasher = blake3::Hasher::new();
+    let mut len = 0u64;
+    while let Some(msg) = rx.blocking_recv() {
+        match msg {
+            WriterMsg::Chunk(chunk) => {
+                hasher.update(&chunk);
+                file.write_all(&chunk)?;
+                len += chunk.len() as u64;
+            }
+            WriterMsg::Finish(reply) => {
+                let result = file
+                    .sync_all()
+                    .map(|()| (ContentHash::from_bytes(*hasher.finalize().as_bytes()), len));
+                let _ = reply.send(result);
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+impl FsStagedBlob {
+    async fn writer_error(&mut self) -> BlobError {
+        self.tx = None;
+        match self.writer.take() {
+            Some(handle) => match handle.await {
+                Ok(Err(e)) => BlobError::Io(e),
+                _ => BlobError::Io(io::Error::other("staging writer stopped")),
+            },
+            None => BlobError::Io(io::Error::other("staging writer stopped")),
+        }
+    }
+}
+
+#[async_trait]
+impl StagedBlob for FsStagedBlob {
+    async fn write(&mut self, chunk: Bytes) -> BlobResult<()> {
+        let Some(tx) = &self.tx else {
+            return Err(BlobError::Io(io::Error::other("staged blob already finished")));
+        };
+        if tx.send(WriterMsg::Chunk(chunk)).await.is_err() {
+            return Err(self.writer_error().await);
+        }
+        Ok(())
+    }
+
+    async fn finish(&mut self) -> BlobResult<(ContentHash, u64)> {
+        let Some(tx) = self.tx.take() else {
+            return Err(BlobError::Io(io::Error::other("staged blob already finished")));
+        };
+        let (reply, answer) = oneshot::channel();
+        if tx.send(WriterMsg::Finish(reply)).await.is_err() {
+            return Err(self.writer_error().await);
+        }
+        match answer.await {
+            Ok(Ok(done)) => {
+                self.finished = true;
+                Ok(done)
+            }
+            Ok(Err(e)) => Err(BlobError::Io(e)),
+            Err(_) => Err(self.writer_error().await),
+        }
+    }
+
+    async fn commit(mut self: Box<Self>, hash: &ContentHash) -> BlobResult<()> {
+        if !self.finished {
+            return Err(BlobError::Io(io::Error::other("staged blob not finished")));
+        }
+        let target = blob_path(&self.blobs, hash);
+        // From here the drop guard must not remove the file: it is either placed or removed below.
+        let source = std::mem::take(&mut self.path);
+        tokio::task::spawn_blocking(move || -> io::Result<()> {
+            if target.exists() {
+                return fs::remove_file(&source);
+            }
+            let dir = target.parent().expect("blob paths have a parent");
+            fs::create_dir_all(dir)?;
+            fs::rename(&source, &target)?;
+            fsync_dir(dir)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(())
+    }
+}
+
+impl Drop for FsStagedBlob {
+    fn drop(&mut self) {
+        // Anything not moved into place by `place` is an aborted upload.
+        self.tx = None;
+        if !self.path.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[async_trait]
+impl BlobStore for FsBlobStore {
+    async fn stage(&self) -> BlobResult<Box<dyn StagedBlob>> {
+        let path = self
+            .staging
+            .join(format!("{}.part", uuid::Uuid::new_v4().simple()));
+        let file = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || File::create_new(path))
+                .await
+                .map_err(io::Error::other)??
+        };
+        let (tx, rx) = mpsc::channel(STAGING_QUEUE);
+        let writer = tokio::task::spawn_blocking(move || run_writer(file, rx));
+        Ok(Box::new(FsStagedBlob {
+            path,
+            blobs: self.blobs.clone(),
+            tx: Some(tx),
+            writer: Some(writer),
+            finished: false,
+        }))
+    }
+
+    async fn read(&self, hash: &ContentHash, offset: u64, len: u64) -> BlobResult<ByteStream> {
+        let mut file = match tokio::fs::File::open(self.blob_path(hash)).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(BlobError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        if offset > 0 {
+            file.seek(io::SeekFrom::Start(offset)).await?;
+        }
+        let capacity = READ_BUFFER.min(len.max(1) as usize);
+        Ok(Box::pin(ReaderStream::with_capacity(
+            file.take(len),
+            capacity,
+        )))
+    }
+
+    async fn exists(&self, hash: &ContentHash) -> BlobResult<bool> {
+        Ok(tokio::fs::try_exists(self.blob_path(hash)).await?)
+    }
+
+    async fn delete(&self, hash: &ContentHash) -> BlobResult<()> {
+        match tokio::fs::remove_file(self.blob_path(hash)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn sweep_staging(&self, older_than: SystemTime) -> BlobResult<usize> {
+        let staging = self.staging.clone();
+        let removed = tokio::task::spawn_blocking(move || -> io::Result<usize> {
+            let mut removed = 0;
+            for entry in fs::read_dir(&staging)? {
+                let entry = entry?;
+                let modified = entry.metadata()?.modified()?;
+                if modified < older_than && fs::remove_file(entry.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::TryStreamExt;
+
+    async fn collect(s: ByteStream) -> Vec<u8> {
+        let chunks: Vec<Bytes> = s.try_collect().await.unwrap();
+        chunks.concat()
+    }
+
+    #[tokio::test]
+    async fn staged_bytes_are_hashed_placed_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path()).unwrap();
+        let mut staged = store.stage().await.unwrap();
+        staged.write(Bytes::from_static(b"hello ")).await.unwrap();
+        staged.write(Bytes::from_static(b"world")).await.unwrap();
+        let (hash, len) = staged.finish().await.unwrap();
+        assert_eq!(len, 11);
+        assert_eq!(hash.as_str(), blake3::hash(b"hello world").to_hex().as_str());
+        staged.commit(&hash).await.unwrap();
+        assert!(store.exists(&hash).await.unwrap());
+        assert_eq!(collect(store.read(&hash, 6, 5).await.unwrap()).await, b"world");
+        assert_eq!(fs::read_dir(dir.path().join("staging")).unwrap().count(), 0);
+        store.delete(&hash).await.unwrap();
+        store.delete(&hash).await.unwrap();
+        assert!(!store.exists(&hash).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn dropped_staging_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path()).unwrap();
+        let mut staged = store.stage().await.unwrap();
+        staged.write(Bytes::from(vec![7u8; 100_000])).await.unwrap();
+        drop(staged);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(fs::read_dir(dir.path().join("staging")).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn committing_existing_content_keeps_one_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path()).unwrap();
+        for _ in 0..2 {
+            let mut staged = store.stage().await.unwrap();
+            staged.write(Bytes::from_static(b"same")).await.unwrap();
+            let (hash, _) = staged.finish().await.unwrap();
+            staged.commit(&hash).await.unwrap();
+        }
+        assert_eq!(fs::read_dir(dir.path().join("staging")).unwrap().count(), 0);
+        assert!(store.read(&ContentHash::from_bytes([0; 32]), 0, 1).await.is_err());
+    }
+}

@@ -1,0 +1,43 @@
+//! The blob store port: where bytes live, addressed by their content hash.
+
+use std::{io, pin::Pin, time::SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_core::Stream;
+
+use crate::ContentHash;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob not found")]
+    NotFound,
+    #[error("blob store I/O failed: {0}")]
+    Io(#[from] io::Error),
+}
+
+pub type BlobResult<T> = Result<T, BlobError>;
+
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// Bytes being received; hashed as they arrive. Dropping it without [`StagedBlob::commit`] discards them.
+#[async_trait]
+pub trait StagedBlob: Send {
+    async fn write(&mut self, chunk: Bytes) -> BlobResult<()>;
+    /// Flushes to stable storage and returns the content hash and length.
+    async fn finish(&mut self) -> BlobResult<(ContentHash, u64)>;
+    /// Moves finished bytes to their content address (dropping them when the blob is already there).
+    async fn commit(self: Box<Self>, hash: &ContentHash) -> BlobResult<()>;
+}
+
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    async fn stage(&self) -> BlobResult<Box<dyn StagedBlob>>;
+    /// Streams `len` bytes starting at `offset`.
+    async fn read(&self, hash: &ContentHash, offset: u64, len: u64) -> BlobResult<ByteStream>;
+    async fn exists(&self, hash: &ContentHash) -> BlobResult<bool>;
+    /// Removes a blob; removing a missing blob succeeds.
+    async fn delete(&self, hash: &ContentHash) -> BlobResult<()>;
+    /// Removes staged bytes left behind by uploads that died before `older_than`.
+    async fn sweep_staging(&self, older_than: SystemTime) -> BlobResult<usize>;
+}

@@ -1,0 +1,139 @@
+//! The catalog port: where metadata lives (tenants, keys, files, folders, blob references).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{
+    ApiKeyRecord, ClientId, ContentHash, FileId, FileMove, FileName, FilePage, FileRecord,
+    FolderEntry, FolderMove, FolderPath, FolderStats, ListQuery, NewApiKey, NewUpload, SweepReport,
+    Tenant, TenantUpdate, UploadClaim,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("not found")]
+    NotFound,
+    #[error("a file with this name already exists")]
+    FileExists,
+    #[error("a folder with this name already exists")]
+    FolderExists,
+    #[error("storage is blocked or the quota would be exceeded")]
+    StorageBlocked,
+    #[error("folder is not empty")]
+    FolderNotEmpty,
+    #[error("a folder cannot be moved into itself")]
+    MoveIntoSelf,
+    #[error("blob is being reclaimed")]
+    BlobBusy,
+    #[error("catalog backend failed: {0}")]
+    Backend(String),
+}
+
+pub type CatalogResult<T> = Result<T, CatalogError>;
+
+#[async_trait]
+pub trait Catalog: Send + Sync + 'static {
+    // Tenants and keys.
+    async fn ensure_tenant(&self, id: &ClientId, now: DateTime<Utc>) -> CatalogResult<Tenant>;
+    async fn tenant(&self, id: &ClientId) -> CatalogResult<Option<Tenant>>;
+    async fn update_tenant(
+        &self,
+        id: &ClientId,
+        update: &TenantUpdate,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<Tenant>;
+    async fn insert_key(&self, key: &NewApiKey, now: DateTime<Utc>) -> CatalogResult<ApiKeyRecord>;
+    async fn key_by_hash(&self, key_hash: &str) -> CatalogResult<Option<ApiKeyRecord>>;
+
+    /// A node-wide secret by name, created with `generate` the first time so that every node shares it.
+    async fn secret(&self, name: &str, generate: &(dyn Fn() -> Vec<u8> + Sync))
+        -> CatalogResult<Vec<u8>>;
+
+    // Uploads.
+    /// Registers a pending file, reserving its bytes against the quota in the same step.
+    async fn reserve_upload(&self, upload: &NewUpload) -> CatalogResult<FileRecord>;
+    async fn file_by_id(&self, id: &FileId) -> CatalogResult<Option<FileRecord>>;
+    /// Marks a pending upload as receiving until `until`, so two PUTs cannot stream into one file.
+    async fn claim_upload(
+        &self,
+        id: &FileId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> CatalogResult<UploadClaim>;
+    async fn release_upload_claim(&self, id: &FileId) -> CatalogResult<()>;
+    /// Points the file at its blob and flips it to `uploaded`; the blob must hold a lease.
+    async fn complete_upload(
+        &self,
+        id: &FileId,
+        blob: &ContentHash,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<FileRecord>;
+
+    // Blob references.
+    /// Protects a blob from reclamation until `until` while bytes are being placed for it.
+    /// Fails with [`CatalogError::BlobBusy`] while the blob is being reclaimed.
+    async fn lease_blob(
+        &self,
+        hash: &ContentHash,
+        size: u64,
+        until: DateTime<Utc>,
+    ) -> CatalogResult<()>;
+    /// Marks unreferenced, unleased blobs (all, or just `only`) as being reclaimed and returns them.
+    async fn begin_blob_reclaim(
+        &self,
+        now: DateTime<Utc>,
+        only: Option<&[ContentHash]>,
+        dry_run: bool,
+    ) -> CatalogResult<Vec<ContentHash>>;
+    /// Forgets a blob whose bytes are gone.
+    async fn finish_blob_reclaim(&self, hash: &ContentHash) -> CatalogResult<()>;
+    async fn blob_exists(&self, hash: &ContentHash) -> CatalogResult<bool>;
+
+    // The drive.
+    async fn file(
+        &self,
+        tenant: &ClientId,
+        folder: &FolderPath,
+        name: &FileName,
+    ) -> CatalogResult<Option<FileRecord>>;
+    async fn list_files(&self, query: &ListQuery) -> CatalogResult<FilePage>;
+    async fn subfolders(
+        &self,
+        tenant: &ClientId,
+        folder: &FolderPath,
+    ) -> CatalogResult<Vec<FolderEntry>>;
+    async fn folder_exists(&self, tenant: &ClientId, folder: &FolderPath) -> CatalogResult<bool>;
+    async fn folder_tree(&self, tenant: &ClientId) -> CatalogResult<Vec<FolderStats>>;
+    /// Creates the folder and its ancestors; false when it already existed.
+    async fn create_folder(
+        &self,
+        tenant: &ClientId,
+        folder: &FolderPath,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<bool>;
+    async fn move_file(&self, change: &FileMove) -> CatalogResult<FileRecord>;
+    async fn move_folder(&self, change: &FolderMove) -> CatalogResult<()>;
+    /// Deletes the named files that exist; returns them.
+    async fn delete_files(
+        &self,
+        tenant: &ClientId,
+        files: &[(FolderPath, FileName)],
+    ) -> CatalogResult<Vec<FileRecord>>;
+    /// Deletes a folder; with `recursive` also everything in it, otherwise it must be empty. Returns deleted files.
+    async fn delete_folder(
+        &self,
+        tenant: &ClientId,
+        folder: &FolderPath,
+        recursive: bool,
+    ) -> CatalogResult<Vec<FileRecord>>;
+
+    // Lifecycle.
+    /// Removes pending uploads whose URL lapsed before `now`, and temporary files that entered
+    /// `temp` before `temp_cutoff`. A dry run reports without removing.
+    async fn sweep_files(
+        &self,
+        now: DateTime<Utc>,
+        temp_cutoff: DateTime<Utc>,
+        dry_run: bool,
+    ) -> CatalogResult<SweepReport>;
+}

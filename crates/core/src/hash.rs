@@ -1,0 +1,48 @@
+//! Content hashes: the address of a blob.
+
+use std::fmt;
+
+/// A BLAKE3 digest in lowercase hex; blobs are stored once per hash.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContentHash(String);
+
+impl ContentHash {
+    pub fn from_bytes(digest: [u8; 32]) -> Self {
+        let mut s = String::with_capacity(64);
+        for b in digest {
+            s.push_str(&format!("{b:02x}"));
+        }
+        Self(s)
+    }
+
+    pub fn parse(hex: &str) -> Option<Self> {
+        (hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| Self(hex.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ContentHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip() {
+        let h = ContentHash::from_bytes([0xab; 32]);
+        assert_eq!(h.as_str().len(), 64);
+        assert_eq!(ContentHash::parse(h.as_str()), Some(h));
+        assert_eq!(ContentHash::parse("../../etc/passwd"), None);
+    }
+}

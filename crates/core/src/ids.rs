@@ -1,0 +1,138 @@
+//! Identifiers of tenants and files, validated once at construction.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Top-level route names a client id may not take, because its files live at `/{client_id}/files/...`.
+const RESERVED_CLIENT_IDS: &[&str] = &[
+    "v2",
+    "videojungle",
+    "serve",
+    "upload",
+    "tmp",
+    "healthz",
+    "openapi.json",
+    "dashboard",
+    "metrics",
+    "api",
+    "assets",
+    "static",
+    "admin",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("client id must be 1 to 64 characters of a-z, A-Z, 0-9, '_' or '-'")]
+    InvalidClientId,
+    #[error("client id '{0}' is reserved by a top-level route")]
+    ReservedClientId(String),
+    #[error("invalid file id")]
+    InvalidFileId,
+}
+
+/// A tenant's identifier: it appears in every stable URL, so it must be URL-safe and not shadow a route.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        let valid_chars = raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if raw.is_empty() || raw.len() > 64 || !valid_chars {
+            return Err(IdError::InvalidClientId);
+        }
+        if RESERVED_CLIENT_IDS
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(raw))
+        {
+            return Err(IdError::ReservedClientId(raw.to_string()));
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ClientId {
+    type Error = IdError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<ClientId> for String {
+    fn from(value: ClientId) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A file record's identifier: 32 lowercase hex digits (a UUID without dashes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileId(String);
+
+impl FileId {
+    pub fn parse(raw: &str) -> Result<Self, IdError> {
+        if raw.len() == 32
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(IdError::InvalidFileId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for FileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ids_that_shadow_routes_are_refused() {
+        assert!(matches!(
+            ClientId::parse("V2"),
+            Err(IdError::ReservedClientId(_))
+        ));
+        assert!(matches!(
+            ClientId::parse("healthz"),
+            Err(IdError::ReservedClientId(_))
+        ));
+        assert!(ClientId::parse("acme-01").is_ok());
+    }
+
+    #[test]
+    fn client_ids_must_be_url_safe() {
+        for bad in ["", "a/b", "a b", "é", &"x".repeat(65)] {
+            assert_eq!(ClientId::parse(bad), Err(IdError::InvalidClientId), "{bad}");
+        }
+    }
+
+    #[test]
+    fn file_ids_are_32_lowercase_hex() {
+        assert!(FileId::parse("0123456789abcdef0123456789abcdef").is_ok());
+        assert!(FileId::parse("0123456789ABCDEF0123456789abcdef").is_err());
+        assert!(FileId::parse("../etc").is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! Domain core of mediadrive: the newtypes with rules, the records, and the ports to storage.
+
+pub mod catalog;
+pub mod blobs;
+pub mod hash;
+pub mod ids;
+pub mod model;
+pub mod paths;
+pub mod role;
+
+pub use blobs::{BlobError, BlobStore};
+pub use catalog::{Catalog, CatalogError};
+pub use hash::ContentHash;
+pub use ids::{ClientId, FileId, IdError};
+pub use model::*;
+pub use paths::{FileName, FolderPath, PathError};
+pub use role::{Action, Role};

@@ -1,0 +1,251 @@
+//! The records the catalog keeps and the queries it answers.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{ClientId, ContentHash, FileId, FileName, FolderPath, Role};
+
+/// What kind of media a file is, as `GET /v2/media` reports it (seed 002: from the content type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaType {
+    Image,
+    Video,
+    Audio,
+    Other,
+}
+
+impl MediaType {
+    pub fn from_content_type(content_type: &str) -> Self {
+        let top = content_type
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match top.as_str() {
+            "image" => MediaType::Image,
+            "video" => MediaType::Video,
+            "audio" => MediaType::Audio,
+            _ => MediaType::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaType::Image => "image",
+            MediaType::Video => "video",
+            MediaType::Audio => "audio",
+            MediaType::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Image, Self::Video, Self::Audio, Self::Other]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    Pending,
+    Uploaded,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Pending => "pending",
+            FileStatus::Uploaded => "uploaded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "uploaded" => Some(Self::Uploaded),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: ClientId,
+    /// `None` means the configured default quota applies.
+    pub quota: Option<u64>,
+    pub storage_blocked: bool,
+    pub blocked_at: Option<DateTime<Utc>>,
+    pub credits: i64,
+    /// Bytes of uploaded, non-temporary files.
+    pub used_bytes: u64,
+    /// Bytes reserved by pending, non-temporary uploads.
+    pub pending_bytes: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A change to a tenant's settings; `None` fields are left as they are.
+#[derive(Debug, Clone, Default)]
+pub struct TenantUpdate {
+    pub quota: Option<u64>,
+    pub storage_blocked: Option<bool>,
+    pub credits: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub tenant: ClientId,
+    pub role: Role,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub tenant: ClientId,
+    pub role: Role,
+    /// SHA-256 of the key; the key itself is never stored.
+    pub key_hash: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    pub id: FileId,
+    pub tenant: ClientId,
+    pub folder: FolderPath,
+    pub name: FileName,
+    pub content_type: String,
+    pub media_type: MediaType,
+    pub size: u64,
+    pub status: FileStatus,
+    pub temporary: bool,
+    pub blob: Option<ContentHash>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When the bytes arrived; the served `Last-Modified`.
+    pub uploaded_at: Option<DateTime<Utc>>,
+    /// When the file entered the temporary folder; the lifecycle rule counts from here.
+    pub temporary_since: Option<DateTime<Utc>>,
+    /// Until when the presigned upload URL is valid (pending files only).
+    pub upload_expires_at: Option<DateTime<Utc>>,
+}
+
+impl FileRecord {
+    pub fn path(&self) -> String {
+        if self.folder.is_root() {
+            self.name.as_str().to_string()
+        } else {
+            format!("{}/{}", self.folder, self.name)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    pub tenant: ClientId,
+    pub folder: FolderPath,
+    pub name: FileName,
+    pub content_type: String,
+    pub size: u64,
+    pub now: DateTime<Utc>,
+    pub upload_expires_at: DateTime<Utc>,
+    /// The quota to enforce when the tenant has none of its own.
+    pub default_quota: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    Date,
+    Name,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+/// Where a page ends: the sort key of its last file, so the next page seeks instead of skipping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub name: String,
+    /// Milliseconds since the epoch; set when sorting by date.
+    pub created_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub tenant: ClientId,
+    pub folder: FolderPath,
+    pub media_type: Option<MediaType>,
+    pub sort: SortField,
+    pub order: SortOrder,
+    pub limit: u32,
+    pub after: Option<Cursor>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FilePage {
+    pub files: Vec<FileRecord>,
+    /// Present when more files follow.
+    pub next: Option<Cursor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderEntry {
+    pub path: FolderPath,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One row of `tree=true`: a folder with how many files and bytes it holds directly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderStats {
+    pub path: FolderPath,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// A file to move and where it goes; `to_name` renames it.
+#[derive(Debug, Clone)]
+pub struct FileMove {
+    pub tenant: ClientId,
+    pub from_folder: FolderPath,
+    pub name: FileName,
+    pub to_folder: FolderPath,
+    pub to_name: FileName,
+    pub now: DateTime<Utc>,
+    pub default_quota: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FolderMove {
+    pub tenant: ClientId,
+    pub from: FolderPath,
+    pub to: FolderPath,
+    pub now: DateTime<Utc>,
+    pub default_quota: Option<u64>,
+}
+
+/// How a claim on a pending upload turned out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadClaim {
+    Claimed(FileRecord),
+    /// The upload already completed; a presigned URL is good once.
+    AlreadyUploaded,
+    /// Another request is streaming bytes for this file right now.
+    InProgress,
+    /// The record is gone (expired and swept, or deleted).
+    Missing,
+}
+
+/// What one lifecycle sweep removed (or, in a dry run, would remove).
+#[derive(Debug, Clone, Default)]
+pub struct SweepReport {
+    pub expired_uploads: Vec<FileRecord>,
+    pub expired_temp_files: Vec<FileRecord>,
+    pub reclaimed_blobs: Vec<ContentHash>,
+}
