@@ -1,1 +1,76 @@
-fn main(){}
+//! The `mediadrive` command: the server and the admin commands that act on its store.
+
+mod backends;
+mod commands;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use settings::{ListenArgs, StoreArgs};
+
+#[derive(Parser)]
+#[command(
+    name = "mediadrive",
+    version,
+    about = "Self-hosted media drive for generative and rendering video pipelines"
+)]
+struct Cli {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(ListenArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(commands::KeyCommand),
+    /// Manage tenants (clients).
+    #[command(subcommand)]
+    Client(commands::ClientCommand),
+    /// Run the lifecycle sweep now and print what it removed.
+    Sweep(commands::SweepArgs),
+}
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(listen) => {
+            init_tracing("info");
+            commands::serve(&cli.store, &listen).await
+        }
+        Command::Key(cmd) => {
+            init_tracing("warn");
+            commands::key(&cli.store, cmd).await
+        }
+        Command::Client(cmd) => {
+            init_tracing("warn");
+            commands::client(&cli.store, cmd).await
+        }
+        Command::Sweep(args) => {
+            init_tracing("warn");
+            commands::sweep(&cli.store, args).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mediadrive: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -101,7 +101,9 @@ impl FsStagedBlob {
 impl StagedBlob for FsStagedBlob {
     async fn write(&mut self, chunk: Bytes) -> BlobResult<()> {
         let Some(tx) = &self.tx else {
-            return Err(BlobError::Io(io::Error::other("staged blob already finished")));
+            return Err(BlobError::Io(io::Error::other(
+                "staged blob already finished",
+            )));
         };
         if tx.send(WriterMsg::Chunk(chunk)).await.is_err() {
             return Err(self.writer_error().await);
@@ -111,7 +113,9 @@ impl StagedBlob for FsStagedBlob {
 
     async fn finish(&mut self) -> BlobResult<(ContentHash, u64)> {
         let Some(tx) = self.tx.take() else {
-            return Err(BlobError::Io(io::Error::other("staged blob already finished")));
+            return Err(BlobError::Io(io::Error::other(
+                "staged blob already finished",
+            )));
         };
         let (reply, answer) = oneshot::channel();
         if tx.send(WriterMsg::Finish(reply)).await.is_err() {
@@ -252,10 +256,16 @@ mod tests {
         staged.write(Bytes::from_static(b"world")).await.unwrap();
         let (hash, len) = staged.finish().await.unwrap();
         assert_eq!(len, 11);
-        assert_eq!(hash.as_str(), blake3::hash(b"hello world").to_hex().as_str());
+        assert_eq!(
+            hash.as_str(),
+            blake3::hash(b"hello world").to_hex().as_str()
+        );
         staged.commit(&hash).await.unwrap();
         assert!(store.exists(&hash).await.unwrap());
-        assert_eq!(collect(store.read(&hash, 6, 5).await.unwrap()).await, b"world");
+        assert_eq!(
+            collect(store.read(&hash, 6, 5).await.unwrap()).await,
+            b"world"
+        );
         assert_eq!(fs::read_dir(dir.path().join("staging")).unwrap().count(), 0);
         store.delete(&hash).await.unwrap();
         store.delete(&hash).await.unwrap();
@@ -284,6 +294,9 @@ mod tests {
             staged.commit(&hash).await.unwrap();
         }
         assert_eq!(fs::read_dir(dir.path().join("staging")).unwrap().count(), 0);
-        assert!(store.read(&ContentHash::from_bytes([0; 32]), 0, 1).await.is_err());
+        assert!(store
+            .read(&ContentHash::from_bytes([0; 32]), 0, 1)
+            .await
+            .is_err());
     }
 }

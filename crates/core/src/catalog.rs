@@ -46,8 +46,11 @@ pub trait Catalog: Send + Sync + 'static {
     async fn key_by_hash(&self, key_hash: &str) -> CatalogResult<Option<ApiKeyRecord>>;
 
     /// A node-wide secret by name, created with `generate` the first time so that every node shares it.
-    async fn secret(&self, name: &str, generate: &(dyn Fn() -> Vec<u8> + Sync))
-        -> CatalogResult<Vec<u8>>;
+    async fn secret(
+        &self,
+        name: &str,
+        generate: &(dyn Fn() -> Vec<u8> + Sync),
+    ) -> CatalogResult<Vec<u8>>;
 
     // Uploads.
     /// Registers a pending file, reserving its bytes against the quota in the same step.
@@ -78,6 +81,8 @@ pub trait Catalog: Send + Sync + 'static {
         size: u64,
         until: DateTime<Utc>,
     ) -> CatalogResult<()>;
+    /// Gives up a lease whose ingest failed before [`Catalog::complete_upload`].
+    async fn release_blob_lease(&self, hash: &ContentHash) -> CatalogResult<()>;
     /// Marks unreferenced, unleased blobs (all, or just `only`) as being reclaimed and returns them.
     async fn begin_blob_reclaim(
         &self,

@@ -32,7 +32,7 @@ pub enum IdError {
 }
 
 /// A tenant's identifier: it appears in every stable URL, so it must be URL-safe and not shadow a route.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ClientId(String);
 

@@ -1,7 +1,7 @@
 //! Domain core of mediadrive: the newtypes with rules, the records, and the ports to storage.
 
-pub mod catalog;
 pub mod blobs;
+pub mod catalog;
 pub mod hash;
 pub mod ids;
 pub mod model;

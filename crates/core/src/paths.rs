@@ -205,10 +205,7 @@ mod tests {
             FolderPath::sanitise("videos/raw").unwrap().as_str(),
             "videos/raw"
         );
-        assert_eq!(
-            FolderPath::sanitise("/a//b c/").unwrap().as_str(),
-            "a/bc"
-        );
+        assert_eq!(FolderPath::sanitise("/a//b c/").unwrap().as_str(), "a/bc");
         assert_eq!(FolderPath::sanitise("!!!"), Err(PathError::InvalidFolder));
         assert_eq!(FolderPath::sanitise("../.."), Err(PathError::InvalidFolder));
     }
@@ -235,7 +232,9 @@ mod tests {
         assert!(FolderPath::root().ancestors_and_self().is_empty());
         let ab = FolderPath::sanitise("a/b").unwrap();
         assert!(ab.is_within(&FolderPath::sanitise("a").unwrap()));
-        assert!(!FolderPath::sanitise("ab").unwrap().is_within(&FolderPath::sanitise("a").unwrap()));
+        assert!(!FolderPath::sanitise("ab")
+            .unwrap()
+            .is_within(&FolderPath::sanitise("a").unwrap()));
         assert_eq!(ab.parent().unwrap().as_str(), "a");
         assert_eq!(ab.name(), "b");
     }

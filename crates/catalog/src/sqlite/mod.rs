@@ -1,0 +1,240 @@
+//! The SQLite catalog: the embedded default, one file under the data directory.
+
+mod blobs;
+mod drive;
+mod folders;
+mod rows;
+mod sweep;
+mod tenants;
+mod uploads;
+mod usage;
+
+use std::{str::FromStr, time::Duration};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use mediadrive_core::{
+    catalog::CatalogResult, ApiKeyRecord, Catalog, CatalogError, ClientId, ContentHash, FileId,
+    FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats,
+    ListQuery, NewApiKey, NewUpload, SweepReport, Tenant, TenantUpdate, UploadClaim,
+};
+use sqlx::{
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    Sqlite, SqlitePool, Transaction,
+};
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteCatalog {
+    pool: SqlitePool,
+}
+
+pub(crate) fn backend(e: sqlx::Error) -> CatalogError {
+    CatalogError::Backend(e.to_string())
+}
+
+/// Takes the write lock at BEGIN: a deferred transaction that reads before writing can fail
+/// with SQLITE_BUSY when another connection (or the CLI in another process) wrote meanwhile.
+pub(crate) async fn write_tx(pool: &SqlitePool) -> CatalogResult<Transaction<'static, Sqlite>> {
+    pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
+}
+
+impl SqliteCatalog {
+    /// Opens (creating if needed) the database at `url` and brings its schema up to date.
+    pub async fn open(url: &str) -> CatalogResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(backend)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(|e| CatalogError::Backend(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Catalog for SqliteCatalog {
+    async fn ensure_tenant(&self, id: &ClientId, now: DateTime<Utc>) -> CatalogResult<Tenant> {
+        tenants::ensure(&self.pool, id, now).await
+    }
+
+    async fn tenant(&self, id: &ClientId) -> CatalogResult<Option<Tenant>> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        tenants::fetch(&mut conn, id).await
+    }
+
+    async fn update_tenant(
+        &self,
+        id: &ClientId,
+        update: &TenantUpdate,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<Tenant> {
+        tenants::update(&self.pool, id, update, now).await
+    }
+
+    async fn insert_key(&self, key: &NewApiKey, now: DateTime<Utc>) -> CatalogResult<ApiKeyRecord> {
+        tenants::insert_key(&self.pool, key, now).await
+    }
+
+    async fn key_by_hash(&self, key_hash: &str) -> CatalogResult<Option<ApiKeyRecord>> {
+        tenants::key_by_hash(&self.pool, key_hash).await
+    }
+
+    async fn secret(
+        &self,
+        name: &str,
+        generate: &(dyn Fn() -> Vec<u8> + Sync),
+    ) -> CatalogResult<Vec<u8>> {
+        tenants::secret(&self.pool, name, generate).await
+    }
+
+    async fn reserve_upload(&self, upload: &NewUpload) -> CatalogResult<FileRecord> {
+        uploads::reserve(&self.pool, upload).await
+    }
+
+    async fn file_by_id(&self, id: &FileId) -> CatalogResult<Option<FileRecord>> {
+        uploads::by_id(&self.pool, id).await
+    }
+
+    async fn claim_upload(
+        &self,
+        id: &FileId,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> CatalogResult<UploadClaim> {
+        uploads::claim(&self.pool, id, now, until).await
+    }
+
+    async fn release_upload_claim(&self, id: &FileId) -> CatalogResult<()> {
+        uploads::release_claim(&self.pool, id).await
+    }
+
+    async fn complete_upload(
+        &self,
+        id: &FileId,
+        blob: &ContentHash,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<FileRecord> {
+        uploads::complete(&self.pool, id, blob, now).await
+    }
+
+    async fn lease_blob(
+        &self,
+        hash: &ContentHash,
+        size: u64,
+        until: DateTime<Utc>,
+    ) -> CatalogResult<()> {
+        blobs::lease(&self.pool, hash, size, until).await
+    }
+
+    async fn release_blob_lease(&self, hash: &ContentHash) -> CatalogResult<()> {
+        blobs::release_lease(&self.pool, hash).await
+    }
+
+    async fn begin_blob_reclaim(
+        &self,
+        now: DateTime<Utc>,
+        only: Option<&[ContentHash]>,
+        dry_run: bool,
+    ) -> CatalogResult<Vec<ContentHash>> {
+        blobs::begin_reclaim(&self.pool, now, only, dry_run).await
+    }
+
+    async fn finish_blob_reclaim(&self, hash: &ContentHash) -> CatalogResult<()> {
+        blobs::finish_reclaim(&self.pool, hash).await
+    }
+
+    async fn blob_exists(&self, hash: &ContentHash) -> CatalogResult<bool> {
+        blobs::exists(&self.pool, hash).await
+    }
+
+    async fn file(
+        &self,
+        tenant: &ClientId,
+        folder: &FolderPath,
+        name: &FileName,
+    ) -> CatalogResult<Option<FileRecord>> {
+        drive::file(&self.pool, tenant, folder, name).await
+    }
+
+    async fn list_files(&self, query: &ListQuery) -> CatalogResult<FilePage> {
+        drive::list(&self.pool, query).await
+    }
+
+    async fn subfolders(
+        &self,
+        tenant: &ClientId,
+        folder: &FolderPath,
+    ) -> CatalogResult<Vec<FolderEntry>> {
+        folders::children(&self.pool, tenant, folder).await
+    }
+
+    async fn folder_exists(&self, tenant: &ClientId, folder: &FolderPath) -> CatalogResult<bool> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        folders::exists(&mut conn, tenant, folder).await
+    }
+
+    async fn folder_tree(&self, tenant: &ClientId) -> CatalogResult<Vec<FolderStats>> {
+        folders::tree(&self.pool, tenant).await
+    }
+
+    async fn create_folder(
+        &self,
+        tenant: &ClientId,
+        folder: &FolderPath,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<bool> {
+        let mut tx = write_tx(&self.pool).await?;
+        let created = folders::ensure(&mut tx, tenant, folder, now).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(created)
+    }
+
+    async fn move_file(&self, change: &FileMove) -> CatalogResult<FileRecord> {
+        drive::move_file(&self.pool, change).await
+    }
+
+    async fn move_folder(&self, change: &FolderMove) -> CatalogResult<()> {
+        drive::move_folder(&self.pool, change).await
+    }
+
+    async fn delete_files(
+        &self,
+        tenant: &ClientId,
+        files: &[(FolderPath, FileName)],
+    ) -> CatalogResult<Vec<FileRecord>> {
+        drive::delete_files(&self.pool, tenant, files).await
+    }
+
+    async fn delete_folder(
+        &self,
+        tenant: &ClientId,
+        folder: &FolderPath,
+        recursive: bool,
+    ) -> CatalogResult<Vec<FileRecord>> {
+        drive::delete_folder(&self.pool, tenant, folder, recursive).await
+    }
+
+    async fn sweep_files(
+        &self,
+        now: DateTime<Utc>,
+        temp_cutoff: DateTime<Utc>,
+        dry_run: bool,
+    ) -> CatalogResult<SweepReport> {
+        sweep::sweep(&self.pool, now, temp_cutoff, dry_run).await
+    }
+}

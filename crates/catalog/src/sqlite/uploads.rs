@@ -1,0 +1,176 @@
+//! Pending uploads: reservation against the quota, the single-use claim, completion.
+
+use chrono::{DateTime, Utc};
+use mediadrive_core::{
+    catalog::CatalogResult, CatalogError, ContentHash, FileId, FileRecord, FileStatus, MediaType,
+    NewUpload, UploadClaim,
+};
+use sqlx::{SqliteConnection, SqlitePool};
+
+use super::{
+    backend, folders,
+    rows::{FileRow, FILE_COLUMNS},
+    usage, write_tx,
+};
+use crate::time::to_ms;
+
+/// A pending upload whose URL lapsed no longer holds its name; a new request may take it.
+async fn drop_lapsed_pending(conn: &mut SqliteConnection, up: &NewUpload) -> CatalogResult<()> {
+    let lapsed: Option<(i64, bool)> = sqlx::query_as(
+        "DELETE FROM files
+         WHERE tenant_id = ?1 AND folder = ?2 AND name = ?3 AND status = 'pending'
+           AND upload_expires_at < ?4 AND (upload_claim_until IS NULL OR upload_claim_until < ?4)
+         RETURNING size, temporary",
+    )
+    .bind(up.tenant.as_str())
+    .bind(up.folder.as_str())
+    .bind(up.name.as_str())
+    .bind(to_ms(up.now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?;
+    if let Some((size, false)) = lapsed {
+        usage::adjust(conn, &up.tenant, FileStatus::Pending, -size).await?;
+    }
+    Ok(())
+}
+
+pub async fn reserve(pool: &SqlitePool, up: &NewUpload) -> CatalogResult<FileRecord> {
+    let mut tx = write_tx(pool).await?;
+    drop_lapsed_pending(&mut tx, up).await?;
+    let temporary = up.folder.is_temporary();
+    // Temporary files do not count against the quota, but a blocked account takes no uploads at all.
+    let counted = if temporary { 0 } else { up.size };
+    usage::charge(
+        &mut tx,
+        &up.tenant,
+        FileStatus::Pending,
+        counted,
+        up.default_quota,
+    )
+    .await?;
+    folders::ensure(&mut tx, &up.tenant, &up.folder, up.now).await?;
+    let now = to_ms(up.now);
+    let inserted: Result<FileRow, sqlx::Error> = sqlx::query_as(&format!(
+        "INSERT INTO files (id, tenant_id, folder, name, content_type, media_type, size, status,
+                            temporary, created_at, updated_at, temporary_since, upload_expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)
+         RETURNING {FILE_COLUMNS}"
+    ))
+    .bind(uuid::Uuid::new_v4().simple().to_string())
+    .bind(up.tenant.as_str())
+    .bind(up.folder.as_str())
+    .bind(up.name.as_str())
+    .bind(&up.content_type)
+    .bind(MediaType::from_content_type(&up.content_type).as_str())
+    .bind(up.size as i64)
+    .bind(temporary)
+    .bind(now)
+    .bind(now)
+    .bind(temporary.then_some(now))
+    .bind(to_ms(up.upload_expires_at))
+    .fetch_one(&mut *tx)
+    .await;
+    let row = inserted.map_err(|e| match e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => CatalogError::FileExists,
+        other => backend(other),
+    })?;
+    tx.commit().await.map_err(backend)?;
+    row.try_into()
+}
+
+pub async fn by_id(pool: &SqlitePool, id: &FileId) -> CatalogResult<Option<FileRecord>> {
+    let row: Option<FileRow> =
+        sqlx::query_as(&format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?"))
+            .bind(id.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(backend)?;
+    row.map(FileRecord::try_from).transpose()
+}
+
+pub async fn claim(
+    pool: &SqlitePool,
+    id: &FileId,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> CatalogResult<UploadClaim> {
+    let claimed: Option<FileRow> = sqlx::query_as(&format!(
+        "UPDATE files SET upload_claim_until = ?1
+         WHERE id = ?2 AND status = 'pending'
+           AND (upload_claim_until IS NULL OR upload_claim_until < ?3)
+         RETURNING {FILE_COLUMNS}"
+    ))
+    .bind(to_ms(until))
+    .bind(id.as_str())
+    .bind(to_ms(now))
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    if let Some(row) = claimed {
+        return Ok(UploadClaim::Claimed(row.try_into()?));
+    }
+    Ok(match by_id(pool, id).await? {
+        None => UploadClaim::Missing,
+        Some(f) if f.status == FileStatus::Uploaded => UploadClaim::AlreadyUploaded,
+        Some(_) => UploadClaim::InProgress,
+    })
+}
+
+pub async fn release_claim(pool: &SqlitePool, id: &FileId) -> CatalogResult<()> {
+    sqlx::query("UPDATE files SET upload_claim_until = NULL WHERE id = ? AND status = 'pending'")
+        .bind(id.as_str())
+        .execute(pool)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub async fn complete(
+    pool: &SqlitePool,
+    id: &FileId,
+    blob: &ContentHash,
+    now: DateTime<Utc>,
+) -> CatalogResult<FileRecord> {
+    let mut tx = write_tx(pool).await?;
+    let now_ms = to_ms(now);
+    let row: Option<FileRow> = sqlx::query_as(&format!(
+        "UPDATE files SET status = 'uploaded', blob_hash = ?1, uploaded_at = ?2, updated_at = ?2,
+                          upload_expires_at = NULL, upload_claim_until = NULL
+         WHERE id = ?3 AND status = 'pending'
+         RETURNING {FILE_COLUMNS}"
+    ))
+    .bind(blob.as_str())
+    .bind(now_ms)
+    .bind(id.as_str())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let file: FileRecord = match row {
+        Some(row) => row.try_into()?,
+        None => {
+            // Deleted while its bytes were arriving: the ingest's lease is all that holds the blob.
+            drop(tx);
+            super::blobs::release_lease(pool, blob).await?;
+            return Err(CatalogError::NotFound);
+        }
+    };
+    let referenced = sqlx::query(
+        "UPDATE blobs SET refcount = refcount + 1, leases = MAX(leases - 1, 0)
+         WHERE hash = ? AND reclaiming = 0",
+    )
+    .bind(blob.as_str())
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if referenced.rows_affected() != 1 {
+        return Err(CatalogError::BlobBusy);
+    }
+    if !file.temporary {
+        let size = file.size as i64;
+        usage::adjust(&mut tx, &file.tenant, FileStatus::Pending, -size).await?;
+        usage::adjust(&mut tx, &file.tenant, FileStatus::Uploaded, size).await?;
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(file)
+}

@@ -1,0 +1,110 @@
+//! The per-tenant byte counters behind the quota, kept in the same transaction as the change they count.
+
+use mediadrive_core::{catalog::CatalogResult, CatalogError, ClientId, FileStatus};
+use sqlx::SqliteConnection;
+
+use super::backend;
+
+fn column(status: FileStatus) -> &'static str {
+    match status {
+        FileStatus::Pending => "pending_bytes",
+        FileStatus::Uploaded => "used_bytes",
+    }
+}
+
+/// Adds `bytes` to the counter for `status` if the tenant is not blocked and stays within its quota.
+/// One conditional UPDATE, so concurrent uploads cannot overshoot the quota together.
+pub async fn charge(
+    conn: &mut SqliteConnection,
+    tenant: &ClientId,
+    status: FileStatus,
+    bytes: u64,
+    default_quota: Option<u64>,
+) -> CatalogResult<()> {
+    let sql = format!(
+        "UPDATE tenants SET {col} = {col} + ?1
+         WHERE id = ?2 AND storage_blocked = 0
+           AND used_bytes + pending_bytes + ?1 <= COALESCE(quota, ?3)",
+        col = column(status)
+    );
+    let done = sqlx::query(&sql)
+        .bind(bytes as i64)
+        .bind(tenant.as_str())
+        .bind(default_quota.map_or(i64::MAX, |q| q as i64))
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(CatalogError::StorageBlocked)
+    }
+}
+
+/// Adds (or with a negative `delta`, removes) bytes without any check: for releases and transitions.
+pub async fn adjust(
+    conn: &mut SqliteConnection,
+    tenant: &ClientId,
+    status: FileStatus,
+    delta: i64,
+) -> CatalogResult<()> {
+    let sql = format!(
+        "UPDATE tenants SET {col} = MAX({col} + ?1, 0) WHERE id = ?2",
+        col = column(status)
+    );
+    sqlx::query(&sql)
+        .bind(delta)
+        .bind(tenant.as_str())
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+/// Recounts both counters from the files themselves, after changes to many files at once.
+pub async fn recompute(conn: &mut SqliteConnection, tenant: &ClientId) -> CatalogResult<()> {
+    sqlx::query(
+        "UPDATE tenants SET
+            used_bytes = (SELECT COALESCE(SUM(size), 0) FROM files
+                          WHERE tenant_id = ?1 AND temporary = 0 AND status = 'uploaded'),
+            pending_bytes = (SELECT COALESCE(SUM(size), 0) FROM files
+                             WHERE tenant_id = ?1 AND temporary = 0 AND status = 'pending')
+         WHERE id = ?1",
+    )
+    .bind(tenant.as_str())
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Fails when the tenant now holds more than it may: used after a bulk change that added bytes.
+pub async fn ensure_within_quota(
+    conn: &mut SqliteConnection,
+    tenant: &ClientId,
+    default_quota: Option<u64>,
+) -> CatalogResult<()> {
+    let ok: bool = sqlx::query_scalar(
+        "SELECT storage_blocked = 0 AND used_bytes + pending_bytes <= COALESCE(quota, ?2)
+         FROM tenants WHERE id = ?1",
+    )
+    .bind(tenant.as_str())
+    .bind(default_quota.map_or(i64::MAX, |q| q as i64))
+    .fetch_one(conn)
+    .await
+    .map_err(backend)?;
+    if ok {
+        Ok(())
+    } else {
+        Err(CatalogError::StorageBlocked)
+    }
+}
+
+/// The bytes a tenant's non-temporary files count for, pending and uploaded together.
+pub async fn counted_bytes(conn: &mut SqliteConnection, tenant: &ClientId) -> CatalogResult<i64> {
+    sqlx::query_scalar("SELECT used_bytes + pending_bytes FROM tenants WHERE id = ?")
+        .bind(tenant.as_str())
+        .fetch_one(conn)
+        .await
+        .map_err(backend)
+}

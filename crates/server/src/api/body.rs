@@ -1,0 +1,62 @@
+//! Request bodies read leniently, the way the vendor API reads them: a field of the wrong type
+//! counts as missing, so the client gets the seed's "X is required" rather than a parser error.
+
+use axum::{body::Bytes, extract::FromRequest, extract::Request};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|_| ApiError::bad_request("Invalid JSON body"))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(Map::new()));
+        }
+        match serde_json::from_slice(&bytes) {
+            Ok(Value::Object(map)) => Ok(Self(map)),
+            _ => Err(ApiError::bad_request("Invalid JSON body")),
+        }
+    }
+}
+
+impl JsonObject {
+    /// A non-blank string field.
+    pub fn text(&self, field: &str) -> Option<&str> {
+        self.0
+            .get(field)
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+    }
+
+    /// A string field that is present, even if blank.
+    pub fn raw_text(&self, field: &str) -> Option<&str> {
+        self.0.get(field).and_then(Value::as_str)
+    }
+
+    pub fn flag(&self, field: &str) -> bool {
+        matches!(self.0.get(field), Some(Value::Bool(true)))
+    }
+
+    /// A positive whole number, given as a JSON number (integral floats such as `3e6` included).
+    pub fn positive_integer(&self, field: &str) -> Option<u64> {
+        match self.0.get(field)? {
+            Value::Number(n) => n.as_u64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 1.0 && *f < u64::MAX as f64)
+                    .map(|f| f as u64)
+            }),
+            _ => None,
+        }
+        .filter(|n| *n > 0)
+    }
+
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.0.get(field)
+    }
+}

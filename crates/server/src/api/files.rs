@@ -1,0 +1,360 @@
+//! `/v2/media/file`: request an upload URL (seed 002), look up, move or rename, delete.
+
+use axum::{
+    extract::{Query, State},
+    Json,
+};
+use chrono::Utc;
+use mediadrive_core::{
+    paths::split_file_path, Action, CatalogError, FileMove, FileName, FolderPath, NewUpload,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    body::JsonObject,
+    views::{now_timestamp, FileView},
+};
+use crate::{
+    auth::Principal,
+    config::{MAX_UPLOAD_BYTES, UPLOAD_URL_TTL},
+    error::{ApiError, ApiResult, ErrorBody},
+    lifecycle,
+    signing::UploadGrant,
+    state::AppState,
+};
+
+/// Most files one bulk delete may name.
+const MAX_BULK_DELETE: usize = 1000;
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // Read leniently through `JsonObject`; this type documents the body.
+pub struct UploadRequest {
+    /// Filename. Non-`[a-zA-Z0-9._-]` characters are replaced with `_`.
+    name: String,
+    /// MIME type; determines the type shown by `GET /v2/media`.
+    #[serde(rename = "contentType")]
+    content_type: String,
+    /// File size in bytes; must be > 0 and <= 500 MB.
+    size: u64,
+    /// Target folder; root when empty. `temp` flags the file as temporary.
+    folder: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UploadTicket {
+    pub success: bool,
+    /// Presigned PUT URL, valid for `expiresIn` seconds.
+    #[serde(rename = "uploadUrl")]
+    pub upload_url: String,
+    /// The stable URL the file will have once uploaded.
+    #[serde(rename = "fileUrl")]
+    pub file_url: String,
+    #[serde(rename = "expiresIn")]
+    pub expires_in: u64,
+}
+
+/// Content types travel in a header of the signed PUT, so they must be a plain `type/subtype`.
+fn valid_content_type(ct: &str) -> bool {
+    ct.len() <= 255
+        && ct
+            .split_once('/')
+            .is_some_and(|(t, s)| !t.is_empty() && !s.is_empty())
+        && ct.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+}
+
+/// Requests a presigned upload URL; the file is registered as `pending`.
+#[utoipa::path(post, path = "/v2/media/file", tag = "media",
+    request_body = UploadRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = UploadTicket),
+        (status = 400, description = "name is required | contentType is required | size is required and must be a positive number | Invalid folder name", body = ErrorBody),
+        (status = 403, description = "Storage is blocked. Add credits to continue uploading. | Insufficient permissions", body = ErrorBody),
+        (status = 409, description = "A file with this name already exists. Delete it first.", body = ErrorBody),
+        (status = 413, description = "File exceeds maximum size of 500 MB", body = ErrorBody),
+    ))]
+pub async fn request_upload(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: JsonObject,
+) -> ApiResult<Json<UploadTicket>> {
+    principal.authorize(Action::Upload)?;
+    let name = body
+        .text("name")
+        .ok_or_else(|| ApiError::bad_request("name is required"))?;
+    let name = FileName::sanitise(name.trim()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let content_type = body
+        .text("contentType")
+        .ok_or_else(|| ApiError::bad_request("contentType is required"))?
+        .trim();
+    if !valid_content_type(content_type) {
+        return Err(ApiError::bad_request(
+            "contentType must be a MIME type such as video/mp4",
+        ));
+    }
+    let size = body
+        .positive_integer("size")
+        .ok_or_else(|| ApiError::bad_request("size is required and must be a positive number"))?;
+    if size > MAX_UPLOAD_BYTES {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "File exceeds maximum size of 500 MB",
+        ));
+    }
+    let folder = FolderPath::sanitise_or_root(body.raw_text("folder"))
+        .map_err(|_| ApiError::bad_request("Invalid folder name"))?;
+    let now = Utc::now();
+    let expires_at = now + UPLOAD_URL_TTL;
+    let file = state
+        .catalog
+        .reserve_upload(&NewUpload {
+            tenant: principal.tenant.clone(),
+            folder,
+            name,
+            content_type: content_type.to_string(),
+            size,
+            now,
+            upload_expires_at: expires_at,
+            default_quota: state.config.default_quota,
+        })
+        .await?;
+    let grant = UploadGrant {
+        file: file.id.clone(),
+        size,
+        content_type: content_type.to_string(),
+        expires: expires_at.timestamp(),
+    };
+    Ok(Json(UploadTicket {
+        success: true,
+        upload_url: crate::upload::upload_url(&state, &grant),
+        file_url: state.record_url(&file),
+        expires_in: UPLOAD_URL_TTL.as_secs(),
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FileQuery {
+    /// Folder and name, e.g. `videos/clip.mp4`.
+    path: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FileAnswer {
+    pub success: bool,
+    pub file: FileView,
+}
+
+/// One file's record.
+#[utoipa::path(get, path = "/v2/media/file", tag = "media",
+    params(FileQuery),
+    security(("api_key" = [])),
+    responses((status = 200, body = FileAnswer), (status = 404, description = "File not found", body = ErrorBody)))]
+pub async fn get_file(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<FileQuery>,
+) -> ApiResult<Json<FileAnswer>> {
+    principal.authorize(Action::List)?;
+    let path = q
+        .path
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("path is required"))?;
+    let (folder, name) = split_file_path(&path).map_err(|_| ApiError::file_not_found())?;
+    let file = state
+        .catalog
+        .file(&principal.tenant, &folder, &name)
+        .await?
+        .ok_or_else(ApiError::file_not_found)?;
+    Ok(Json(FileAnswer {
+        success: true,
+        file: FileView::new(&state, &file),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // Read leniently through `JsonObject`; this type documents the body.
+pub struct MoveFileRequest {
+    name: String,
+    /// Current folder; root when absent.
+    folder: Option<String>,
+    /// Target folder (`/` for the root). Optional when only renaming.
+    destination: Option<String>,
+    /// New name; the file keeps its name when absent.
+    #[serde(rename = "newName")]
+    new_name: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MovedFile {
+    pub success: bool,
+    pub timestamp: String,
+    pub file: FileView,
+}
+
+fn folder_field(body: &JsonObject, field: &str) -> ApiResult<FolderPath> {
+    FolderPath::sanitise_or_root(body.raw_text(field))
+        .map_err(|_| ApiError::bad_request("Invalid folder name"))
+}
+
+/// Moves and/or renames a file. Metadata only: no bytes are copied.
+#[utoipa::path(put, path = "/v2/media/file", tag = "media",
+    request_body = MoveFileRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = MovedFile),
+        (status = 400, description = "name is required | destination is required", body = ErrorBody),
+        (status = 404, description = "File not found", body = ErrorBody),
+        (status = 409, description = "A file with this name already exists in the destination folder", body = ErrorBody),
+    ))]
+pub async fn move_file(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: JsonObject,
+) -> ApiResult<Json<MovedFile>> {
+    principal.authorize(Action::Move)?;
+    let name = body
+        .text("name")
+        .ok_or_else(|| ApiError::bad_request("name is required"))?;
+    let name = FileName::sanitise(name).map_err(|_| ApiError::file_not_found())?;
+    let from_folder = folder_field(&body, "folder")?;
+    let new_name = body
+        .text("newName")
+        .map(FileName::sanitise)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let to_folder = match (body.text("destination"), &new_name) {
+        (Some(_), _) => folder_field(&body, "destination")?,
+        (None, Some(_)) => from_folder.clone(),
+        (None, None) => return Err(ApiError::bad_request("destination is required")),
+    };
+    let moved = state
+        .catalog
+        .move_file(&FileMove {
+            tenant: principal.tenant.clone(),
+            from_folder,
+            to_name: new_name.unwrap_or_else(|| name.clone()),
+            name,
+            to_folder,
+            now: Utc::now(),
+            default_quota: state.config.default_quota,
+        })
+        .await
+        .map_err(|e| match e {
+            CatalogError::NotFound => ApiError::file_not_found(),
+            CatalogError::FileExists => {
+                ApiError::conflict("A file with this name already exists in the destination folder")
+            }
+            other => other.into(),
+        })?;
+    Ok(Json(MovedFile {
+        success: true,
+        timestamp: now_timestamp(),
+        file: FileView::new(&state, &moved),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // Read leniently through `JsonObject`; this type documents the body.
+pub struct DeleteFilesRequest {
+    /// One file: its name...
+    name: Option<String>,
+    /// ...and folder (root when absent).
+    folder: Option<String>,
+    /// Many files at once (up to 1000): `{name, folder}` objects or `folder/name` paths.
+    files: Option<Vec<serde_json::Value>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeletedFiles {
+    pub success: bool,
+    pub timestamp: String,
+    /// How many files were deleted.
+    pub deleted: usize,
+    /// Paths named in a bulk delete that did not exist.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_found: Vec<String>,
+}
+
+fn bulk_entry(entry: &serde_json::Value) -> Option<(FolderPath, FileName)> {
+    match entry {
+        serde_json::Value::String(path) => split_file_path(path).ok(),
+        serde_json::Value::Object(map) => {
+            let name = FileName::sanitise(map.get("name")?.as_str()?).ok()?;
+            let folder =
+                FolderPath::sanitise_or_root(map.get("folder").and_then(|f| f.as_str())).ok()?;
+            Some((folder, name))
+        }
+        _ => None,
+    }
+}
+
+fn display_path(folder: &FolderPath, name: &FileName) -> String {
+    if folder.is_root() {
+        name.to_string()
+    } else {
+        format!("{folder}/{name}")
+    }
+}
+
+/// Deletes one file, or many with `files`. Their URLs answer 404 from then on.
+#[utoipa::path(delete, path = "/v2/media/file", tag = "media",
+    request_body = DeleteFilesRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = DeletedFiles),
+        (status = 400, description = "name is required", body = ErrorBody),
+        (status = 404, description = "File not found", body = ErrorBody),
+    ))]
+pub async fn delete_files(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: JsonObject,
+) -> ApiResult<Json<DeletedFiles>> {
+    principal.authorize(Action::Delete)?;
+    let bulk = body.get("files").is_some();
+    let wanted: Vec<(FolderPath, FileName)> = match body.get("files") {
+        Some(serde_json::Value::Array(entries)) => {
+            if entries.is_empty() || entries.len() > MAX_BULK_DELETE {
+                return Err(ApiError::bad_request(
+                    "files must list between 1 and 1000 files",
+                ));
+            }
+            entries
+                .iter()
+                .map(|e| {
+                    bulk_entry(e)
+                        .ok_or_else(|| ApiError::bad_request("each entry of files needs a name"))
+                })
+                .collect::<ApiResult<_>>()?
+        }
+        Some(_) => return Err(ApiError::bad_request("files must be an array")),
+        None => {
+            let name = body
+                .text("name")
+                .ok_or_else(|| ApiError::bad_request("name is required"))?;
+            let name = FileName::sanitise(name).map_err(|_| ApiError::file_not_found())?;
+            vec![(folder_field(&body, "folder")?, name)]
+        }
+    };
+    let deleted = state
+        .catalog
+        .delete_files(&principal.tenant, &wanted)
+        .await?;
+    lifecycle::reclaim(&state, &deleted).await;
+    if deleted.is_empty() && !bulk {
+        return Err(ApiError::file_not_found());
+    }
+    let gone: std::collections::HashSet<String> = deleted.iter().map(|f| f.path()).collect();
+    Ok(Json(DeletedFiles {
+        success: true,
+        timestamp: now_timestamp(),
+        deleted: deleted.len(),
+        not_found: wanted
+            .iter()
+            .map(|(f, n)| display_path(f, n))
+            .filter(|p| !gone.contains(p))
+            .collect(),
+    }))
+}

@@ -1,0 +1,52 @@
+//! `GET /v2/media`: the tenant's storage figures and the first page of the root folder.
+
+use axum::{
+    extract::{Query, State},
+    Json,
+};
+use chrono::Utc;
+use mediadrive_core::Action;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{
+    listing::{folder_page, ListParams},
+    views::{FolderListing, StorageView},
+};
+use crate::{auth::Principal, error::ApiResult, state::AppState};
+
+#[derive(Serialize, ToSchema)]
+pub struct MediaOverview {
+    pub success: bool,
+    pub storage: StorageView,
+    #[serde(flatten)]
+    pub root: FolderListing,
+}
+
+/// The tenant's storage object and a first page of the root folder.
+#[utoipa::path(get, path = "/v2/media", tag = "media",
+    params(ListParams),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = MediaOverview),
+        (status = 401, body = crate::error::ErrorBody),
+    ))]
+pub async fn overview(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(mut params): Query<ListParams>,
+) -> ApiResult<Json<MediaOverview>> {
+    principal.authorize(Action::List)?;
+    let tenant = state
+        .catalog
+        .ensure_tenant(&principal.tenant, Utc::now())
+        .await?;
+    params.folder = None;
+    params.path = None;
+    let root = folder_page(&state, &principal.tenant, &params).await?;
+    Ok(Json(MediaOverview {
+        success: true,
+        storage: StorageView::new(&state, &tenant),
+        root,
+    }))
+}

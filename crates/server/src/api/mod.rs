@@ -1,0 +1,95 @@
+//! The v2 surface (seeds 001 and 002) and the router that puts every surface together.
+
+mod body;
+mod files;
+mod folders;
+mod listing;
+mod media;
+mod views;
+
+use axum::{routing::get, Json, Router};
+use utoipa::{
+    openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
+    Modify, OpenApi,
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{serve, state::AppState, upload};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "mediadrive", description = "Self-hosted media drive for generative and rendering video pipelines."),
+    paths(crate::serve::serve_file),
+    modifiers(&ApiKeyAuth),
+    tags(
+        (name = "media", description = "The drive: uploads, folders, listing, moves, deletes (JSON2Video /v2/media)"),
+        (name = "upload", description = "Presigned upload URLs"),
+        (name = "files", description = "Stable file URLs"),
+        (name = "health", description = "Liveness"),
+    )
+)]
+struct ApiDoc;
+
+struct ApiKeyAuth;
+
+impl Modify for ApiKeyAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "api_key",
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(
+                    crate::auth::API_KEY_HEADER,
+                ))),
+            );
+    }
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Health {
+    status: &'static str,
+}
+
+/// Liveness and readiness: answers once the catalog answers.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health), (status = 500)))]
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> crate::error::ApiResult<Json<Health>> {
+    state
+        .catalog
+        .blob_exists(&mediadrive_core::ContentHash::from_bytes([0; 32]))
+        .await?;
+    Ok(Json(Health { status: "ok" }))
+}
+
+pub fn router(state: AppState) -> Router {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(media::overview))
+        .routes(routes!(
+            files::request_upload,
+            files::get_file,
+            files::move_file,
+            files::delete_files
+        ))
+        .routes(routes!(
+            folders::create_folder,
+            folders::list_folder,
+            folders::move_folder,
+            folders::delete_folder
+        ))
+        .routes(routes!(upload::receive))
+        .routes(routes!(healthz))
+        .split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+    router
+        .route("/{client_id}/files/{*path}", get(serve::serve_file))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = openapi.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .with_state(state)
+}

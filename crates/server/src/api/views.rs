@@ -1,0 +1,150 @@
+//! The JSON shapes the v2 surface answers with (seed 002 and JSON2Video's API reference).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use mediadrive_core::{FileRecord, FolderEntry, FolderStats, MediaType, Tenant};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::state::AppState;
+
+/// Timestamps as the seeds print them: `2026-05-12T10:49:52.924Z`.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn now_timestamp() -> String {
+    timestamp(Utc::now())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FileView {
+    pub name: String,
+    /// Folder path, empty for the root.
+    pub folder: String,
+    /// image, video, audio or other.
+    #[serde(rename = "type")]
+    pub media_type: String,
+    #[serde(rename = "contentType")]
+    pub content_type: String,
+    pub size: u64,
+    /// The stable URL.
+    pub url: String,
+    /// The same URL, served as an attachment.
+    #[serde(rename = "downloadUrl")]
+    pub download_url: String,
+    /// For images, the image itself; other kinds have none.
+    #[serde(rename = "thumbnailUrl")]
+    pub thumbnail_url: Option<String>,
+    /// pending or uploaded.
+    pub status: String,
+    /// True for files under `temp`, which the lifecycle rule deletes.
+    pub temporary: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl FileView {
+    pub fn new(state: &AppState, f: &FileRecord) -> Self {
+        let url = state.record_url(f);
+        Self {
+            name: f.name.as_str().to_string(),
+            folder: f.folder.as_str().to_string(),
+            media_type: f.media_type.as_str().to_string(),
+            content_type: f.content_type.clone(),
+            size: f.size,
+            download_url: format!("{url}?download=1"),
+            thumbnail_url: (f.media_type == MediaType::Image).then(|| url.clone()),
+            url,
+            status: f.status.as_str().to_string(),
+            temporary: f.temporary,
+            created_at: timestamp(f.created_at),
+            updated_at: timestamp(f.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FolderView {
+    pub name: String,
+    pub path: String,
+    pub created_at: String,
+}
+
+impl From<&FolderEntry> for FolderView {
+    fn from(f: &FolderEntry) -> Self {
+        Self {
+            name: f.path.name().to_string(),
+            path: f.path.as_str().to_string(),
+            created_at: timestamp(f.created_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FolderStatsView {
+    pub path: String,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+impl From<&FolderStats> for FolderStatsView {
+    fn from(f: &FolderStats) -> Self {
+        Self {
+            path: f.path.as_str().to_string(),
+            files: f.files,
+            bytes: f.bytes,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StorageView {
+    /// Bytes of uploaded files outside `temp`.
+    pub used_bytes: u64,
+    /// The storage quota in bytes; null when unlimited.
+    pub free_allowance: Option<u64>,
+    pub credits_per_week: i64,
+    pub blocked: bool,
+    pub blocked_at: Option<String>,
+}
+
+impl StorageView {
+    pub fn new(state: &AppState, t: &Tenant) -> Self {
+        Self {
+            used_bytes: t.used_bytes,
+            free_allowance: t.quota.or(state.config.default_quota),
+            credits_per_week: state.config.credits_per_week,
+            blocked: t.storage_blocked,
+            blocked_at: t.blocked_at.map(timestamp),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FolderListing {
+    pub success: bool,
+    pub folder: String,
+    /// Direct subfolders; on the first page only.
+    pub folders: Vec<FolderView>,
+    pub files: Vec<FileView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Done {
+    pub success: bool,
+    pub timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Done {
+    pub fn now() -> Self {
+        Self {
+            success: true,
+            timestamp: now_timestamp(),
+            message: None,
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! The server's resolved configuration; the CLI layers defaults, the TOML file, env and flags into it.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+/// Seed 002: "Files larger than 500 MB are rejected."
+pub const MAX_UPLOAD_BYTES: u64 = 500 * 1024 * 1024;
+/// Seed 002: "The URL expires 120 seconds after issue."
+pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Base of every link the server hands out, without a trailing slash.
+    pub public_url: String,
+    pub database_url: String,
+    pub blob_url: String,
+    /// Storage quota of a tenant that has none of its own; `None` is unlimited.
+    pub default_quota: Option<u64>,
+    pub credits_per_week: i64,
+    /// Files in `temp` are deleted this long after they entered it.
+    pub temp_max_age: Duration,
+    pub sweep_interval: Duration,
+    /// Longest time one upload may stream before its claim lapses and the sweeper may expire it.
+    pub upload_claim_ttl: Duration,
+    /// Cache-Control max-age for served files.
+    pub cache_max_age: Duration,
+}
+
+impl Config {
+    /// Defaults for everything but where the data lives and where the server listens.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            public_url: format!("http://{listen}"),
+            database_url: format!("sqlite://{}", data_dir.join("catalog.db").display()),
+            blob_url: format!("file://{}", data_dir.display()),
+            listen,
+            data_dir,
+            default_quota: Some(10 * 1024 * 1024 * 1024),
+            credits_per_week: 0,
+            temp_max_age: Duration::from_secs(24 * 3600),
+            sweep_interval: Duration::from_secs(60),
+            upload_claim_ttl: Duration::from_secs(3600),
+            cache_max_age: Duration::from_secs(300),
+        }
+    }
+}

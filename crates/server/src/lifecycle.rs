@@ -1,0 +1,106 @@
+//! The lifecycle rule and blob reclamation: what is no longer referenced leaves the disk.
+
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use mediadrive_core::{ContentHash, FileRecord, SweepReport};
+use tokio::sync::watch;
+
+use crate::state::AppState;
+
+/// Staged bytes older than this belong to an upload that died.
+const STAGING_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// Removes the bytes of blobs that nothing references any more: the row is marked first, the bytes
+/// go next, the row last, so a concurrent ingest of the same content never loses its bytes.
+async fn reclaim_blobs(
+    state: &AppState,
+    now: DateTime<Utc>,
+    only: Option<&[ContentHash]>,
+) -> Result<Vec<ContentHash>, String> {
+    let marked = state
+        .catalog
+        .begin_blob_reclaim(now, only, false)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut reclaimed = Vec::with_capacity(marked.len());
+    for hash in marked {
+        if let Err(e) = state.blobs.delete(&hash).await {
+            tracing::warn!(blob = %hash, error = %e, "could not delete blob; the next sweep retries");
+            continue;
+        }
+        if let Err(e) = state.catalog.finish_blob_reclaim(&hash).await {
+            tracing::warn!(blob = %hash, error = %e, "could not forget reclaimed blob");
+            continue;
+        }
+        reclaimed.push(hash);
+    }
+    Ok(reclaimed)
+}
+
+/// Reclaims the blobs of files just deleted. Failures are logged: the periodic sweep retries them.
+pub async fn reclaim(state: &AppState, deleted: &[FileRecord]) {
+    let hashes: Vec<ContentHash> = deleted.iter().filter_map(|f| f.blob.clone()).collect();
+    if hashes.is_empty() {
+        return;
+    }
+    if let Err(e) = reclaim_blobs(state, Utc::now(), Some(&hashes)).await {
+        tracing::warn!(error = %e, "blob reclaim after delete failed; the sweeper retries");
+    }
+}
+
+/// One sweep as if the time were `now`: lapsed uploads, expired temporary files, unreferenced blobs.
+pub async fn sweep(
+    state: &AppState,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<SweepReport, String> {
+    let temp_cutoff = now - state.config.temp_max_age;
+    let mut report = state
+        .catalog
+        .sweep_files(now, temp_cutoff, dry_run)
+        .await
+        .map_err(|e| e.to_string())?;
+    report.reclaimed_blobs = if dry_run {
+        state
+            .catalog
+            .begin_blob_reclaim(now, None, true)
+            .await
+            .map_err(|e| e.to_string())?
+    } else {
+        let staging_cutoff = SystemTime::from(now) - STAGING_MAX_AGE;
+        state
+            .blobs
+            .sweep_staging(staging_cutoff)
+            .await
+            .map_err(|e| e.to_string())?;
+        reclaim_blobs(state, now, None).await?
+    };
+    Ok(report)
+}
+
+/// Runs the sweep every `sweep_interval` until shutdown.
+pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(state.config.sweep_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        match sweep(&state, Utc::now(), false).await {
+            Ok(r) => {
+                let removed = r.expired_uploads.len() + r.expired_temp_files.len();
+                if removed + r.reclaimed_blobs.len() > 0 {
+                    tracing::info!(
+                        expired_uploads = r.expired_uploads.len(),
+                        expired_temp_files = r.expired_temp_files.len(),
+                        reclaimed_blobs = r.reclaimed_blobs.len(),
+                        "sweep"
+                    );
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "sweep failed"),
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Stable URLs: `/{client_id}/files/{folder}/{name}`, served as a CDN would serve them.
+
+use axum::{
+    body::Body,
+    extract::{Path, Query, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    response::Response,
+};
+use mediadrive_core::{paths::split_file_path, ClientId, FileRecord, FileStatus};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::{
+    error::{ApiError, ApiResult, ErrorBody},
+    preconditions::{
+        evaluate, if_range_allows, parse_range, to_http_seconds, Precondition, RangeRequest,
+    },
+    state::AppState,
+};
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ServeParams {
+    /// Any value but `0`/`false`: serve as an attachment (`Content-Disposition: attachment`).
+    download: Option<String>,
+}
+
+impl ServeParams {
+    fn wants_attachment(&self) -> bool {
+        self.download
+            .as_deref()
+            .is_some_and(|v| v != "0" && v != "false")
+    }
+}
+
+/// Only exact stored paths resolve: a name that sanitisation would change was never stored.
+async fn lookup(state: &AppState, client: &str, path: &str) -> ApiResult<FileRecord> {
+    let tenant = ClientId::parse(client).map_err(|_| ApiError::file_not_found())?;
+    let (folder, name) = split_file_path(path).map_err(|_| ApiError::file_not_found())?;
+    let file = state
+        .catalog
+        .file(&tenant, &folder, &name)
+        .await?
+        .filter(|f| f.status == FileStatus::Uploaded && f.path() == path)
+        .ok_or_else(ApiError::file_not_found)?;
+    Ok(file)
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
+}
+
+/// Serves a file; GET and HEAD, single ranges, conditional requests.
+#[utoipa::path(get, path = "/{client_id}/files/{path}", tag = "files",
+    params(
+        ("client_id" = String, Path, description = "The tenant"),
+        ("path" = String, Path, description = "Folder and file name"),
+        ServeParams,
+    ),
+    responses(
+        (status = 200, description = "The file"),
+        (status = 206, description = "One byte range of the file"),
+        (status = 304, description = "Not modified"),
+        (status = 404, description = "File not found", body = ErrorBody),
+        (status = 412, description = "Precondition failed"),
+        (status = 416, description = "Range not satisfiable"),
+    ))]
+pub async fn serve_file(
+    State(state): State<AppState>,
+    Path((client, path)): Path<(String, String)>,
+    Query(params): Query<ServeParams>,
+    method: Method,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let file = lookup(&state, &client, &path).await?;
+    let hash = file
+        .blob
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("uploaded file without a blob"))?;
+    let etag = format!("\"{hash}\"");
+    let modified = to_http_seconds(file.uploaded_at.unwrap_or(file.updated_at));
+
+    let mut builder = Response::builder()
+        .header(header::ETAG, &etag)
+        .header(header::LAST_MODIFIED, httpdate::fmt_http_date(modified))
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(
+            header::CACHE_CONTROL,
+            format!("public, max-age={}", state.config.cache_max_age.as_secs()),
+        )
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+
+    match evaluate(&method, &headers, &etag, modified) {
+        Precondition::Proceed => {}
+        Precondition::NotModified => {
+            return Ok(builder
+                .status(StatusCode::NOT_MODIFIED)
+                .body(Body::empty())
+                .expect("valid response"));
+        }
+        Precondition::Failed => {
+            return Ok(builder
+                .status(StatusCode::PRECONDITION_FAILED)
+                .body(Body::empty())
+                .expect("valid response"));
+        }
+    }
+
+    builder = builder.header(header::CONTENT_TYPE, header_value(&file.content_type));
+    if params.wants_attachment() {
+        builder = builder.header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", file.name),
+        );
+    }
+
+    let len = file.size;
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(r) if method == Method::GET && if_range_allows(&headers, &etag, modified) => {
+            parse_range(r, len)
+        }
+        _ => RangeRequest::Full,
+    };
+    let (status, start, count) = match range {
+        RangeRequest::Full => (StatusCode::OK, 0, len),
+        RangeRequest::Partial { start, end } => {
+            builder = builder.header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"));
+            (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+        }
+        RangeRequest::Unsatisfiable => {
+            return Ok(builder
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                .body(Body::empty())
+                .expect("valid response"));
+        }
+    };
+    builder = builder.status(status).header(header::CONTENT_LENGTH, count);
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from_stream(state.blobs.read(hash, start, count).await?)
+    };
+    Ok(builder.body(body).expect("valid response"))
+}

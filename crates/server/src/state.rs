@@ -1,0 +1,26 @@
+//! The one state value every handler and worker shares.
+
+use std::sync::Arc;
+
+use mediadrive_core::{BlobStore, Catalog, ClientId, FileRecord};
+
+use crate::{config::Config, signing::UploadSigner};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub catalog: Arc<dyn Catalog>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub config: Arc<Config>,
+    pub signer: UploadSigner,
+}
+
+impl AppState {
+    /// The stable URL of a file (PRODUCT.md: `{public_url}/{client_id}/files/{folder}/{name}`).
+    pub fn file_url(&self, tenant: &ClientId, path: &str) -> String {
+        format!("{}/{}/files/{}", self.config.public_url, tenant, path)
+    }
+
+    pub fn record_url(&self, file: &FileRecord) -> String {
+        self.file_url(&file.tenant, &file.path())
+    }
+}

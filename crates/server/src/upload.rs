@@ -1,0 +1,200 @@
+//! The presigned PUT for the filesystem backend: verify the grant, claim the file once, stream the
+//! body into a staged blob while hashing it, and only then make the file `uploaded`.
+
+use std::time::Duration;
+
+use axum::{
+    body::Body,
+    extract::{Path, Query, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use chrono::Utc;
+use futures_util::StreamExt;
+use mediadrive_core::{
+    blobs::StagedBlob, CatalogError, ContentHash, FileId, FileRecord, UploadClaim,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    error::{ApiError, ApiResult, ErrorBody},
+    signing::UploadGrant,
+    state::AppState,
+};
+
+/// How long an ingest may take between hashing and committing before its blob may be reclaimed.
+const BLOB_LEASE: Duration = Duration::from_secs(600);
+
+pub fn upload_url(state: &AppState, grant: &UploadGrant) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("expires", &grant.expires.to_string())
+        .append_pair("size", &grant.size.to_string())
+        .append_pair("contentType", &grant.content_type)
+        .append_pair("signature", &state.signer.sign(grant))
+        .finish();
+    format!("{}/upload/{}?{query}", state.config.public_url, grant.file)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignedParams {
+    expires: i64,
+    size: u64,
+    #[serde(rename = "contentType")]
+    content_type: String,
+    signature: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UploadDone {
+    pub success: bool,
+    pub status: String,
+    #[serde(rename = "fileUrl")]
+    pub file_url: String,
+    pub size: u64,
+}
+
+fn size_mismatch() -> ApiError {
+    ApiError::bad_request("Uploaded size does not match the declared size")
+}
+
+/// Receives the bytes of a pending file through the URL `POST /v2/media/file` returned.
+#[utoipa::path(put, path = "/upload/{id}", tag = "upload",
+    params(("id" = String, Path, description = "File id from the presigned URL"), SignedParams),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 200, body = UploadDone),
+        (status = 400, description = "Uploaded size does not match the declared size", body = ErrorBody),
+        (status = 403, description = "Signature does not match | Upload URL has expired | Content-Type does not match the signed upload", body = ErrorBody),
+        (status = 404, description = "Upload not found", body = ErrorBody),
+        (status = 409, description = "Upload already completed | Upload already in progress", body = ErrorBody),
+    ))]
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Result<Query<SignedParams>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let Query(params) = params.map_err(|_| ApiError::forbidden("Signature does not match"))?;
+    let file = FileId::parse(&id).map_err(|_| ApiError::forbidden("Signature does not match"))?;
+    let grant = UploadGrant {
+        file,
+        size: params.size,
+        content_type: params.content_type,
+        expires: params.expires,
+    };
+    if !state.signer.verify(&grant, &params.signature) {
+        return Err(ApiError::forbidden("Signature does not match"));
+    }
+    let now = Utc::now();
+    if now.timestamp() > grant.expires {
+        return Err(ApiError::forbidden("Upload URL has expired"));
+    }
+    let sent_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    if sent_type != Some(grant.content_type.as_str()) {
+        return Err(ApiError::forbidden(
+            "Content-Type does not match the signed upload",
+        ));
+    }
+    let declared_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_length.is_some_and(|len| len != grant.size) {
+        return Err(size_mismatch());
+    }
+    let claim_until = now + state.config.upload_claim_ttl;
+    let record = match state
+        .catalog
+        .claim_upload(&grant.file, now, claim_until)
+        .await?
+    {
+        UploadClaim::Claimed(record) => record,
+        UploadClaim::AlreadyUploaded => return Err(ApiError::conflict("Upload already completed")),
+        UploadClaim::InProgress => return Err(ApiError::conflict("Upload already in progress")),
+        UploadClaim::Missing => return Err(ApiError::not_found("Upload not found")),
+    };
+    match ingest(&state, &record, body).await {
+        Ok(file) => {
+            let etag = format!("\"{}\"", file.blob.as_ref().map_or("", |h| h.as_str()));
+            let done = UploadDone {
+                success: true,
+                status: file.status.as_str().to_string(),
+                file_url: state.record_url(&file),
+                size: file.size,
+            };
+            Ok(([(header::ETAG, etag)], Json(done)).into_response())
+        }
+        Err(e) => {
+            // The client may retry while the URL is still valid.
+            if let Err(release) = state.catalog.release_upload_claim(&record.id).await {
+                tracing::warn!(file = %record.id, error = %release, "could not release upload claim");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Streams the body into a staged blob; nothing becomes visible unless every byte arrived.
+async fn ingest(state: &AppState, record: &FileRecord, body: Body) -> ApiResult<FileRecord> {
+    let mut staged = state.blobs.stage().await?;
+    let mut received = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("Upload interrupted: {e}"))
+        })?;
+        received += chunk.len() as u64;
+        if received > record.size {
+            return Err(size_mismatch());
+        }
+        staged.write(chunk).await?;
+    }
+    if received != record.size {
+        return Err(size_mismatch());
+    }
+    let (hash, len) = staged.finish().await?;
+    lease_blob(state, &hash, len).await?;
+    commit(state, record, staged, &hash).await
+}
+
+async fn lease_blob(state: &AppState, hash: &ContentHash, len: u64) -> ApiResult<()> {
+    // A reclaim of the same content may be finishing; it takes milliseconds.
+    for _ in 0..50 {
+        match state
+            .catalog
+            .lease_blob(hash, len, Utc::now() + BLOB_LEASE)
+            .await
+        {
+            Err(CatalogError::BlobBusy) => tokio::time::sleep(Duration::from_millis(20)).await,
+            other => return Ok(other?),
+        }
+    }
+    Err(CatalogError::BlobBusy.into())
+}
+
+async fn commit(
+    state: &AppState,
+    record: &FileRecord,
+    staged: Box<dyn StagedBlob>,
+    hash: &ContentHash,
+) -> ApiResult<FileRecord> {
+    if let Err(e) = staged.commit(hash).await {
+        let _ = state.catalog.release_blob_lease(hash).await;
+        return Err(e.into());
+    }
+    state
+        .catalog
+        .complete_upload(&record.id, hash, Utc::now())
+        .await
+        .map_err(|e| match e {
+            CatalogError::NotFound => ApiError::not_found("Upload not found"),
+            other => other.into(),
+        })
+}

@@ -1,0 +1,44 @@
+//! Chooses the catalog and blob store from their URLs.
+
+use std::{path::PathBuf, sync::Arc};
+
+use anyhow::{bail, Context, Result};
+use mediadrive_blobstore::FsBlobStore;
+use mediadrive_catalog::SqliteCatalog;
+use mediadrive_core::{BlobStore, Catalog};
+use mediadrive_server::{AppState, Config};
+
+pub async fn open_catalog(config: &Config) -> Result<Arc<dyn Catalog>> {
+    let url = &config.database_url;
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if let Some(dir) = PathBuf::from(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let catalog = SqliteCatalog::open(url)
+            .await
+            .with_context(|| format!("opening catalog {url}"))?;
+        return Ok(Arc::new(catalog));
+    }
+    bail!("unsupported database URL '{url}': this build supports sqlite://PATH")
+}
+
+pub fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>> {
+    let url = &config.blob_url;
+    if let Some(path) = url.strip_prefix("file://") {
+        let store = FsBlobStore::open(&PathBuf::from(path))
+            .with_context(|| format!("opening blob store {url}"))?;
+        return Ok(Arc::new(store));
+    }
+    bail!("unsupported blob URL '{url}': this build supports file://PATH")
+}
+
+pub async fn open_state(config: Config) -> Result<AppState> {
+    let catalog = open_catalog(&config).await?;
+    let blobs = open_blobs(&config)?;
+    AppState::new(catalog, blobs, config)
+        .await
+        .context("loading the upload signing key")
+}

@@ -1,0 +1,195 @@
+//! What each subcommand does.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use mediadrive_core::{ClientId, NewApiKey, Role, TenantUpdate};
+use mediadrive_server::auth::{generate_key, hash_key};
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::{
+    backends::open_state,
+    settings::{resolve, ListenArgs, StoreArgs},
+};
+
+pub async fn serve(store: &StoreArgs, listen: &ListenArgs) -> Result<()> {
+    let config = resolve(store, Some(listen))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let addr = config.listen;
+    let state = open_state(config).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        public_url = %state.config.public_url,
+        data_dir = %state.config.data_dir.display(),
+        "mediadrive serving"
+    );
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
+    mediadrive_server::run(state, listener, stopped).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn client_id(raw: &str) -> Result<ClientId> {
+    ClientId::parse(raw).map_err(anyhow::Error::from)
+}
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Create a key and print it alone on stdout; creates the tenant if needed.
+    Create {
+        #[arg(long)]
+        client: String,
+        /// viewer, render, editor, manager or admin.
+        #[arg(long)]
+        role: Role,
+        /// When the key stops working (RFC 3339).
+        #[arg(long)]
+        expires: Option<DateTime<Utc>>,
+    },
+}
+
+pub async fn key(store: &StoreArgs, cmd: KeyCommand) -> Result<()> {
+    let KeyCommand::Create {
+        client,
+        role,
+        expires,
+    } = cmd;
+    let tenant = client_id(&client)?;
+    let state = open_state(resolve(store, None)?).await?;
+    let now = Utc::now();
+    state.catalog.ensure_tenant(&tenant, now).await?;
+    let key = generate_key();
+    state
+        .catalog
+        .insert_key(
+            &NewApiKey {
+                tenant,
+                role,
+                key_hash: hash_key(&key),
+                expires_at: expires,
+            },
+            now,
+        )
+        .await?;
+    println!("{key}");
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Change a tenant's quota, storage block or credits; creates the tenant if needed.
+    Set {
+        #[arg(long)]
+        client: String,
+        /// Storage quota in bytes.
+        #[arg(long)]
+        quota: Option<u64>,
+        #[arg(long)]
+        storage_blocked: Option<bool>,
+        #[arg(long)]
+        credits: Option<i64>,
+    },
+    /// Print a tenant's quota, usage, block and credits as JSON.
+    Show {
+        #[arg(long)]
+        client: String,
+    },
+}
+
+pub async fn client(store: &StoreArgs, cmd: ClientCommand) -> Result<()> {
+    let state = open_state(resolve(store, None)?).await?;
+    let now = Utc::now();
+    let tenant = match cmd {
+        ClientCommand::Set {
+            client,
+            quota,
+            storage_blocked,
+            credits,
+        } => {
+            let id = client_id(&client)?;
+            state.catalog.ensure_tenant(&id, now).await?;
+            let update = TenantUpdate {
+                quota,
+                storage_blocked,
+                credits,
+            };
+            state.catalog.update_tenant(&id, &update, now).await?
+        }
+        ClientCommand::Show { client } => {
+            let id = client_id(&client)?;
+            state
+                .catalog
+                .tenant(&id)
+                .await?
+                .with_context(|| format!("no client '{id}'"))?
+        }
+    };
+    let shown = json!({
+        "client_id": tenant.id,
+        "quota": tenant.quota.or(state.config.default_quota),
+        "used_bytes": tenant.used_bytes,
+        "pending_bytes": tenant.pending_bytes,
+        "storage_blocked": tenant.storage_blocked,
+        "blocked_at": tenant.blocked_at,
+        "credits": tenant.credits,
+    });
+    println!("{}", serde_json::to_string_pretty(&shown)?);
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct SweepArgs {
+    /// Sweep as if it were this time (RFC 3339) [default: now]
+    #[arg(long)]
+    at: Option<DateTime<Utc>>,
+    /// Report what would be removed without removing it.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub async fn sweep(store: &StoreArgs, args: SweepArgs) -> Result<()> {
+    let state = open_state(resolve(store, None)?).await?;
+    let at = args.at.unwrap_or_else(Utc::now);
+    let report = mediadrive_server::lifecycle::sweep(&state, at, args.dry_run)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let paths = |files: &[mediadrive_core::FileRecord]| -> Vec<String> {
+        files
+            .iter()
+            .map(|f| format!("{}/{}", f.tenant, f.path()))
+            .collect()
+    };
+    let shown = json!({
+        "at": at,
+        "dry_run": args.dry_run,
+        "expired_uploads": paths(&report.expired_uploads),
+        "expired_temp_files": paths(&report.expired_temp_files),
+        "reclaimed_blobs": report.reclaimed_blobs.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
+    });
+    println!("{}", serde_json::to_string_pretty(&shown)?);
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! Configuration in layers: defaults, then the TOML file, then environment variables, then flags
+//! (clap reads env and flags together; env values arrive as if they were flags).
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use mediadrive_server::Config;
+use serde::Deserialize;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = "./mediadrive-data";
+
+/// Settings every command accepts, so admin commands act on the server's store.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// TOML configuration file (see mediadrive.example.toml).
+    #[arg(long, global = true, env = "MEDIADRIVE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the embedded catalog and blobs [default: ./mediadrive-data]
+    #[arg(long, global = true, env = "MEDIADRIVE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Catalog database URL [default: sqlite://{data_dir}/catalog.db]
+    #[arg(long, global = true, env = "MEDIADRIVE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Blob store URL [default: file://{data_dir}]
+    #[arg(long, global = true, env = "MEDIADRIVE_BLOB_URL")]
+    pub blob_url: Option<String>,
+    /// Quota of tenants without their own, in bytes; 0 is unlimited [default: 10 GiB]
+    #[arg(long, global = true, env = "MEDIADRIVE_DEFAULT_QUOTA_BYTES")]
+    pub default_quota_bytes: Option<u64>,
+    /// Age in seconds after which files in `temp` are deleted [default: 86400]
+    #[arg(long, global = true, env = "MEDIADRIVE_TEMP_MAX_AGE_SECS")]
+    pub temp_max_age_secs: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "MEDIADRIVE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Base URL of the links the server returns [default: http://{listen}]
+    #[arg(long, env = "MEDIADRIVE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Seconds between lifecycle sweeps [default: 60]
+    #[arg(long, env = "MEDIADRIVE_SWEEP_INTERVAL_SECS")]
+    pub sweep_interval_secs: Option<u64>,
+}
+
+/// The TOML file: every key optional, unknown keys refused so a typo does not pass silently.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    public_url: Option<String>,
+    database_url: Option<String>,
+    blob_url: Option<String>,
+    default_quota_bytes: Option<u64>,
+    credits_per_week: Option<i64>,
+    temp_max_age_secs: Option<u64>,
+    sweep_interval_secs: Option<u64>,
+    cache_max_age_secs: Option<u64>,
+}
+
+fn read_file(path: Option<&PathBuf>) -> Result<FileSettings> {
+    let Some(path) = path else {
+        return Ok(FileSettings::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
+}
+
+pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config> {
+    let file = read_file(store.config.as_ref())?;
+    let listen_addr = listen
+        .and_then(|l| l.listen)
+        .or(file.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address"));
+    let data_dir = store
+        .data_dir
+        .clone()
+        .or(file.data_dir)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let mut config = Config::new(listen_addr, data_dir);
+    if let Some(url) = listen
+        .and_then(|l| l.public_url.clone())
+        .or(file.public_url)
+    {
+        let url = url.trim_end_matches('/').to_string();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("public URL must start with http:// or https://: {url}");
+        }
+        config.public_url = url;
+    }
+    if let Some(url) = store.database_url.clone().or(file.database_url) {
+        config.database_url = url;
+    }
+    if let Some(url) = store.blob_url.clone().or(file.blob_url) {
+        config.blob_url = url;
+    }
+    if let Some(q) = store.default_quota_bytes.or(file.default_quota_bytes) {
+        config.default_quota = (q > 0).then_some(q);
+    }
+    if let Some(c) = file.credits_per_week {
+        config.credits_per_week = c;
+    }
+    if let Some(s) = store.temp_max_age_secs.or(file.temp_max_age_secs) {
+        config.temp_max_age = Duration::from_secs(s);
+    }
+    if let Some(s) = listen
+        .and_then(|l| l.sweep_interval_secs)
+        .or(file.sweep_interval_secs)
+    {
+        if s == 0 {
+            bail!("sweep interval must be at least one second");
+        }
+        config.sweep_interval = Duration::from_secs(s);
+    }
+    if let Some(s) = file.cache_max_age_secs {
+        config.cache_max_age = Duration::from_secs(s);
+    }
+    Ok(config)
+}
