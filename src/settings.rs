@@ -42,6 +42,9 @@ pub struct ListenArgs {
     /// Base URL of the links the server returns [default: http://{listen}]
     #[arg(long, env = "MEDIADRIVE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Seconds a presigned upload URL stays valid [default: 120]
+    #[arg(long, env = "MEDIADRIVE_UPLOAD_URL_TTL_SECS")]
+    pub upload_url_ttl_secs: Option<u64>,
     /// Seconds between lifecycle sweeps [default: 60]
     #[arg(long, env = "MEDIADRIVE_SWEEP_INTERVAL_SECS")]
     pub sweep_interval_secs: Option<u64>,
@@ -60,6 +63,7 @@ struct FileSettings {
     credits_per_week: Option<i64>,
     temp_max_age_secs: Option<u64>,
     sweep_interval_secs: Option<u64>,
+    upload_url_ttl_secs: Option<u64>,
     cache_max_age_secs: Option<u64>,
 }
 
@@ -117,6 +121,15 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
             bail!("sweep interval must be at least one second");
         }
         config.sweep_interval = Duration::from_secs(s);
+    }
+    if let Some(s) = listen
+        .and_then(|l| l.upload_url_ttl_secs)
+        .or(file.upload_url_ttl_secs)
+    {
+        if s == 0 {
+            bail!("upload URL lifetime must be at least one second");
+        }
+        config.upload_url_ttl = Duration::from_secs(s);
     }
     if let Some(s) = file.cache_max_age_secs {
         config.cache_max_age = Duration::from_secs(s);

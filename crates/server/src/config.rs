@@ -4,8 +4,6 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 /// Seed 002: "Files larger than 500 MB are rejected."
 pub const MAX_UPLOAD_BYTES: u64 = 500 * 1024 * 1024;
-/// Seed 002: "The URL expires 120 seconds after issue."
-pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -21,6 +19,8 @@ pub struct Config {
     /// Files in `temp` are deleted this long after they entered it.
     pub temp_max_age: Duration,
     pub sweep_interval: Duration,
+    /// How long a presigned upload URL stays valid (seed 002: 120 seconds).
+    pub upload_url_ttl: Duration,
     /// Longest time one upload may stream before its claim lapses and the sweeper may expire it.
     pub upload_claim_ttl: Duration,
     /// Cache-Control max-age for served files.
@@ -40,6 +40,7 @@ impl Config {
             credits_per_week: 0,
             temp_max_age: Duration::from_secs(24 * 3600),
             sweep_interval: Duration::from_secs(60),
+            upload_url_ttl: Duration::from_secs(120),
             upload_claim_ttl: Duration::from_secs(3600),
             cache_max_age: Duration::from_secs(300),
         }

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     auth::Principal,
-    config::{MAX_UPLOAD_BYTES, UPLOAD_URL_TTL},
+    config::MAX_UPLOAD_BYTES,
     error::{ApiError, ApiResult, ErrorBody},
     lifecycle,
     signing::UploadGrant,
@@ -105,7 +105,7 @@ pub async fn request_upload(
     let folder = FolderPath::sanitise_or_root(body.raw_text("folder"))
         .map_err(|_| ApiError::bad_request("Invalid folder name"))?;
     let now = Utc::now();
-    let expires_at = now + UPLOAD_URL_TTL;
+    let expires_at = now + state.config.upload_url_ttl;
     let file = state
         .catalog
         .reserve_upload(&NewUpload {
@@ -129,7 +129,7 @@ pub async fn request_upload(
         success: true,
         upload_url: crate::upload::upload_url(&state, &grant),
         file_url: state.record_url(&file),
-        expires_in: UPLOAD_URL_TTL.as_secs(),
+        expires_in: state.config.upload_url_ttl.as_secs(),
     }))
 }
 

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real server over HTTP, one fresh data directory per test.
+
+mod harness;
+
+mod auth;
+mod lifecycle;
+mod listing;
+mod moves_and_deletes;
+mod quota;
+mod serving;
+mod uploads;

@@ -1,0 +1,143 @@
+//! Stable URLs: Range, conditional requests, headers, downloads.
+
+use reqwest::{header, StatusCode};
+
+use crate::harness::{bytes, Server};
+
+async fn one_file() -> (Server, String, Vec<u8>) {
+    let server = Server::start().await;
+    let key = server.key("acme", "render");
+    let data = bytes(9, 10_000);
+    let url = server
+        .upload(&key, "media/img", "logo.png", "image/png", &data)
+        .await;
+    (server, url, data)
+}
+
+#[tokio::test]
+async fn get_and_head_carry_cdn_headers() {
+    let (server, url, data) = one_file().await;
+    let resp = server.get(&url).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let h = resp.headers().clone();
+    assert_eq!(h[header::CONTENT_TYPE], "image/png");
+    assert_eq!(h[header::CONTENT_LENGTH], "10000");
+    assert_eq!(h[header::ACCEPT_RANGES], "bytes");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h[header::ETAG].to_str().unwrap().starts_with('"'));
+    assert!(h.contains_key(header::LAST_MODIFIED));
+    assert!(!h.contains_key(header::CONTENT_DISPOSITION));
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), data);
+    let head = server.http.head(&url).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers()[header::CONTENT_LENGTH], "10000");
+    assert_eq!(head.headers()[header::ETAG], h[header::ETAG]);
+    let download = server.get(&format!("{url}?download=1")).await;
+    assert_eq!(
+        download.headers()[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"logo.png\""
+    );
+    // Only the exact stored path resolves.
+    for wrong in [
+        "/acme/files/media/img/logo%20.png",
+        "/acme/files/media/img/LOGO.png",
+        "/acme/files/logo.png",
+        "/other/files/media/img/logo.png",
+        "/v2/files/x",
+    ] {
+        assert_eq!(
+            server.get(&server.url(wrong)).await.status(),
+            StatusCode::NOT_FOUND,
+            "{wrong}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn single_ranges() {
+    let (server, url, data) = one_file().await;
+    let range = |r: &'static str| server.http.get(&url).header(header::RANGE, r).send();
+    let resp = range("bytes=100-199").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(resp.headers()[header::CONTENT_RANGE], "bytes 100-199/10000");
+    assert_eq!(resp.headers()[header::CONTENT_LENGTH], "100");
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), data[100..200]);
+    let resp = range("bytes=-10").await.unwrap();
+    assert_eq!(
+        resp.headers()[header::CONTENT_RANGE],
+        "bytes 9990-9999/10000"
+    );
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), data[9990..]);
+    let resp = range("bytes=9000-").await.unwrap();
+    assert_eq!(resp.bytes().await.unwrap().len(), 1000);
+    let resp = range("bytes=10000-").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(resp.headers()[header::CONTENT_RANGE], "bytes */10000");
+    let resp = range("bytes=0-1,5-6").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.bytes().await.unwrap().len(), 10_000);
+    // If-Range with a stale validator gets the whole file.
+    let resp = server
+        .http
+        .get(&url)
+        .header(header::RANGE, "bytes=0-9")
+        .header(header::IF_RANGE, "\"stale\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn conditional_requests() {
+    let (server, url, _) = one_file().await;
+    let first = server.get(&url).await;
+    let etag = first.headers()[header::ETAG].to_str().unwrap().to_string();
+    let modified = first.headers()[header::LAST_MODIFIED]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let with = |name: header::HeaderName, value: &str| {
+        server.http.get(&url).header(name, value.to_string()).send()
+    };
+    let resp = with(header::IF_NONE_MATCH, &etag).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(resp.headers()[header::ETAG].to_str().unwrap(), etag);
+    assert!(resp.bytes().await.unwrap().is_empty());
+    assert_eq!(
+        with(header::IF_NONE_MATCH, "\"other\"")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        with(header::IF_MODIFIED_SINCE, &modified)
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_MODIFIED
+    );
+    assert_eq!(
+        with(header::IF_MODIFIED_SINCE, "Mon, 01 Jan 2001 00:00:00 GMT")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        with(header::IF_MATCH, "\"other\"").await.unwrap().status(),
+        StatusCode::PRECONDITION_FAILED
+    );
+    assert_eq!(
+        with(header::IF_MATCH, &etag).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        with(header::IF_UNMODIFIED_SINCE, "Mon, 01 Jan 2001 00:00:00 GMT")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::PRECONDITION_FAILED
+    );
+}
