@@ -136,3 +136,38 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
     }
     Ok(config)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses_and_matches_the_defaults() {
+        let file: FileSettings =
+            toml::from_str(include_str!("../mediadrive.example.toml")).unwrap();
+        let defaults = Config::new(DEFAULT_LISTEN.parse().unwrap(), DEFAULT_DATA_DIR.into());
+        assert_eq!(file.listen, Some(defaults.listen));
+        assert_eq!(file.default_quota_bytes, defaults.default_quota);
+        assert_eq!(
+            file.temp_max_age_secs,
+            Some(defaults.temp_max_age.as_secs())
+        );
+        assert_eq!(
+            file.sweep_interval_secs,
+            Some(defaults.sweep_interval.as_secs())
+        );
+        assert_eq!(
+            file.upload_url_ttl_secs,
+            Some(defaults.upload_url_ttl.as_secs())
+        );
+        assert_eq!(
+            file.cache_max_age_secs,
+            Some(defaults.cache_max_age.as_secs())
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<FileSettings>("lisen = \"x\"").is_err());
+    }
+}

@@ -233,7 +233,7 @@ pub struct FolderMove {
 /// How a claim on a pending upload turned out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UploadClaim {
-    Claimed(FileRecord),
+    Claimed(Box<FileRecord>),
     /// The upload already completed; a presigned URL is good once.
     AlreadyUploaded,
     /// Another request is streaming bytes for this file right now.

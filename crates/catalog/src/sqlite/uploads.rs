@@ -108,7 +108,7 @@ pub async fn claim(
     .await
     .map_err(backend)?;
     if let Some(row) = claimed {
-        return Ok(UploadClaim::Claimed(row.try_into()?));
+        return Ok(UploadClaim::Claimed(Box::new(row.try_into()?)));
     }
     Ok(match by_id(pool, id).await? {
         None => UploadClaim::Missing,
