@@ -33,6 +33,9 @@ pub type CatalogResult<T> = Result<T, CatalogError>;
 
 #[async_trait]
 pub trait Catalog: Send + Sync + 'static {
+    /// Answers when the backend is reachable; for health checks.
+    async fn ping(&self) -> CatalogResult<()>;
+
     // Tenants and keys.
     async fn ensure_tenant(&self, id: &ClientId, now: DateTime<Utc>) -> CatalogResult<Tenant>;
     async fn tenant(&self, id: &ClientId) -> CatalogResult<Option<Tenant>>;
@@ -92,7 +95,6 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> CatalogResult<Vec<ContentHash>>;
     /// Forgets a blob whose bytes are gone.
     async fn finish_blob_reclaim(&self, hash: &ContentHash) -> CatalogResult<()>;
-    async fn blob_exists(&self, hash: &ContentHash) -> CatalogResult<bool>;
 
     // The drive.
     async fn file(

@@ -106,11 +106,3 @@ pub async fn finish_reclaim(pool: &SqlitePool, hash: &ContentHash) -> CatalogRes
         .map_err(backend)?;
     Ok(())
 }
-
-pub async fn exists(pool: &SqlitePool, hash: &ContentHash) -> CatalogResult<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ?)")
-        .bind(hash.as_str())
-        .fetch_one(pool)
-        .await
-        .map_err(backend)
-}

@@ -68,6 +68,14 @@ impl SqliteCatalog {
 
 #[async_trait]
 impl Catalog for SqliteCatalog {
+    async fn ping(&self) -> CatalogResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
     async fn ensure_tenant(&self, id: &ClientId, now: DateTime<Utc>) -> CatalogResult<Tenant> {
         tenants::ensure(&self.pool, id, now).await
     }
@@ -156,10 +164,6 @@ impl Catalog for SqliteCatalog {
 
     async fn finish_blob_reclaim(&self, hash: &ContentHash) -> CatalogResult<()> {
         blobs::finish_reclaim(&self.pool, hash).await
-    }
-
-    async fn blob_exists(&self, hash: &ContentHash) -> CatalogResult<bool> {
-        blobs::exists(&self.pool, hash).await
     }
 
     async fn file(

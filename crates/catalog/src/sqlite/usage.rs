@@ -12,7 +12,8 @@ fn column(status: FileStatus) -> &'static str {
     }
 }
 
-/// Adds `bytes` to the counter for `status` if the tenant is not blocked and stays within its quota.
+/// Adds `bytes` to the counter for `status` if the tenant is not blocked and stays within its quota
+/// (adding nothing only checks the block: a tenant over its quota may still use `temp`).
 /// One conditional UPDATE, so concurrent uploads cannot overshoot the quota together.
 pub async fn charge(
     conn: &mut SqliteConnection,
@@ -24,7 +25,7 @@ pub async fn charge(
     let sql = format!(
         "UPDATE tenants SET {col} = {col} + ?1
          WHERE id = ?2 AND storage_blocked = 0
-           AND used_bytes + pending_bytes + ?1 <= COALESCE(quota, ?3)",
+           AND (?1 = 0 OR used_bytes + pending_bytes + ?1 <= COALESCE(quota, ?3))",
         col = column(status)
     );
     let done = sqlx::query(&sql)

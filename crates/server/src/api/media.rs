@@ -4,7 +4,6 @@ use axum::{
     extract::{Query, State},
     Json,
 };
-use chrono::Utc;
 use mediadrive_core::Action;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -13,7 +12,11 @@ use super::{
     listing::{folder_page, ListParams},
     views::{FolderListing, StorageView},
 };
-use crate::{auth::Principal, error::ApiResult, state::AppState};
+use crate::{
+    auth::Principal,
+    error::{ApiError, ApiResult},
+    state::AppState,
+};
 
 #[derive(Serialize, ToSchema)]
 pub struct MediaOverview {
@@ -39,8 +42,9 @@ pub async fn overview(
     principal.authorize(Action::List)?;
     let tenant = state
         .catalog
-        .ensure_tenant(&principal.tenant, Utc::now())
-        .await?;
+        .tenant(&principal.tenant)
+        .await?
+        .ok_or_else(|| ApiError::internal("a key's tenant is missing"))?;
     params.folder = None;
     params.path = None;
     let root = folder_page(&state, &principal.tenant, &params).await?;

@@ -56,10 +56,7 @@ struct Health {
 async fn healthz(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> crate::error::ApiResult<Json<Health>> {
-    state
-        .catalog
-        .blob_exists(&mediadrive_core::ContentHash::from_bytes([0; 32]))
-        .await?;
+    state.catalog.ping().await?;
     Ok(Json(Health { status: "ok" }))
 }
 
