@@ -65,6 +65,9 @@ struct FileSettings {
     sweep_interval_secs: Option<u64>,
     upload_url_ttl_secs: Option<u64>,
     cache_max_age_secs: Option<u64>,
+    serve_cache_ttl_ms: Option<u64>,
+    memory_cache_bytes: Option<u64>,
+    memory_cache_max_file_bytes: Option<u64>,
 }
 
 fn read_file(path: Option<&PathBuf>) -> Result<FileSettings> {
@@ -134,6 +137,15 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
     if let Some(s) = file.cache_max_age_secs {
         config.cache_max_age = Duration::from_secs(s);
     }
+    if let Some(ms) = file.serve_cache_ttl_ms {
+        config.serve_cache_ttl = Duration::from_millis(ms);
+    }
+    if let Some(b) = file.memory_cache_bytes {
+        config.memory_cache_bytes = b;
+    }
+    if let Some(b) = file.memory_cache_max_file_bytes {
+        config.memory_cache_max_file = b;
+    }
     Ok(config)
 }
 
@@ -163,6 +175,15 @@ mod tests {
         assert_eq!(
             file.cache_max_age_secs,
             Some(defaults.cache_max_age.as_secs())
+        );
+        assert_eq!(
+            file.serve_cache_ttl_ms,
+            Some(defaults.serve_cache_ttl.as_millis() as u64)
+        );
+        assert_eq!(file.memory_cache_bytes, Some(defaults.memory_cache_bytes));
+        assert_eq!(
+            file.memory_cache_max_file_bytes,
+            Some(defaults.memory_cache_max_file)
         );
     }
 

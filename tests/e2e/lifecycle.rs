@@ -52,6 +52,8 @@ async fn temp_files_expire_after_the_configured_age() {
         serde_json::json!(["acme/temp/renders/draft.mp4"])
     );
     assert_eq!(swept["reclaimed_blobs"].as_array().unwrap().len(), 1);
+    // The sweep ran in another process: the server sees it once its path cache (1 s) lapses.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     assert_eq!(server.get(&temp).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(server.get(&kept).await.status(), StatusCode::OK);
     assert_eq!(server.blob_files().len(), 1);

@@ -303,6 +303,7 @@ async fn deleting_files_reclaims_unshared_bytes() {
         )
         .await;
     assert_eq!(server.blob_files().len(), 2);
+    assert_eq!(server.get(&a).await.status(), StatusCode::OK);
     let (status, body) = server
         .call(
             "DELETE",

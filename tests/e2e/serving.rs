@@ -141,3 +141,31 @@ async fn conditional_requests() {
         StatusCode::PRECONDITION_FAILED
     );
 }
+
+#[tokio::test]
+async fn large_files_stream_with_ranges() {
+    let server = Server::start().await;
+    let key = server.key("acme", "render");
+    let data = bytes(4, 3 * 1024 * 1024 + 17);
+    let url = server
+        .upload(&key, "", "big.bin", "application/octet-stream", &data)
+        .await;
+    let whole = server.get(&url).await;
+    assert_eq!(
+        whole.headers()[header::CONTENT_LENGTH],
+        data.len().to_string()
+    );
+    assert_eq!(whole.bytes().await.unwrap().to_vec(), data);
+    let resp = server
+        .http
+        .get(&url)
+        .header(header::RANGE, "bytes=1048570-2097160")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        resp.bytes().await.unwrap().to_vec(),
+        data[1048570..=2097160]
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::{
     fs::{self, File},
-    io::{self, Write},
+    io::{self, Read, Seek, Write},
     path::{Path, PathBuf},
     time::SystemTime,
 };
@@ -13,15 +13,13 @@ use mediadrive_core::{
     blobs::{BlobResult, ByteStream, StagedBlob},
     BlobError, BlobStore, ContentHash,
 };
-use tokio::{
-    io::{AsyncReadExt, AsyncSeekExt},
-    sync::{mpsc, oneshot},
-};
-use tokio_util::io::ReaderStream;
+use tokio::sync::{mpsc, oneshot};
 
 /// Chunks in flight between the request and the writer thread; bounds memory per upload.
 const STAGING_QUEUE: usize = 16;
 const READ_BUFFER: usize = 256 * 1024;
+/// Chunks read ahead of the client per download.
+const READ_QUEUE: usize = 2;
 
 pub struct FsBlobStore {
     blobs: PathBuf,
@@ -163,6 +161,50 @@ impl Drop for FsStagedBlob {
     }
 }
 
+fn not_found_or_io(e: io::Error) -> BlobError {
+    if e.kind() == io::ErrorKind::NotFound {
+        BlobError::NotFound
+    } else {
+        BlobError::Io(e)
+    }
+}
+
+fn read_range(mut file: File, mut left: u64, tx: mpsc::Sender<io::Result<Bytes>>) {
+    while left > 0 {
+        let mut buf = vec![0u8; READ_BUFFER.min(left as usize)];
+        let chunk = match file.read(&mut buf) {
+            Ok(0) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "blob shorter than its record",
+            )),
+            Ok(n) => {
+                buf.truncate(n);
+                left -= n as u64;
+                Ok(Bytes::from(buf))
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(e),
+        };
+        let failed = chunk.is_err();
+        // A closed channel means the client went away.
+        if tx.blocking_send(chunk).is_err() || failed {
+            return;
+        }
+    }
+}
+
+struct ChunkStream(mpsc::Receiver<io::Result<Bytes>>);
+
+impl futures_core::Stream for ChunkStream {
+    type Item = io::Result<Bytes>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
 fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -191,19 +233,28 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn read(&self, hash: &ContentHash, offset: u64, len: u64) -> BlobResult<ByteStream> {
-        let mut file = match tokio::fs::File::open(self.blob_path(hash)).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(BlobError::NotFound),
-            Err(e) => return Err(e.into()),
-        };
-        if offset > 0 {
-            file.seek(io::SeekFrom::Start(offset)).await?;
-        }
-        let capacity = READ_BUFFER.min(len.max(1) as usize);
-        Ok(Box::pin(ReaderStream::with_capacity(
-            file.take(len),
-            capacity,
-        )))
+        let path = self.blob_path(hash);
+        let file = tokio::task::spawn_blocking(move || -> io::Result<File> {
+            let mut file = File::open(path)?;
+            file.seek(io::SeekFrom::Start(offset))?;
+            Ok(file)
+        })
+        .await
+        .map_err(io::Error::other)?
+        .map_err(not_found_or_io)?;
+        let (tx, rx) = mpsc::channel(READ_QUEUE);
+        // One blocking thread reads the whole range, rather than one thread hop per chunk.
+        tokio::task::spawn_blocking(move || read_range(file, len, tx));
+        Ok(Box::pin(ChunkStream(rx)))
+    }
+
+    async fn read_all(&self, hash: &ContentHash) -> BlobResult<Bytes> {
+        let path = self.blob_path(hash);
+        let body = tokio::task::spawn_blocking(move || fs::read(path))
+            .await
+            .map_err(io::Error::other)?
+            .map_err(not_found_or_io)?;
+        Ok(Bytes::from(body))
     }
 
     async fn exists(&self, hash: &ContentHash) -> BlobResult<bool> {

@@ -35,6 +35,8 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn stage(&self) -> BlobResult<Box<dyn StagedBlob>>;
     /// Streams `len` bytes starting at `offset`.
     async fn read(&self, hash: &ContentHash, offset: u64, len: u64) -> BlobResult<ByteStream>;
+    /// Reads a whole (small) blob into memory in one step.
+    async fn read_all(&self, hash: &ContentHash) -> BlobResult<Bytes>;
     async fn exists(&self, hash: &ContentHash) -> BlobResult<bool>;
     /// Removes a blob; removing a missing blob succeeds.
     async fn delete(&self, hash: &ContentHash) -> BlobResult<()>;

@@ -25,6 +25,12 @@ pub struct Config {
     pub upload_claim_ttl: Duration,
     /// Cache-Control max-age for served files.
     pub cache_max_age: Duration,
+    /// How long served-file metadata is cached; changes made by other nodes show within it. Zero disables.
+    pub serve_cache_ttl: Duration,
+    /// Bytes of file bodies kept in memory for serving. Zero disables.
+    pub memory_cache_bytes: u64,
+    /// Largest file whose body is kept in memory.
+    pub memory_cache_max_file: u64,
 }
 
 impl Config {
@@ -43,6 +49,9 @@ impl Config {
             upload_url_ttl: Duration::from_secs(120),
             upload_claim_ttl: Duration::from_secs(3600),
             cache_max_age: Duration::from_secs(300),
+            serve_cache_ttl: Duration::from_secs(1),
+            memory_cache_bytes: 64 * 1024 * 1024,
+            memory_cache_max_file: 1024 * 1024,
         }
     }
 }

@@ -7,12 +7,14 @@ pub mod error;
 pub mod lifecycle;
 pub mod preconditions;
 pub mod serve;
+pub mod serve_cache;
 pub mod signing;
 pub mod state;
 pub mod upload;
 
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use mediadrive_core::{BlobStore, Catalog, CatalogError};
 use rand::RngCore;
 use tokio::{net::TcpListener, sync::watch};
@@ -37,11 +39,17 @@ impl AppState {
                 key
             })
             .await?;
+        let cache = serve_cache::ServeCache::new(
+            config.serve_cache_ttl,
+            config.memory_cache_bytes,
+            config.memory_cache_max_file,
+        );
         Ok(Self {
             catalog,
             blobs,
             config: Arc::new(config),
             signer: signing::UploadSigner::new(key),
+            cache,
         })
     }
 }
@@ -54,6 +62,12 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(lifecycle::run_sweeper(state.clone(), shutdown.clone()));
     let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    // Without TCP_NODELAY a body written after its headers waits out the client's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;

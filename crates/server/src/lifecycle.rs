@@ -29,6 +29,7 @@ async fn reclaim_blobs(
             tracing::warn!(blob = %hash, error = %e, "could not delete blob; the next sweep retries");
             continue;
         }
+        state.cache.forget_content(&hash);
         if let Err(e) = state.catalog.finish_blob_reclaim(&hash).await {
             tracing::warn!(blob = %hash, error = %e, "could not forget reclaimed blob");
             continue;
@@ -61,6 +62,13 @@ pub async fn sweep(
         .sweep_files(now, temp_cutoff, dry_run)
         .await
         .map_err(|e| e.to_string())?;
+    for file in report
+        .expired_uploads
+        .iter()
+        .chain(&report.expired_temp_files)
+    {
+        state.cache.forget_tenant(&file.tenant);
+    }
     report.reclaimed_blobs = if dry_run {
         state
             .catalog

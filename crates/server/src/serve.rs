@@ -1,12 +1,14 @@
 //! Stable URLs: `/{client_id}/files/{folder}/{name}`, served as a CDN would serve them.
 
+use std::sync::Arc;
+
 use axum::{
     body::Body,
     extract::{Path, Query, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     response::Response,
 };
-use mediadrive_core::{paths::split_file_path, ClientId, FileRecord, FileStatus};
+use mediadrive_core::{paths::split_file_path, ClientId, ContentHash, FileRecord, FileStatus};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -34,16 +36,52 @@ impl ServeParams {
 }
 
 /// Only exact stored paths resolve: a name that sanitisation would change was never stored.
-async fn lookup(state: &AppState, client: &str, path: &str) -> ApiResult<FileRecord> {
+async fn lookup(state: &AppState, client: &str, path: &str) -> ApiResult<Arc<FileRecord>> {
     let tenant = ClientId::parse(client).map_err(|_| ApiError::file_not_found())?;
+    if let Some(file) = state.cache.file(&tenant, path) {
+        return Ok(file);
+    }
     let (folder, name) = split_file_path(path).map_err(|_| ApiError::file_not_found())?;
     let file = state
         .catalog
         .file(&tenant, &folder, &name)
         .await?
         .filter(|f| f.status == FileStatus::Uploaded && f.path() == path)
+        .map(Arc::new)
         .ok_or_else(ApiError::file_not_found)?;
+    state.cache.remember_file(file.clone());
     Ok(file)
+}
+
+/// The body of `count` bytes from `start`: from memory for small files, streamed otherwise.
+async fn body(
+    state: &AppState,
+    file: &FileRecord,
+    hash: &ContentHash,
+    start: u64,
+    count: u64,
+) -> ApiResult<Body> {
+    if !state.cache.holds(file.size) {
+        return Ok(Body::from_stream(
+            state.blobs.read(hash, start, count).await?,
+        ));
+    }
+    let whole = match state.cache.content(hash) {
+        Some(whole) => whole,
+        None => {
+            let whole = state.blobs.read_all(hash).await?;
+            if whole.len() as u64 != file.size {
+                return Err(ApiError::internal(format!(
+                    "blob {hash} has the wrong length"
+                )));
+            }
+            state.cache.remember_content(hash.clone(), whole.clone());
+            whole
+        }
+    };
+    Ok(Body::from(
+        whole.slice(start as usize..(start + count) as usize),
+    ))
 }
 
 fn header_value(s: &str) -> HeaderValue {
@@ -140,7 +178,7 @@ pub async fn serve_file(
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        Body::from_stream(state.blobs.read(hash, start, count).await?)
+        body(&state, &file, hash, start, count).await?
     };
     Ok(builder.body(body).expect("valid response"))
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use mediadrive_core::{BlobStore, Catalog, ClientId, FileRecord};
 
-use crate::{config::Config, signing::UploadSigner};
+use crate::{config::Config, serve_cache::ServeCache, signing::UploadSigner};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -12,6 +12,7 @@ pub struct AppState {
     pub blobs: Arc<dyn BlobStore>,
     pub config: Arc<Config>,
     pub signer: UploadSigner,
+    pub cache: ServeCache,
 }
 
 impl AppState {

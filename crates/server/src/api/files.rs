@@ -248,6 +248,7 @@ pub async fn move_file(
             }
             other => other.into(),
         })?;
+    state.cache.forget_tenant(&principal.tenant);
     Ok(Json(MovedFile {
         success: true,
         timestamp: now_timestamp(),
@@ -342,6 +343,7 @@ pub async fn delete_files(
         .catalog
         .delete_files(&principal.tenant, &wanted)
         .await?;
+    state.cache.forget_tenant(&principal.tenant);
     lifecycle::reclaim(&state, &deleted).await;
     if deleted.is_empty() && !bulk {
         return Err(ApiError::file_not_found());

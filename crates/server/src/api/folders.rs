@@ -171,6 +171,7 @@ pub async fn move_folder(
             ),
             other => other.into(),
         })?;
+    state.cache.forget_tenant(&principal.tenant);
     Ok(Json(Done::now()))
 }
 
@@ -213,6 +214,7 @@ pub async fn delete_folder(
             CatalogError::NotFound => ApiError::folder_not_found(),
             other => other.into(),
         })?;
+    state.cache.forget_tenant(&principal.tenant);
     lifecycle::reclaim(&state, &deleted).await;
     Ok(Json(Done::now()))
 }
