@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks of issue 2, each beside its reference in the same run on the same disk:
 #   1. upload ingest of a 500 MB file vs `tee | b3sum` + sync (and the server's peak RSS),
-#   2. GET throughput of 1 MiB and 10 KiB files vs nginx, both loaded by wrk over loopback,
+#   2. GET throughput of 1 MiB and 10 KiB files vs nginx, both loaded by wrk over loopback (and of a
+#      4 MiB file, above the memory cache's per-file limit, so streamed from disk),
 #   3. latency of one listing page in a folder of 100,000 files.
 # Needs: nginx wrk b3sum curl jq python3 (Debian packages). Usage: bench/run.sh [WORKDIR]
 set -euo pipefail
@@ -66,7 +67,7 @@ rm "$WORK/src.bin"
 
 echo
 echo "## GET throughput (wrk ${WRK_ARGS[*]})"
-for spec in "1mib.bin:1048576" "10kib.bin:10240"; do
+for spec in "1mib.bin:1048576" "10kib.bin:10240" "4mib.bin:4194304"; do
     name=${spec%%:*}; size=${spec##*:}
     head -c "$size" /dev/urandom > "$WORK/nginx-root/bench/files/bench/$name"
     url=$(ticket "$name" "$size" application/octet-stream)
@@ -96,7 +97,7 @@ nginx -c "$WORK/nginx.conf"
 sleep 0.5
 echo "| file | mediadrive req/s | nginx req/s | ratio |"
 echo "|---|---|---|---|"
-for name in 1mib.bin 10kib.bin; do
+for name in 1mib.bin 10kib.bin 4mib.bin; do
     path=/bench/files/bench/$name
     cmp <(curl -sf "$BASE$path") <(curl -sf "http://127.0.0.1:$NGINX_PORT$path")
     m=$(wrk "${WRK_ARGS[@]}" "$BASE$path" | awk '/Requests\/sec/ {print $2}')
