@@ -23,11 +23,16 @@ async fn missing_unknown_and_expired_keys_get_401() {
         "--expires",
         "2020-01-01T00:00:00Z",
     ]);
-    let (status, body) = server.call("GET", "/v2/media", expired.trim(), None).await;
-    assert_eq!(
-        (status.as_u16(), message(&body)),
-        (401, "API key has expired")
-    );
+    server
+        .expect_error(
+            "GET",
+            "/v2/media",
+            expired.trim(),
+            None,
+            401,
+            "API key has expired",
+        )
+        .await;
     let future = server.cli_ok(&[
         "key",
         "create",

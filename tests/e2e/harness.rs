@@ -142,6 +142,25 @@ impl Server {
         json_of(resp).await
     }
 
+    /// Calls the API and checks that it answers with this error status and the seed's message.
+    pub async fn expect_error(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+        status: u16,
+        msg: &str,
+    ) {
+        let (got, answer) = self.call(method, path, key, body.clone()).await;
+        assert_eq!(
+            (got.as_u16(), message(&answer)),
+            (status, msg),
+            "{method} {path} {body:?}"
+        );
+        assert_eq!(answer["success"], false);
+    }
+
     /// Asks for an upload URL; panics unless it is granted.
     pub async fn request_upload(
         &self,

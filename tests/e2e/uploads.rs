@@ -154,13 +154,16 @@ async fn every_seed_error_row() {
         assert_eq!(message(&answer), msg, "{body}");
         assert_eq!(answer["success"], false);
     }
-    let (status, answer) = server
-        .call("POST", "/v2/media/file", &viewer, Some(ok.clone()))
+    server
+        .expect_error(
+            "POST",
+            "/v2/media/file",
+            &viewer,
+            Some(ok.clone()),
+            403,
+            "Insufficient permissions",
+        )
         .await;
-    assert_eq!(
-        (status.as_u16(), message(&answer)),
-        (403, "Insufficient permissions")
-    );
 
     let (status, _) = server
         .call(
@@ -208,23 +211,26 @@ async fn every_seed_error_row() {
             "Storage is blocked. Add credits to continue uploading."
         )
     );
-    let (status, answer) = server
-        .call(
+    server
+        .expect_error(
             "POST",
             "/v2/media/file",
             &render,
             Some(json!({"name": "x"})),
+            400,
+            "contentType is required",
         )
         .await;
-    assert_eq!(
-        (status.as_u16(), message(&answer)),
-        (400, "contentType is required")
-    );
-    let (status, answer) = server.call("POST", "/v2/media/file", &render, None).await;
-    assert_eq!(
-        (status.as_u16(), message(&answer)),
-        (400, "name is required")
-    );
+    server
+        .expect_error(
+            "POST",
+            "/v2/media/file",
+            &render,
+            None,
+            400,
+            "name is required",
+        )
+        .await;
     let resp = server
         .http
         .post(server.url("/v2/media/file"))
@@ -294,18 +300,16 @@ async fn folders_are_created_sanitised_and_nested() {
             .await;
         assert_eq!((status.as_u16(), message(&answer)), (400, msg));
     }
-    let (status, answer) = server
-        .call(
+    server
+        .expect_error(
             "POST",
             "/v2/media/folder",
             &viewer,
             Some(json!({"folder": "x"})),
+            403,
+            "Insufficient permissions",
         )
         .await;
-    assert_eq!(
-        (status.as_u16(), message(&answer)),
-        (403, "Insufficient permissions")
-    );
 }
 
 fn tamper(url: &str, param: &str, value: &str) -> String {

@@ -16,11 +16,7 @@ impl ContentHash {
     }
 
     pub fn parse(hex: &str) -> Option<Self> {
-        (hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-        .then(|| Self(hex.to_string()))
+        crate::ids::is_lower_hex(hex, 64).then(|| Self(hex.to_string()))
     }
 
     pub fn as_str(&self) -> &str {

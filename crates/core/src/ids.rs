@@ -77,17 +77,20 @@ impl fmt::Display for ClientId {
     }
 }
 
+/// True when `s` is exactly `len` lowercase hex digits.
+pub(crate) fn is_lower_hex(s: &str, len: usize) -> bool {
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// A file record's identifier: 32 lowercase hex digits (a UUID without dashes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FileId(String);
 
 impl FileId {
     pub fn parse(raw: &str) -> Result<Self, IdError> {
-        if raw.len() == 32
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if is_lower_hex(raw, 32) {
             Ok(Self(raw.to_string()))
         } else {
             Err(IdError::InvalidFileId)

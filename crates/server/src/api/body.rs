@@ -34,6 +34,12 @@ impl JsonObject {
             .filter(|s| !s.trim().is_empty())
     }
 
+    /// A non-blank string field, or the seed's "`field` is required".
+    pub fn required(&self, field: &str) -> Result<&str, ApiError> {
+        self.text(field)
+            .ok_or_else(|| ApiError::bad_request(format!("{field} is required")))
+    }
+
     /// A string field that is present, even if blank.
     pub fn raw_text(&self, field: &str) -> Option<&str> {
         self.0.get(field).and_then(Value::as_str)

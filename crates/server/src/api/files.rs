@@ -80,14 +80,9 @@ pub async fn request_upload(
     body: JsonObject,
 ) -> ApiResult<Json<UploadTicket>> {
     principal.authorize(Action::Upload)?;
-    let name = body
-        .text("name")
-        .ok_or_else(|| ApiError::bad_request("name is required"))?;
+    let name = body.required("name")?;
     let name = FileName::sanitise(name.trim()).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let content_type = body
-        .text("contentType")
-        .ok_or_else(|| ApiError::bad_request("contentType is required"))?
-        .trim();
+    let content_type = body.required("contentType")?.trim();
     if !valid_content_type(content_type) {
         return Err(ApiError::bad_request(
             "contentType must be a MIME type such as video/mp4",
@@ -214,9 +209,7 @@ pub async fn move_file(
     body: JsonObject,
 ) -> ApiResult<Json<MovedFile>> {
     principal.authorize(Action::Move)?;
-    let name = body
-        .text("name")
-        .ok_or_else(|| ApiError::bad_request("name is required"))?;
+    let name = body.required("name")?;
     let name = FileName::sanitise(name).map_err(|_| ApiError::file_not_found())?;
     let from_folder = folder_field(&body, "folder")?;
     let new_name = body
@@ -332,9 +325,7 @@ pub async fn delete_files(
         }
         Some(_) => return Err(ApiError::bad_request("files must be an array")),
         None => {
-            let name = body
-                .text("name")
-                .ok_or_else(|| ApiError::bad_request("name is required"))?;
+            let name = body.required("name")?;
             let name = FileName::sanitise(name).map_err(|_| ApiError::file_not_found())?;
             vec![(folder_field(&body, "folder")?, name)]
         }

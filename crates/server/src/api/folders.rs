@@ -30,9 +30,7 @@ pub struct CreateFolderRequest {
 }
 
 fn required_folder(body: &JsonObject) -> ApiResult<FolderPath> {
-    let raw = body
-        .text("folder")
-        .ok_or_else(|| ApiError::bad_request("folder is required"))?;
+    let raw = body.required("folder")?;
     if raw.trim() == "/" {
         return Ok(FolderPath::root());
     }
