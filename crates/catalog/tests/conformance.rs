@@ -1,0 +1,297 @@
+//! One behavioural suite for every catalog backend: each case takes a fresh, empty catalog.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use mediadrive_catalog::SqliteCatalog;
+use mediadrive_core::{
+    Catalog, CatalogError, ClientId, ContentHash, FileName, FolderMove, FolderPath, NewUpload,
+    TenantUpdate, UploadClaim,
+};
+
+struct Fresh {
+    catalog: Arc<dyn Catalog>,
+    _dir: tempfile::TempDir,
+}
+
+async fn sqlite() -> Fresh {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
+    Fresh {
+        catalog: Arc::new(SqliteCatalog::open(&url).await.unwrap()),
+        _dir: dir,
+    }
+}
+
+fn tenant() -> ClientId {
+    ClientId::parse("acme").unwrap()
+}
+
+fn hash(n: u8) -> ContentHash {
+    ContentHash::from_bytes([n; 32])
+}
+
+fn upload(folder: &str, name: &str, size: u64, quota: Option<u64>) -> NewUpload {
+    let now = Utc::now();
+    NewUpload {
+        tenant: tenant(),
+        folder: FolderPath::sanitise_or_root(Some(folder)).unwrap(),
+        name: FileName::sanitise(name).unwrap(),
+        content_type: "application/octet-stream".into(),
+        size,
+        now,
+        upload_expires_at: now + Duration::seconds(120),
+        default_quota: quota,
+    }
+}
+
+/// Uploads a file through the catalog's whole protocol: reserve, claim, lease, complete.
+async fn stored(c: &dyn Catalog, folder: &str, name: &str, size: u64, blob: &ContentHash) {
+    let file = c
+        .reserve_upload(&upload(folder, name, size, None))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    assert!(matches!(
+        c.claim_upload(&file.id, now, now + Duration::hours(1))
+            .await
+            .unwrap(),
+        UploadClaim::Claimed(_)
+    ));
+    c.lease_blob(blob, size, now + Duration::minutes(10))
+        .await
+        .unwrap();
+    c.complete_upload(&file.id, blob, now).await.unwrap();
+}
+
+async fn blob_reclaim_respects_leases_and_references(c: Arc<dyn Catalog>) {
+    let c = c.as_ref();
+    c.ensure_tenant(&tenant(), Utc::now()).await.unwrap();
+    let now = Utc::now();
+    let h = hash(1);
+    c.lease_blob(&h, 10, now + Duration::minutes(10))
+        .await
+        .unwrap();
+    assert!(
+        c.begin_blob_reclaim(now, None, false)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a lease protects"
+    );
+    c.release_blob_lease(&h).await.unwrap();
+    assert_eq!(
+        c.begin_blob_reclaim(now, None, true).await.unwrap(),
+        [h.clone()]
+    );
+    assert_eq!(
+        c.begin_blob_reclaim(now, Some(&[h.clone()]), false)
+            .await
+            .unwrap(),
+        [h.clone()]
+    );
+    // While its bytes are being removed, a new ingest of the same content must wait.
+    assert!(matches!(
+        c.lease_blob(&h, 10, now + Duration::minutes(10)).await,
+        Err(CatalogError::BlobBusy)
+    ));
+    c.finish_blob_reclaim(&h).await.unwrap();
+    c.lease_blob(&h, 10, now + Duration::minutes(10))
+        .await
+        .unwrap();
+
+    let shared = hash(2);
+    stored(c, "", "a.bin", 5, &shared).await;
+    stored(c, "", "b.bin", 5, &shared).await;
+    assert!(c
+        .begin_blob_reclaim(Utc::now(), Some(&[shared.clone()]), false)
+        .await
+        .unwrap()
+        .is_empty());
+    let deleted = c
+        .delete_files(
+            &tenant(),
+            &[(FolderPath::root(), FileName::sanitise("a.bin").unwrap())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted.len(), 1);
+    assert!(
+        c.begin_blob_reclaim(Utc::now(), Some(&[shared.clone()]), false)
+            .await
+            .unwrap()
+            .is_empty(),
+        "b still refers to it"
+    );
+    c.delete_files(
+        &tenant(),
+        &[(FolderPath::root(), FileName::sanitise("b.bin").unwrap())],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        c.begin_blob_reclaim(Utc::now(), Some(&[shared.clone()]), false)
+            .await
+            .unwrap(),
+        [shared]
+    );
+    // A lapsed lease (an ingest that died) no longer protects.
+    let orphan = hash(3);
+    c.lease_blob(&orphan, 1, Utc::now() + Duration::minutes(1))
+        .await
+        .unwrap();
+    let later = Utc::now() + Duration::minutes(2);
+    assert!(c
+        .begin_blob_reclaim(later, None, false)
+        .await
+        .unwrap()
+        .contains(&orphan));
+}
+
+async fn concurrent_reservations_never_exceed_the_quota(c: Arc<dyn Catalog>) {
+    c.ensure_tenant(&tenant(), Utc::now()).await.unwrap();
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.reserve_upload(&upload("", &format!("f{i}"), 100, Some(1000)))
+                    .await
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => granted += 1,
+            Err(CatalogError::StorageBlocked) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(granted, 10);
+    let t = c.tenant(&tenant()).await.unwrap().unwrap();
+    assert_eq!((t.used_bytes, t.pending_bytes), (0, 1000));
+    // Temporary files take no quota but a blocked tenant takes nothing at all.
+    c.reserve_upload(&upload("temp", "t", 5000, Some(1000)))
+        .await
+        .unwrap();
+    c.update_tenant(
+        &tenant(),
+        &TenantUpdate {
+            storage_blocked: Some(true),
+            ..Default::default()
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        c.reserve_upload(&upload("temp", "u", 1, Some(1000))).await,
+        Err(CatalogError::StorageBlocked)
+    ));
+    let t = c.tenant(&tenant()).await.unwrap().unwrap();
+    assert!(t.storage_blocked && t.blocked_at.is_some());
+}
+
+async fn folder_moves_touch_exactly_the_subtree(c: Arc<dyn Catalog>) {
+    let c = c.as_ref();
+    c.ensure_tenant(&tenant(), Utc::now()).await.unwrap();
+    stored(c, "a_b", "1.bin", 1, &hash(1)).await;
+    stored(c, "a_b/c", "2.bin", 2, &hash(2)).await;
+    // `_` is a LIKE wildcard: "aXb" must not be taken for "a_b".
+    stored(c, "aXb", "3.bin", 4, &hash(3)).await;
+    stored(c, "a_b-2", "4.bin", 8, &hash(4)).await;
+    let to = FolderPath::sanitise("temp/old").unwrap();
+    c.move_folder(&FolderMove {
+        tenant: tenant(),
+        from: FolderPath::sanitise("a_b").unwrap(),
+        to: to.clone(),
+        now: Utc::now(),
+        default_quota: None,
+    })
+    .await
+    .unwrap();
+    let paths: Vec<String> = c
+        .folder_tree(&tenant())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.path.to_string())
+        .collect();
+    assert_eq!(
+        paths,
+        ["", "aXb", "a_b-2", "temp", "temp/old", "temp/old/c"]
+    );
+    let moved = c
+        .file(
+            &tenant(),
+            &FolderPath::sanitise("temp/old/c").unwrap(),
+            &FileName::sanitise("2.bin").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(moved.temporary && moved.temporary_since.is_some());
+    assert_eq!(c.tenant(&tenant()).await.unwrap().unwrap().used_bytes, 12);
+    assert!(matches!(
+        c.move_folder(&FolderMove {
+            tenant: tenant(),
+            from: to.clone(),
+            to: FolderPath::sanitise("temp/old/c/d").unwrap(),
+            now: Utc::now(),
+            default_quota: None,
+        })
+        .await,
+        Err(CatalogError::MoveIntoSelf)
+    ));
+}
+
+async fn sweeps_remove_lapsed_uploads_and_old_temp_files(c: Arc<dyn Catalog>) {
+    let c = c.as_ref();
+    c.ensure_tenant(&tenant(), Utc::now()).await.unwrap();
+    stored(c, "temp", "old.bin", 3, &hash(1)).await;
+    stored(c, "", "kept.bin", 7, &hash(2)).await;
+    c.reserve_upload(&upload("", "lapsed.bin", 11, None))
+        .await
+        .unwrap();
+    let now = Utc::now() + Duration::minutes(5);
+    let dry = c.sweep_files(now, now, true).await.unwrap();
+    assert_eq!(
+        (dry.expired_uploads.len(), dry.expired_temp_files.len()),
+        (1, 1)
+    );
+    assert_eq!(
+        c.tenant(&tenant()).await.unwrap().unwrap().pending_bytes,
+        11,
+        "a dry run changes nothing"
+    );
+    let done = c.sweep_files(now, now, false).await.unwrap();
+    assert_eq!(done.expired_uploads[0].name.as_str(), "lapsed.bin");
+    assert_eq!(done.expired_temp_files[0].name.as_str(), "old.bin");
+    let t = c.tenant(&tenant()).await.unwrap().unwrap();
+    assert_eq!((t.used_bytes, t.pending_bytes), (7, 0));
+    assert_eq!(
+        c.begin_blob_reclaim(now, None, false).await.unwrap(),
+        [hash(1)]
+    );
+}
+
+macro_rules! conformance {
+    ($backend:ident: $($case:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let fresh = super::$backend().await;
+                    super::$case(fresh.catalog.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(sqlite:
+    blob_reclaim_respects_leases_and_references,
+    concurrent_reservations_never_exceed_the_quota,
+    folder_moves_touch_exactly_the_subtree,
+    sweeps_remove_lapsed_uploads_and_old_temp_files,
+);
