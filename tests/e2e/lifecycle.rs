@@ -115,3 +115,44 @@ async fn lapsed_pending_uploads_expire_and_release_their_reservation() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(server.blob_files().is_empty());
 }
+
+#[tokio::test]
+async fn a_sweep_at_a_future_time_leaves_uploads_in_flight_alone() {
+    let server = Server::start().await;
+    let key = server.key("acme", "render");
+    let ticket = server
+        .request_upload(&key, "", "slow.bin", "application/octet-stream", 2000)
+        .await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
+    let put = server
+        .http
+        .put(ticket["uploadUrl"].as_str().unwrap())
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send();
+    let put = tokio::spawn(put);
+    tx.send(Ok(bytes(1, 1000))).await.unwrap();
+    // Wait until the server holds the claim and the first half is staged.
+    for _ in 0..100 {
+        if server.staging_files() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.staging_files(), 1);
+    let swept: Value =
+        serde_json::from_str(&server.cli_ok(&["sweep", "--at", &at(Duration::days(2))])).unwrap();
+    assert!(
+        swept["expired_uploads"].as_array().unwrap().is_empty(),
+        "{swept}"
+    );
+    tx.send(Ok(bytes(1, 1000))).await.unwrap();
+    drop(tx);
+    let resp = put.await.unwrap().unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let served = server.get(ticket["fileUrl"].as_str().unwrap()).await;
+    assert_eq!(served.bytes().await.unwrap().len(), 2000);
+}

@@ -262,6 +262,16 @@ async fn moving_nested_folders() {
             .expect_error("PUT", "/v2/media/folder", &key, Some(body), status, msg)
             .await;
     }
+    // Moving a folder onto itself changes nothing.
+    let (status, _) = server
+        .call(
+            "PUT",
+            "/v2/media/folder",
+            &key,
+            Some(json!({"folder": "x/omega", "newName": "omega"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     // Moving a folder into temp makes its files temporary, and they stop counting.
     assert_eq!(server.client_show("acme")["used_bytes"], 4);
     let (status, _) = server

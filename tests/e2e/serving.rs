@@ -24,6 +24,7 @@ async fn get_and_head_carry_cdn_headers() {
     assert_eq!(h[header::CONTENT_LENGTH], "10000");
     assert_eq!(h[header::ACCEPT_RANGES], "bytes");
     assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h[header::CONTENT_SECURITY_POLICY], "sandbox");
     assert!(h[header::ETAG].to_str().unwrap().starts_with('"'));
     assert!(h.contains_key(header::LAST_MODIFIED));
     assert!(!h.contains_key(header::CONTENT_DISPOSITION));

@@ -65,6 +65,10 @@ async fn upload_ticket_shape_and_pending_record() {
         ticket["fileUrl"],
         server.url("/acme/files/videos/my_clip__1_.mp4")
     );
+    let spaced = server
+        .request_upload(&key, "", " clip.mp4", "video/mp4", 10)
+        .await;
+    assert_eq!(spaced["fileUrl"], server.url("/acme/files/_clip.mp4"));
     assert!(ticket["uploadUrl"]
         .as_str()
         .unwrap()

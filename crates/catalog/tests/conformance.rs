@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use mediadrive_catalog::SqliteCatalog;
 use mediadrive_core::{
     Catalog, CatalogError, ClientId, ContentHash, FileName, FolderMove, FolderPath, NewUpload,
-    TenantUpdate, UploadClaim,
+    SweepRule, TenantUpdate, UploadClaim,
 };
 
 struct Fresh {
@@ -64,6 +64,18 @@ async fn stored(c: &dyn Catalog, folder: &str, name: &str, size: u64, blob: &Con
     c.complete_upload(&file.id, blob, now).await.unwrap();
 }
 
+async fn reclaim(
+    c: &dyn Catalog,
+    now: DateTime<Utc>,
+    only: Option<&[ContentHash]>,
+) -> Vec<ContentHash> {
+    let marked = c.begin_blob_reclaim(now, only).await.unwrap();
+    for h in &marked.hashes {
+        c.finish_blob_reclaim(h, &marked.token).await.unwrap();
+    }
+    marked.hashes
+}
+
 async fn blob_reclaim_respects_leases_and_references(c: Arc<dyn Catalog>) {
     let c = c.as_ref();
     c.ensure_tenant(&tenant(), Utc::now()).await.unwrap();
@@ -72,30 +84,39 @@ async fn blob_reclaim_respects_leases_and_references(c: Arc<dyn Catalog>) {
     c.lease_blob(&h, 10, now + Duration::minutes(10))
         .await
         .unwrap();
-    assert!(
-        c.begin_blob_reclaim(now, None, false)
-            .await
-            .unwrap()
-            .is_empty(),
-        "a lease protects"
-    );
+    assert!(reclaim(c, now, None).await.is_empty(), "a lease protects");
     c.release_blob_lease(&h).await.unwrap();
     assert_eq!(
-        c.begin_blob_reclaim(now, None, true).await.unwrap(),
-        [h.clone()]
+        c.reclaimable_blobs(now).await.unwrap(),
+        std::slice::from_ref(&h)
     );
-    assert_eq!(
-        c.begin_blob_reclaim(now, Some(&[h.clone()]), false)
-            .await
-            .unwrap(),
-        [h.clone()]
-    );
-    // While its bytes are being removed, a new ingest of the same content must wait.
+    let first = c
+        .begin_blob_reclaim(now, Some(std::slice::from_ref(&h)))
+        .await
+        .unwrap();
+    assert_eq!(first.hashes, std::slice::from_ref(&h));
+    // While its bytes are being removed, a new ingest of the same content must wait...
     assert!(matches!(
         c.lease_blob(&h, 10, now + Duration::minutes(10)).await,
         Err(CatalogError::BlobBusy)
     ));
-    c.finish_blob_reclaim(&h).await.unwrap();
+    // ...and a second reclaimer leaves a fresh mark alone.
+    assert!(c
+        .begin_blob_reclaim(now, None)
+        .await
+        .unwrap()
+        .hashes
+        .is_empty());
+    // A mark left by a reclaimer that died long ago is taken over; the old token then finishes nothing.
+    let later = now + Duration::minutes(11);
+    let second = c.begin_blob_reclaim(later, None).await.unwrap();
+    assert_eq!(second.hashes, std::slice::from_ref(&h));
+    c.finish_blob_reclaim(&h, &first.token).await.unwrap();
+    assert!(matches!(
+        c.lease_blob(&h, 10, now + Duration::minutes(10)).await,
+        Err(CatalogError::BlobBusy)
+    ));
+    c.finish_blob_reclaim(&h, &second.token).await.unwrap();
     c.lease_blob(&h, 10, now + Duration::minutes(10))
         .await
         .unwrap();
@@ -103,36 +124,26 @@ async fn blob_reclaim_respects_leases_and_references(c: Arc<dyn Catalog>) {
     let shared = hash(2);
     stored(c, "", "a.bin", 5, &shared).await;
     stored(c, "", "b.bin", 5, &shared).await;
-    assert!(c
-        .begin_blob_reclaim(Utc::now(), Some(&[shared.clone()]), false)
+    assert!(reclaim(c, Utc::now(), Some(std::slice::from_ref(&shared)))
         .await
-        .unwrap()
         .is_empty());
-    let deleted = c
-        .delete_files(
-            &tenant(),
-            &[(FolderPath::root(), FileName::sanitise("a.bin").unwrap())],
-        )
-        .await
-        .unwrap();
-    assert_eq!(deleted.len(), 1);
-    assert!(
-        c.begin_blob_reclaim(Utc::now(), Some(&[shared.clone()]), false)
+    let name = |n: &str| (FolderPath::root(), FileName::sanitise(n).unwrap());
+    assert_eq!(
+        c.delete_files(&tenant(), &[name("a.bin")])
             .await
             .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        reclaim(c, Utc::now(), Some(std::slice::from_ref(&shared)))
+            .await
             .is_empty(),
         "b still refers to it"
     );
-    c.delete_files(
-        &tenant(),
-        &[(FolderPath::root(), FileName::sanitise("b.bin").unwrap())],
-    )
-    .await
-    .unwrap();
+    c.delete_files(&tenant(), &[name("b.bin")]).await.unwrap();
     assert_eq!(
-        c.begin_blob_reclaim(Utc::now(), Some(&[shared.clone()]), false)
-            .await
-            .unwrap(),
+        reclaim(c, Utc::now(), Some(std::slice::from_ref(&shared))).await,
         [shared]
     );
     // A lapsed lease (an ingest that died) no longer protects.
@@ -141,11 +152,7 @@ async fn blob_reclaim_respects_leases_and_references(c: Arc<dyn Catalog>) {
         .await
         .unwrap();
     let later = Utc::now() + Duration::minutes(2);
-    assert!(c
-        .begin_blob_reclaim(later, None, false)
-        .await
-        .unwrap()
-        .contains(&orphan));
+    assert!(reclaim(c, later, None).await.contains(&orphan));
 }
 
 async fn concurrent_reservations_never_exceed_the_quota(c: Arc<dyn Catalog>) {
@@ -254,7 +261,13 @@ async fn sweeps_remove_lapsed_uploads_and_old_temp_files(c: Arc<dyn Catalog>) {
         .await
         .unwrap();
     let now = Utc::now() + Duration::minutes(5);
-    let dry = c.sweep_files(now, now, true).await.unwrap();
+    let rule = |dry_run| SweepRule {
+        now,
+        at: now,
+        temp_cutoff: now,
+        dry_run,
+    };
+    let dry = c.sweep_files(&rule(true)).await.unwrap();
     assert_eq!(
         (dry.expired_uploads.len(), dry.expired_temp_files.len()),
         (1, 1)
@@ -264,15 +277,12 @@ async fn sweeps_remove_lapsed_uploads_and_old_temp_files(c: Arc<dyn Catalog>) {
         11,
         "a dry run changes nothing"
     );
-    let done = c.sweep_files(now, now, false).await.unwrap();
+    let done = c.sweep_files(&rule(false)).await.unwrap();
     assert_eq!(done.expired_uploads[0].name.as_str(), "lapsed.bin");
     assert_eq!(done.expired_temp_files[0].name.as_str(), "old.bin");
     let t = c.tenant(&tenant()).await.unwrap().unwrap();
     assert_eq!((t.used_bytes, t.pending_bytes), (7, 0));
-    assert_eq!(
-        c.begin_blob_reclaim(now, None, false).await.unwrap(),
-        [hash(1)]
-    );
+    assert_eq!(reclaim(c, now, None).await, [hash(1)]);
 }
 
 macro_rules! conformance {

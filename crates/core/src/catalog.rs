@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    ApiKeyRecord, ClientId, ContentHash, FileId, FileMove, FileName, FilePage, FileRecord,
-    FolderEntry, FolderMove, FolderPath, FolderStats, ListQuery, NewApiKey, NewUpload, SweepReport,
-    Tenant, TenantUpdate, UploadClaim,
+    ApiKeyRecord, BlobReclaim, ClientId, ContentHash, FileId, FileMove, FileName, FilePage,
+    FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ListQuery, NewApiKey, NewUpload,
+    SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -86,15 +86,17 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> CatalogResult<()>;
     /// Gives up a lease whose ingest failed before [`Catalog::complete_upload`].
     async fn release_blob_lease(&self, hash: &ContentHash) -> CatalogResult<()>;
-    /// Marks unreferenced, unleased blobs (all, or just `only`) as being reclaimed and returns them.
+    /// Marks unreferenced, unleased blobs (all, or just `only`) as being reclaimed under a new token.
+    /// A full pass also takes over marks left by a reclaimer that died long ago.
     async fn begin_blob_reclaim(
         &self,
         now: DateTime<Utc>,
         only: Option<&[ContentHash]>,
-        dry_run: bool,
-    ) -> CatalogResult<Vec<ContentHash>>;
-    /// Forgets a blob whose bytes are gone.
-    async fn finish_blob_reclaim(&self, hash: &ContentHash) -> CatalogResult<()>;
+    ) -> CatalogResult<BlobReclaim>;
+    /// The blobs a full reclaim would take now, without marking them.
+    async fn reclaimable_blobs(&self, now: DateTime<Utc>) -> CatalogResult<Vec<ContentHash>>;
+    /// Forgets a blob whose bytes are gone, if `token` still holds its mark.
+    async fn finish_blob_reclaim(&self, hash: &ContentHash, token: &str) -> CatalogResult<()>;
 
     // The drive.
     async fn file(
@@ -135,12 +137,6 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> CatalogResult<Vec<FileRecord>>;
 
     // Lifecycle.
-    /// Removes pending uploads whose URL lapsed before `now`, and temporary files that entered
-    /// `temp` before `temp_cutoff`. A dry run reports without removing.
-    async fn sweep_files(
-        &self,
-        now: DateTime<Utc>,
-        temp_cutoff: DateTime<Utc>,
-        dry_run: bool,
-    ) -> CatalogResult<SweepReport>;
+    /// Removes pending uploads whose URL lapsed and temporary files past their age, as `rule` says.
+    async fn sweep_files(&self, rule: &SweepRule) -> CatalogResult<SweepReport>;
 }

@@ -242,6 +242,24 @@ pub enum UploadClaim {
     Missing,
 }
 
+/// Blobs one reclaimer marked; only the same token may finish them.
+#[derive(Debug, Clone, Default)]
+pub struct BlobReclaim {
+    pub token: String,
+    pub hashes: Vec<ContentHash>,
+}
+
+/// What a lifecycle sweep removes. Ages are judged at `at`, which `mediadrive sweep --at` may move;
+/// claims of uploads in flight are judged at the real time `now`, so a sweep never cuts one off.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepRule {
+    pub now: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+    /// Files that entered `temp` before this go.
+    pub temp_cutoff: DateTime<Utc>,
+    pub dry_run: bool,
+}
+
 /// What one lifecycle sweep removed (or, in a dry run, would remove).
 #[derive(Debug, Clone, Default)]
 pub struct SweepReport {

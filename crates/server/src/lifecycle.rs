@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use mediadrive_core::{ContentHash, FileRecord, SweepReport};
+use mediadrive_core::{ContentHash, FileRecord, SweepReport, SweepRule};
 use tokio::sync::watch;
 
 use crate::state::AppState;
@@ -12,7 +12,8 @@ use crate::state::AppState;
 const STAGING_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// Removes the bytes of blobs that nothing references any more: the row is marked first, the bytes
-/// go next, the row last, so a concurrent ingest of the same content never loses its bytes.
+/// go next, the row last (only by the same mark), so a concurrent ingest of the same content never
+/// loses its bytes. Leases are judged at the real time `now`.
 async fn reclaim_blobs(
     state: &AppState,
     now: DateTime<Utc>,
@@ -20,17 +21,21 @@ async fn reclaim_blobs(
 ) -> Result<Vec<ContentHash>, String> {
     let marked = state
         .catalog
-        .begin_blob_reclaim(now, only, false)
+        .begin_blob_reclaim(now, only)
         .await
         .map_err(|e| e.to_string())?;
-    let mut reclaimed = Vec::with_capacity(marked.len());
-    for hash in marked {
+    let mut reclaimed = Vec::with_capacity(marked.hashes.len());
+    for hash in marked.hashes {
+        state.cache.forget_content(&hash);
         if let Err(e) = state.blobs.delete(&hash).await {
             tracing::warn!(blob = %hash, error = %e, "could not delete blob; the next sweep retries");
             continue;
         }
-        state.cache.forget_content(&hash);
-        if let Err(e) = state.catalog.finish_blob_reclaim(&hash).await {
+        if let Err(e) = state
+            .catalog
+            .finish_blob_reclaim(&hash, &marked.token)
+            .await
+        {
             tracing::warn!(blob = %hash, error = %e, "could not forget reclaimed blob");
             continue;
         }
@@ -50,16 +55,24 @@ pub async fn reclaim(state: &AppState, deleted: &[FileRecord]) {
     }
 }
 
-/// One sweep as if the time were `now`: lapsed uploads, expired temporary files, unreferenced blobs.
+/// One sweep with ages judged as if the time were `at`: lapsed uploads, expired temporary files,
+/// unreferenced blobs. Uploads in flight, leases and staged bytes are judged at the real time, so a
+/// sweep `--at` a future time never cuts off work that is still running.
 pub async fn sweep(
     state: &AppState,
-    now: DateTime<Utc>,
+    at: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<SweepReport, String> {
-    let temp_cutoff = now - state.config.temp_max_age;
+    let now = Utc::now();
+    let rule = SweepRule {
+        now,
+        at,
+        temp_cutoff: at - state.config.temp_max_age,
+        dry_run,
+    };
     let mut report = state
         .catalog
-        .sweep_files(now, temp_cutoff, dry_run)
+        .sweep_files(&rule)
         .await
         .map_err(|e| e.to_string())?;
     for file in report
@@ -72,14 +85,13 @@ pub async fn sweep(
     report.reclaimed_blobs = if dry_run {
         state
             .catalog
-            .begin_blob_reclaim(now, None, true)
+            .reclaimable_blobs(now)
             .await
             .map_err(|e| e.to_string())?
     } else {
-        let staging_cutoff = SystemTime::from(now) - STAGING_MAX_AGE;
         state
             .blobs
-            .sweep_staging(staging_cutoff)
+            .sweep_staging(SystemTime::now() - STAGING_MAX_AGE)
             .await
             .map_err(|e| e.to_string())?;
         reclaim_blobs(state, now, None).await?

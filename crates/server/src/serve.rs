@@ -8,7 +8,9 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     response::Response,
 };
-use mediadrive_core::{paths::split_file_path, ClientId, ContentHash, FileRecord, FileStatus};
+use mediadrive_core::{
+    paths::split_file_path, BlobError, ClientId, ContentHash, FileRecord, FileStatus,
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -53,6 +55,14 @@ async fn lookup(state: &AppState, client: &str, path: &str) -> ApiResult<Arc<Fil
     Ok(file)
 }
 
+/// The record was read just before a delete on this or another node reclaimed its bytes.
+fn missing_is_gone(e: BlobError) -> ApiError {
+    match e {
+        BlobError::NotFound => ApiError::file_not_found(),
+        other => other.into(),
+    }
+}
+
 /// The body of `count` bytes from `start`: from memory for small files, streamed otherwise.
 async fn body(
     state: &AppState,
@@ -63,13 +73,17 @@ async fn body(
 ) -> ApiResult<Body> {
     if !state.cache.holds(file.size) {
         return Ok(Body::from_stream(
-            state.blobs.read(hash, start, count).await?,
+            state
+                .blobs
+                .read(hash, start, count)
+                .await
+                .map_err(missing_is_gone)?,
         ));
     }
     let whole = match state.cache.content(hash) {
         Some(whole) => whole,
         None => {
-            let whole = state.blobs.read_all(hash).await?;
+            let whole = state.blobs.read_all(hash).await.map_err(missing_is_gone)?;
             if whole.len() as u64 != file.size {
                 return Err(ApiError::internal(format!(
                     "blob {hash} has the wrong length"
@@ -117,7 +131,8 @@ pub async fn serve_file(
         .as_ref()
         .ok_or_else(|| ApiError::internal("uploaded file without a blob"))?;
     let etag = format!("\"{hash}\"");
-    let modified = to_http_seconds(file.uploaded_at.unwrap_or(file.updated_at));
+    // updated_at moves with uploads, moves and renames: a path that now names other bytes is newer.
+    let modified = to_http_seconds(file.updated_at);
 
     let mut builder = Response::builder()
         .header(header::ETAG, &etag)
@@ -127,7 +142,10 @@ pub async fn serve_file(
             header::CACHE_CONTROL,
             format!("public, max-age={}", state.config.cache_max_age.as_secs()),
         )
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        // Files are user content on the API's origin: a type a browser would run (HTML, SVG) must
+        // not run with that origin's rights.
+        .header(header::CONTENT_SECURITY_POLICY, "sandbox");
 
     match evaluate(&method, &headers, &etag, modified) {
         Precondition::Proceed => {}

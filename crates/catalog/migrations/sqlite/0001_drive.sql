@@ -33,7 +33,9 @@ CREATE TABLE blobs (
     refcount    INTEGER NOT NULL DEFAULT 0,
     leases      INTEGER NOT NULL DEFAULT 0,
     lease_until INTEGER NOT NULL,
-    reclaiming  INTEGER NOT NULL DEFAULT 0,
+    -- Set while one reclaimer removes the bytes; only that reclaimer may forget the row.
+    reclaim_token   TEXT,
+    reclaim_started INTEGER,
     created_at  INTEGER NOT NULL
 );
 CREATE INDEX blobs_unreferenced ON blobs (lease_until) WHERE refcount = 0;

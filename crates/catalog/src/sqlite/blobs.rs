@@ -1,7 +1,7 @@
 //! Blob reference counts, ingest leases and the two-step reclaim that keeps bytes and rows in step.
 
 use chrono::{DateTime, Utc};
-use mediadrive_core::{catalog::CatalogResult, CatalogError, ContentHash};
+use mediadrive_core::{catalog::CatalogResult, BlobReclaim, CatalogError, ContentHash};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 use super::backend;
@@ -14,11 +14,11 @@ pub async fn lease(
     until: DateTime<Utc>,
 ) -> CatalogResult<()> {
     let leased: Option<String> = sqlx::query_scalar(
-        "INSERT INTO blobs (hash, size, refcount, leases, lease_until, reclaiming, created_at)
-         VALUES (?1, ?2, 0, 1, ?3, 0, ?4)
+        "INSERT INTO blobs (hash, size, refcount, leases, lease_until, created_at)
+         VALUES (?1, ?2, 0, 1, ?3, ?4)
          ON CONFLICT (hash) DO UPDATE SET leases = leases + 1,
                                           lease_until = MAX(lease_until, excluded.lease_until)
-         WHERE reclaiming = 0
+         WHERE reclaim_token IS NULL
          RETURNING hash",
     )
     .bind(hash.as_str())
@@ -50,13 +50,16 @@ pub async fn unreference(conn: &mut SqliteConnection, hash: &ContentHash) -> Cat
     Ok(())
 }
 
+/// A mark older than this belongs to a reclaimer that died; a full pass may take it over.
+const STALE_RECLAIM_MS: i64 = 10 * 60 * 1000;
+
 fn reclaimable<'a>(qb: &mut QueryBuilder<'a, Sqlite>, now: i64, only: Option<&'a [ContentHash]>) {
     qb.push(" WHERE ((refcount = 0 AND (leases = 0 OR lease_until < ")
         .push_bind(now)
-        .push(") AND reclaiming = 0)");
-    // A reclaim that died between its two steps is picked up again by a full sweep.
+        .push(") AND reclaim_token IS NULL)");
     if only.is_none() {
-        qb.push(" OR reclaiming = 1");
+        qb.push(" OR reclaim_started < ")
+            .push_bind(now - STALE_RECLAIM_MS);
     }
     qb.push(")");
     if let Some(hashes) = only {
@@ -69,38 +72,62 @@ fn reclaimable<'a>(qb: &mut QueryBuilder<'a, Sqlite>, now: i64, only: Option<&'a
     }
 }
 
+fn hashes(rows: Vec<String>) -> Vec<ContentHash> {
+    rows.iter().filter_map(|h| ContentHash::parse(h)).collect()
+}
+
 pub async fn begin_reclaim(
     pool: &SqlitePool,
     now: DateTime<Utc>,
     only: Option<&[ContentHash]>,
-    dry_run: bool,
-) -> CatalogResult<Vec<ContentHash>> {
+) -> CatalogResult<BlobReclaim> {
+    let token = uuid::Uuid::new_v4().simple().to_string();
     if only.is_some_and(|h| h.is_empty()) {
-        return Ok(Vec::new());
+        return Ok(BlobReclaim {
+            token,
+            hashes: Vec::new(),
+        });
     }
-    let mut qb = if dry_run {
-        QueryBuilder::new("SELECT hash FROM blobs")
-    } else {
-        QueryBuilder::new("UPDATE blobs SET reclaiming = 1")
-    };
-    reclaimable(&mut qb, to_ms(now), only);
-    if !dry_run {
-        qb.push(" RETURNING hash");
-    }
-    let hashes: Vec<String> = qb
+    let now = to_ms(now);
+    let mut qb = QueryBuilder::new("UPDATE blobs SET reclaim_token = ");
+    qb.push_bind(token.clone())
+        .push(", reclaim_started = ")
+        .push_bind(now);
+    reclaimable(&mut qb, now, only);
+    qb.push(" RETURNING hash");
+    let rows: Vec<String> = qb
         .build_query_scalar()
         .fetch_all(pool)
         .await
         .map_err(backend)?;
-    Ok(hashes
-        .iter()
-        .filter_map(|h| ContentHash::parse(h))
-        .collect())
+    Ok(BlobReclaim {
+        token,
+        hashes: hashes(rows),
+    })
 }
 
-pub async fn finish_reclaim(pool: &SqlitePool, hash: &ContentHash) -> CatalogResult<()> {
-    sqlx::query("DELETE FROM blobs WHERE hash = ? AND reclaiming = 1")
+pub async fn reclaimable_now(
+    pool: &SqlitePool,
+    now: DateTime<Utc>,
+) -> CatalogResult<Vec<ContentHash>> {
+    let mut qb = QueryBuilder::new("SELECT hash FROM blobs");
+    reclaimable(&mut qb, to_ms(now), None);
+    let rows: Vec<String> = qb
+        .build_query_scalar()
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+    Ok(hashes(rows))
+}
+
+pub async fn finish_reclaim(
+    pool: &SqlitePool,
+    hash: &ContentHash,
+    token: &str,
+) -> CatalogResult<()> {
+    sqlx::query("DELETE FROM blobs WHERE hash = ? AND reclaim_token = ?")
         .bind(hash.as_str())
+        .bind(token)
         .execute(pool)
         .await
         .map_err(backend)?;

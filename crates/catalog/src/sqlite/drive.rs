@@ -10,7 +10,7 @@ use super::{
     backend, blobs, folders,
     folders::subtree_condition,
     rows::{self, FileRow, FILE_COLUMNS},
-    usage, write_tx,
+    uploads, usage, write_tx,
 };
 use crate::time::to_ms;
 
@@ -99,6 +99,7 @@ pub async fn move_file(pool: &SqlitePool, m: &FileMove) -> CatalogResult<FileRec
     if m.from_folder == m.to_folder && m.name == m.to_name {
         return Ok(file);
     }
+    uploads::drop_lapsed_pending(&mut tx, &m.tenant, &m.to_folder, &m.to_name, m.now).await?;
     if find(&mut tx, &m.tenant, &m.to_folder, &m.to_name)
         .await?
         .is_some()
@@ -135,12 +136,15 @@ pub async fn move_file(pool: &SqlitePool, m: &FileMove) -> CatalogResult<FileRec
 }
 
 pub async fn move_folder(pool: &SqlitePool, m: &FolderMove) -> CatalogResult<()> {
-    if m.to.is_within(&m.from) {
+    if m.to != m.from && m.to.is_within(&m.from) {
         return Err(CatalogError::MoveIntoSelf);
     }
     let mut tx = write_tx(pool).await?;
     if !folders::exists(&mut tx, &m.tenant, &m.from).await? {
         return Err(CatalogError::NotFound);
+    }
+    if m.to == m.from {
+        return Ok(());
     }
     if folders::exists(&mut tx, &m.tenant, &m.to).await? {
         return Err(CatalogError::FolderExists);

@@ -14,9 +14,10 @@ use std::{str::FromStr, time::Duration};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
-    catalog::CatalogResult, ApiKeyRecord, Catalog, CatalogError, ClientId, ContentHash, FileId,
-    FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats,
-    ListQuery, NewApiKey, NewUpload, SweepReport, Tenant, TenantUpdate, UploadClaim,
+    catalog::CatalogResult, ApiKeyRecord, BlobReclaim, Catalog, CatalogError, ClientId,
+    ContentHash, FileId, FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove,
+    FolderPath, FolderStats, ListQuery, NewApiKey, NewUpload, SweepReport, SweepRule, Tenant,
+    TenantUpdate, UploadClaim,
 };
 use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
@@ -157,13 +158,16 @@ impl Catalog for SqliteCatalog {
         &self,
         now: DateTime<Utc>,
         only: Option<&[ContentHash]>,
-        dry_run: bool,
-    ) -> CatalogResult<Vec<ContentHash>> {
-        blobs::begin_reclaim(&self.pool, now, only, dry_run).await
+    ) -> CatalogResult<BlobReclaim> {
+        blobs::begin_reclaim(&self.pool, now, only).await
     }
 
-    async fn finish_blob_reclaim(&self, hash: &ContentHash) -> CatalogResult<()> {
-        blobs::finish_reclaim(&self.pool, hash).await
+    async fn reclaimable_blobs(&self, now: DateTime<Utc>) -> CatalogResult<Vec<ContentHash>> {
+        blobs::reclaimable_now(&self.pool, now).await
+    }
+
+    async fn finish_blob_reclaim(&self, hash: &ContentHash, token: &str) -> CatalogResult<()> {
+        blobs::finish_reclaim(&self.pool, hash, token).await
     }
 
     async fn file(
@@ -233,12 +237,7 @@ impl Catalog for SqliteCatalog {
         drive::delete_folder(&self.pool, tenant, folder, recursive).await
     }
 
-    async fn sweep_files(
-        &self,
-        now: DateTime<Utc>,
-        temp_cutoff: DateTime<Utc>,
-        dry_run: bool,
-    ) -> CatalogResult<SweepReport> {
-        sweep::sweep(&self.pool, now, temp_cutoff, dry_run).await
+    async fn sweep_files(&self, rule: &SweepRule) -> CatalogResult<SweepReport> {
+        sweep::sweep(&self.pool, rule).await
     }
 }

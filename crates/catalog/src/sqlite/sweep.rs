@@ -2,8 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
-use mediadrive_core::{catalog::CatalogResult, ClientId, FileRecord, SweepReport};
+use mediadrive_core::{catalog::CatalogResult, ClientId, FileRecord, SweepReport, SweepRule};
 use sqlx::SqlitePool;
 
 use super::{
@@ -16,19 +15,15 @@ use crate::time::to_ms;
 /// Rows per transaction, so a large sweep never holds the write lock for long.
 const BATCH: i64 = 500;
 
+// ?1: the sweep's time, ?2: the real time (for claims of uploads in flight), ?3: the temp cutoff.
 const EXPIRED_UPLOADS: &str = "status = 'pending' AND upload_expires_at < ?1
-     AND (upload_claim_until IS NULL OR upload_claim_until < ?1)";
-const EXPIRED_TEMP: &str = "temporary = 1 AND status = 'uploaded' AND temporary_since < ?2";
+     AND (upload_claim_until IS NULL OR upload_claim_until < ?2)";
+const EXPIRED_TEMP: &str = "temporary = 1 AND status = 'uploaded' AND temporary_since < ?3";
 
-pub async fn sweep(
-    pool: &SqlitePool,
-    now: DateTime<Utc>,
-    temp_cutoff: DateTime<Utc>,
-    dry_run: bool,
-) -> CatalogResult<SweepReport> {
+pub async fn sweep(pool: &SqlitePool, rule: &SweepRule) -> CatalogResult<SweepReport> {
     Ok(SweepReport {
-        expired_uploads: run(pool, EXPIRED_UPLOADS, now, temp_cutoff, dry_run).await?,
-        expired_temp_files: run(pool, EXPIRED_TEMP, now, temp_cutoff, dry_run).await?,
+        expired_uploads: run(pool, EXPIRED_UPLOADS, rule).await?,
+        expired_temp_files: run(pool, EXPIRED_TEMP, rule).await?,
         reclaimed_blobs: Vec::new(),
     })
 }
@@ -36,16 +31,15 @@ pub async fn sweep(
 async fn run(
     pool: &SqlitePool,
     condition: &str,
-    now: DateTime<Utc>,
-    temp_cutoff: DateTime<Utc>,
-    dry_run: bool,
+    rule: &SweepRule,
 ) -> CatalogResult<Vec<FileRecord>> {
-    if dry_run {
+    if rule.dry_run {
         let rows: Vec<FileRow> = sqlx::query_as(&format!(
             "SELECT {FILE_COLUMNS} FROM files WHERE {condition} ORDER BY created_at"
         ))
-        .bind(to_ms(now))
-        .bind(to_ms(temp_cutoff))
+        .bind(to_ms(rule.at))
+        .bind(to_ms(rule.now))
+        .bind(to_ms(rule.temp_cutoff))
         .fetch_all(pool)
         .await
         .map_err(backend)?;
@@ -55,9 +49,10 @@ async fn run(
     loop {
         let mut tx = write_tx(pool).await?;
         let ids: Vec<String> =
-            sqlx::query_scalar(&format!("SELECT id FROM files WHERE {condition} LIMIT ?3"))
-                .bind(to_ms(now))
-                .bind(to_ms(temp_cutoff))
+            sqlx::query_scalar(&format!("SELECT id FROM files WHERE {condition} LIMIT ?4"))
+                .bind(to_ms(rule.at))
+                .bind(to_ms(rule.now))
+                .bind(to_ms(rule.temp_cutoff))
                 .bind(BATCH)
                 .fetch_all(&mut *tx)
                 .await

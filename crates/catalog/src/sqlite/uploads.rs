@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
-    catalog::CatalogResult, CatalogError, ContentHash, FileId, FileRecord, FileStatus, MediaType,
-    NewUpload, UploadClaim,
+    catalog::CatalogResult, CatalogError, ClientId, ContentHash, FileId, FileName, FileRecord,
+    FileStatus, FolderPath, MediaType, NewUpload, UploadClaim,
 };
 use sqlx::{SqliteConnection, SqlitePool};
 
@@ -15,29 +15,35 @@ use super::{
 use crate::time::to_ms;
 
 /// A pending upload whose URL lapsed no longer holds its name; a new request may take it.
-async fn drop_lapsed_pending(conn: &mut SqliteConnection, up: &NewUpload) -> CatalogResult<()> {
+pub(super) async fn drop_lapsed_pending(
+    conn: &mut SqliteConnection,
+    tenant: &ClientId,
+    folder: &FolderPath,
+    name: &FileName,
+    now: DateTime<Utc>,
+) -> CatalogResult<()> {
     let lapsed: Option<(i64, bool)> = sqlx::query_as(
         "DELETE FROM files
          WHERE tenant_id = ?1 AND folder = ?2 AND name = ?3 AND status = 'pending'
            AND upload_expires_at < ?4 AND (upload_claim_until IS NULL OR upload_claim_until < ?4)
          RETURNING size, temporary",
     )
-    .bind(up.tenant.as_str())
-    .bind(up.folder.as_str())
-    .bind(up.name.as_str())
-    .bind(to_ms(up.now))
+    .bind(tenant.as_str())
+    .bind(folder.as_str())
+    .bind(name.as_str())
+    .bind(to_ms(now))
     .fetch_optional(&mut *conn)
     .await
     .map_err(backend)?;
     if let Some((size, false)) = lapsed {
-        usage::adjust(conn, &up.tenant, FileStatus::Pending, -size).await?;
+        usage::adjust(conn, tenant, FileStatus::Pending, -size).await?;
     }
     Ok(())
 }
 
 pub async fn reserve(pool: &SqlitePool, up: &NewUpload) -> CatalogResult<FileRecord> {
     let mut tx = write_tx(pool).await?;
-    drop_lapsed_pending(&mut tx, up).await?;
+    drop_lapsed_pending(&mut tx, &up.tenant, &up.folder, &up.name, up.now).await?;
     let temporary = up.folder.is_temporary();
     // Temporary files do not count against the quota, but a blocked account takes no uploads at all.
     let counted = if temporary { 0 } else { up.size };
@@ -157,13 +163,16 @@ pub async fn complete(
     };
     let referenced = sqlx::query(
         "UPDATE blobs SET refcount = refcount + 1, leases = MAX(leases - 1, 0)
-         WHERE hash = ? AND reclaiming = 0",
+         WHERE hash = ? AND reclaim_token IS NULL",
     )
     .bind(blob.as_str())
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
     if referenced.rows_affected() != 1 {
+        // Unreachable while the ingest's lease holds; give the lease back all the same.
+        drop(tx);
+        super::blobs::release_lease(pool, blob).await?;
         return Err(CatalogError::BlobBusy);
     }
     if !file.temporary {

@@ -81,7 +81,7 @@ pub async fn request_upload(
 ) -> ApiResult<Json<UploadTicket>> {
     principal.authorize(Action::Upload)?;
     let name = body.required("name")?;
-    let name = FileName::sanitise(name.trim()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let name = FileName::sanitise(name).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let content_type = body.required("contentType")?.trim();
     if !valid_content_type(content_type) {
         return Err(ApiError::bad_request(
