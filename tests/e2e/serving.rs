@@ -170,3 +170,36 @@ async fn large_files_stream_with_ranges() {
         data[1048570..=2097160]
     );
 }
+
+#[tokio::test]
+async fn openapi_document_describes_every_endpoint() {
+    let server = Server::start().await;
+    let doc: serde_json::Value = server
+        .get(&server.url("/openapi.json"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/v2/media", &["get"][..]),
+        ("/v2/media/file", &["get", "post", "put", "delete"][..]),
+        ("/v2/media/folder", &["get", "post", "put", "delete"][..]),
+        ("/upload/{id}", &["put"][..]),
+        ("/{client_id}/files/{path}", &["get"][..]),
+        ("/healthz", &["get"][..]),
+    ] {
+        for method in methods {
+            assert!(paths[path].get(*method).is_some(), "{method} {path}");
+        }
+    }
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    let health: serde_json::Value = server
+        .get(&server.url("/healthz"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+}
