@@ -4,7 +4,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use anyhow::{bail, Context, Result};
 use mediadrive_blobstore::FsBlobStore;
-use mediadrive_catalog::SqliteCatalog;
+use mediadrive_catalog::{PostgresCatalog, SqliteCatalog};
 use mediadrive_core::{BlobStore, Catalog};
 use mediadrive_server::{AppState, Config};
 
@@ -22,7 +22,27 @@ pub async fn open_catalog(config: &Config) -> Result<Arc<dyn Catalog>> {
             .with_context(|| format!("opening catalog {url}"))?;
         return Ok(Arc::new(catalog));
     }
-    bail!("unsupported database URL '{url}': this build supports sqlite://PATH")
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let catalog = PostgresCatalog::open(url)
+            .await
+            .with_context(|| format!("opening catalog {}", redact_password(url)))?;
+        return Ok(Arc::new(catalog));
+    }
+    bail!(
+        "unsupported database URL '{}': use sqlite://PATH or postgres://…",
+        redact_password(url)
+    )
+}
+
+/// Database URLs may carry a password; error messages and logs must not.
+fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("redacted"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
 }
 
 pub fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>> {

@@ -18,6 +18,48 @@ pub struct Server {
     pub base: String,
     pub dir: TempDir,
     pub http: Client,
+    /// Flags naming the backends, for the server and for every CLI command run against it.
+    backend_args: Vec<String>,
+}
+
+/// The backends under test: SQLite and the filesystem unless `MEDIADRIVE_TEST_BACKEND` says
+/// `postgres`, in which case each server gets a new database on the cluster `scripts/test` starts.
+fn backend_args() -> Vec<String> {
+    match std::env::var("MEDIADRIVE_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => Vec::new(),
+        Ok("postgres") => {
+            let admin = std::env::var("MEDIADRIVE_TEST_POSTGRES_URL")
+                .expect("MEDIADRIVE_TEST_POSTGRES_URL is not set: run the tests with scripts/test");
+            let name = format!("md_{}", uuid_like());
+            let out = Command::new("psql")
+                .args([admin.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
+                .output()
+                .expect("running psql");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let (server, _) = admin.rsplit_once('/').unwrap();
+            vec!["--database-url".into(), format!("{server}/{name}")]
+        }
+        Ok(other) => panic!("unknown MEDIADRIVE_TEST_BACKEND '{other}'"),
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 impl Drop for Server {
@@ -43,6 +85,7 @@ impl Server {
     /// Starts a server; `extra` are further `serve` flags.
     pub async fn start_with(extra: &[&str]) -> Self {
         let mut dir = tempfile::tempdir().unwrap();
+        let backend_args = backend_args();
         for _ in 0..5 {
             let port = free_port();
             let base = format!("http://127.0.0.1:{port}");
@@ -52,6 +95,7 @@ impl Server {
                 .arg(dir.path().join("data"))
                 .args(["--listen", &format!("127.0.0.1:{port}")])
                 .args(extra)
+                .args(&backend_args)
                 .env("RUST_LOG", "warn")
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
@@ -62,6 +106,7 @@ impl Server {
                 base,
                 dir,
                 http: Client::new(),
+                backend_args: backend_args.clone(),
             };
             if server.wait_ready().await {
                 return server;
@@ -102,6 +147,7 @@ impl Server {
             .args(args)
             .arg("--data-dir")
             .arg(self.data_dir())
+            .args(&self.backend_args)
             .output()
             .unwrap()
     }

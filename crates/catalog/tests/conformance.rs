@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use mediadrive_catalog::SqliteCatalog;
+use mediadrive_catalog::{PostgresCatalog, SqliteCatalog};
 use mediadrive_core::{
     Catalog, CatalogError, ClientId, ContentHash, FileName, FolderMove, FolderPath, NewUpload,
     SweepRule, TenantUpdate, UploadClaim,
@@ -11,7 +11,7 @@ use mediadrive_core::{
 
 struct Fresh {
     catalog: Arc<dyn Catalog>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 async fn sqlite() -> Fresh {
@@ -19,7 +19,27 @@ async fn sqlite() -> Fresh {
     let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
     Fresh {
         catalog: Arc::new(SqliteCatalog::open(&url).await.unwrap()),
-        _dir: dir,
+        _dir: Some(dir),
+    }
+}
+
+/// A new database on the cluster `scripts/test` starts.
+async fn postgres() -> Fresh {
+    use sqlx::{Connection, Executor};
+    let admin = std::env::var("MEDIADRIVE_TEST_POSTGRES_URL")
+        .expect("MEDIADRIVE_TEST_POSTGRES_URL is not set: run the tests with scripts/test");
+    let name = format!("md_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let (server, _) = admin.rsplit_once('/').unwrap();
+    let catalog = PostgresCatalog::open(&format!("{server}/{name}"))
+        .await
+        .unwrap();
+    Fresh {
+        catalog: Arc::new(catalog),
+        _dir: None,
     }
 }
 
@@ -299,9 +319,15 @@ macro_rules! conformance {
     };
 }
 
-conformance!(sqlite:
-    blob_reclaim_respects_leases_and_references,
-    concurrent_reservations_never_exceed_the_quota,
-    folder_moves_touch_exactly_the_subtree,
-    sweeps_remove_lapsed_uploads_and_old_temp_files,
-);
+macro_rules! every_backend {
+    ($($backend:ident),*) => {
+        $(conformance!($backend:
+            blob_reclaim_respects_leases_and_references,
+            concurrent_reservations_never_exceed_the_quota,
+            folder_moves_touch_exactly_the_subtree,
+            sweeps_remove_lapsed_uploads_and_old_temp_files,
+        );)*
+    };
+}
+
+every_backend!(sqlite, postgres);

@@ -1,17 +1,15 @@
-//! Folder markers: explicit rows so empty folders exist, listed by parent.
+// Folder markers: explicit rows so empty folders exist, listed by parent.
 
+use super::{backend, prep, Conn, Pool};
+use crate::time::{from_ms, to_ms};
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
     catalog::CatalogResult, CatalogError, ClientId, FolderEntry, FolderPath, FolderStats,
 };
-use sqlx::{SqliteConnection, SqlitePool};
-
-use super::backend;
-use crate::time::{from_ms, to_ms};
 
 /// Creates the folder and every ancestor that is missing; true when the folder itself was new.
 pub async fn ensure(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &ClientId,
     folder: &FolderPath,
     now: DateTime<Utc>,
@@ -19,10 +17,10 @@ pub async fn ensure(
     let mut created = false;
     for path in folder.ancestors_and_self() {
         let parent = path.parent().unwrap_or_default();
-        let done = sqlx::query(
-            "INSERT INTO folders (tenant_id, path, parent, created_at) VALUES (?, ?, ?, ?)
+        let done = sqlx::query(&prep(
+            "INSERT INTO folders (tenant_id, path, parent, created_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (tenant_id, path) DO NOTHING",
-        )
+        ))
         .bind(tenant.as_str())
         .bind(path.as_str())
         .bind(parent.as_str())
@@ -36,29 +34,31 @@ pub async fn ensure(
 }
 
 pub async fn exists(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &ClientId,
     folder: &FolderPath,
 ) -> CatalogResult<bool> {
     if folder.is_root() {
         return Ok(true);
     }
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM folders WHERE tenant_id = ? AND path = ?)")
-        .bind(tenant.as_str())
-        .bind(folder.as_str())
-        .fetch_one(conn)
-        .await
-        .map_err(backend)
+    sqlx::query_scalar(&prep(
+        "SELECT EXISTS (SELECT 1 FROM folders WHERE tenant_id = ?1 AND path = ?2)",
+    ))
+    .bind(tenant.as_str())
+    .bind(folder.as_str())
+    .fetch_one(conn)
+    .await
+    .map_err(backend)
 }
 
 pub async fn children(
-    pool: &SqlitePool,
+    pool: &Pool,
     tenant: &ClientId,
     folder: &FolderPath,
 ) -> CatalogResult<Vec<FolderEntry>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT path, created_at FROM folders WHERE tenant_id = ? AND parent = ? ORDER BY path",
-    )
+    let rows: Vec<(String, i64)> = sqlx::query_as(&prep(
+        "SELECT path, created_at FROM folders WHERE tenant_id = ?1 AND parent = ?2 ORDER BY path",
+    ))
     .bind(tenant.as_str())
     .bind(folder.as_str())
     .fetch_all(pool)
@@ -75,16 +75,16 @@ pub async fn children(
         .collect()
 }
 
-pub async fn tree(pool: &SqlitePool, tenant: &ClientId) -> CatalogResult<Vec<FolderStats>> {
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+pub async fn tree(pool: &Pool, tenant: &ClientId) -> CatalogResult<Vec<FolderStats>> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(&prep(
         "WITH all_folders (path) AS (
              SELECT '' UNION ALL SELECT path FROM folders WHERE tenant_id = ?1
          )
-         SELECT a.path, COUNT(f.id), COALESCE(SUM(f.size), 0)
+         SELECT a.path, COUNT(f.id), CAST(COALESCE(SUM(f.size), 0) AS BIGINT)
          FROM all_folders a
          LEFT JOIN files f ON f.tenant_id = ?1 AND f.folder = a.path AND f.status = 'uploaded'
          GROUP BY a.path ORDER BY a.path",
-    )
+    ))
     .bind(tenant.as_str())
     .fetch_all(pool)
     .await

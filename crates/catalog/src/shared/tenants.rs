@@ -1,19 +1,18 @@
-//! Tenants, API keys and shared secrets.
+// Tenants, API keys and shared secrets.
 
+use super::{
+    backend, prep,
+    rows::{KeyRow, TenantRow},
+    Conn, Pool,
+};
+use crate::time::to_ms;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
     catalog::CatalogResult, ApiKeyRecord, ClientId, NewApiKey, Tenant, TenantUpdate,
 };
-use sqlx::{SqliteConnection, SqlitePool};
 
-use super::{
-    backend,
-    rows::{KeyRow, TenantRow},
-};
-use crate::time::to_ms;
-
-pub async fn fetch(conn: &mut SqliteConnection, id: &ClientId) -> CatalogResult<Option<Tenant>> {
-    let row: Option<TenantRow> = sqlx::query_as("SELECT * FROM tenants WHERE id = ?")
+pub async fn fetch(conn: &mut Conn, id: &ClientId) -> CatalogResult<Option<Tenant>> {
+    let row: Option<TenantRow> = sqlx::query_as(&prep("SELECT * FROM tenants WHERE id = ?1"))
         .bind(id.as_str())
         .fetch_optional(conn)
         .await
@@ -21,28 +20,30 @@ pub async fn fetch(conn: &mut SqliteConnection, id: &ClientId) -> CatalogResult<
     row.map(Tenant::try_from).transpose()
 }
 
-pub async fn ensure(pool: &SqlitePool, id: &ClientId, now: DateTime<Utc>) -> CatalogResult<Tenant> {
+pub async fn ensure(pool: &Pool, id: &ClientId, now: DateTime<Utc>) -> CatalogResult<Tenant> {
     let mut conn = pool.acquire().await.map_err(backend)?;
-    sqlx::query("INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING")
-        .bind(id.as_str())
-        .bind(to_ms(now))
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
+    sqlx::query(&prep(
+        "INSERT INTO tenants (id, created_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+    ))
+    .bind(id.as_str())
+    .bind(to_ms(now))
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
     fetch(&mut conn, id)
         .await?
         .ok_or(mediadrive_core::CatalogError::NotFound)
 }
 
 pub async fn update(
-    pool: &SqlitePool,
+    pool: &Pool,
     id: &ClientId,
     update: &TenantUpdate,
     now: DateTime<Utc>,
 ) -> CatalogResult<Tenant> {
     let mut tx = super::write_tx(pool).await?;
     if let Some(quota) = update.quota {
-        sqlx::query("UPDATE tenants SET quota = ? WHERE id = ?")
+        sqlx::query(&prep("UPDATE tenants SET quota = ?1 WHERE id = ?2"))
             .bind(quota as i64)
             .bind(id.as_str())
             .execute(&mut *tx)
@@ -51,11 +52,11 @@ pub async fn update(
     }
     if let Some(blocked) = update.storage_blocked {
         // blocked_at records when the block began; re-blocking keeps the original time.
-        sqlx::query(
+        sqlx::query(&prep(
             "UPDATE tenants SET storage_blocked = ?1,
                 blocked_at = CASE WHEN ?1 THEN COALESCE(blocked_at, ?2) ELSE NULL END
              WHERE id = ?3",
-        )
+        ))
         .bind(blocked)
         .bind(to_ms(now))
         .bind(id.as_str())
@@ -64,7 +65,7 @@ pub async fn update(
         .map_err(backend)?;
     }
     if let Some(credits) = update.credits {
-        sqlx::query("UPDATE tenants SET credits = ? WHERE id = ?")
+        sqlx::query(&prep("UPDATE tenants SET credits = ?1 WHERE id = ?2"))
             .bind(credits)
             .bind(id.as_str())
             .execute(&mut *tx)
@@ -79,15 +80,15 @@ pub async fn update(
 }
 
 pub async fn insert_key(
-    pool: &SqlitePool,
+    pool: &Pool,
     key: &NewApiKey,
     now: DateTime<Utc>,
 ) -> CatalogResult<ApiKeyRecord> {
-    let row: KeyRow = sqlx::query_as(
+    let row: KeyRow = sqlx::query_as(&prep(
         "INSERT INTO api_keys (id, tenant_id, key_hash, role, expires_at, created_at)
-         VALUES (?, ?, ?, ?, ?, ?)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          RETURNING id, tenant_id, role, expires_at, created_at",
-    )
+    ))
     .bind(uuid::Uuid::new_v4().simple().to_string())
     .bind(key.tenant.as_str())
     .bind(&key.key_hash)
@@ -100,10 +101,10 @@ pub async fn insert_key(
     row.try_into()
 }
 
-pub async fn key_by_hash(pool: &SqlitePool, key_hash: &str) -> CatalogResult<Option<ApiKeyRecord>> {
-    let row: Option<KeyRow> = sqlx::query_as(
-        "SELECT id, tenant_id, role, expires_at, created_at FROM api_keys WHERE key_hash = ?",
-    )
+pub async fn key_by_hash(pool: &Pool, key_hash: &str) -> CatalogResult<Option<ApiKeyRecord>> {
+    let row: Option<KeyRow> = sqlx::query_as(&prep(
+        "SELECT id, tenant_id, role, expires_at, created_at FROM api_keys WHERE key_hash = ?1",
+    ))
     .bind(key_hash)
     .fetch_optional(pool)
     .await
@@ -112,17 +113,19 @@ pub async fn key_by_hash(pool: &SqlitePool, key_hash: &str) -> CatalogResult<Opt
 }
 
 pub async fn secret(
-    pool: &SqlitePool,
+    pool: &Pool,
     name: &str,
     generate: &(dyn Fn() -> Vec<u8> + Sync),
 ) -> CatalogResult<Vec<u8>> {
-    sqlx::query("INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
-        .bind(generate())
-        .execute(pool)
-        .await
-        .map_err(backend)?;
-    sqlx::query_scalar("SELECT value FROM secrets WHERE name = ?")
+    sqlx::query(&prep(
+        "INSERT INTO secrets (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+    ))
+    .bind(name)
+    .bind(generate())
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    sqlx::query_scalar(&prep("SELECT value FROM secrets WHERE name = ?1"))
         .bind(name)
         .fetch_one(pool)
         .await

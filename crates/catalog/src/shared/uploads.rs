@@ -1,33 +1,31 @@
-//! Pending uploads: reservation against the quota, the single-use claim, completion.
+// Pending uploads: reservation against the quota, the single-use claim, completion.
 
+use super::{
+    backend, folders, lock_tenant, prep,
+    rows::{FileRow, FILE_COLUMNS},
+    usage, write_tx, Conn, Pool,
+};
+use crate::time::to_ms;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
     catalog::CatalogResult, CatalogError, ClientId, ContentHash, FileId, FileName, FileRecord,
     FileStatus, FolderPath, MediaType, NewUpload, UploadClaim,
 };
-use sqlx::{SqliteConnection, SqlitePool};
-
-use super::{
-    backend, folders,
-    rows::{FileRow, FILE_COLUMNS},
-    usage, write_tx,
-};
-use crate::time::to_ms;
 
 /// A pending upload whose URL lapsed no longer holds its name; a new request may take it.
 pub(super) async fn drop_lapsed_pending(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &ClientId,
     folder: &FolderPath,
     name: &FileName,
     now: DateTime<Utc>,
 ) -> CatalogResult<()> {
-    let lapsed: Option<(i64, bool)> = sqlx::query_as(
+    let lapsed: Option<(i64, bool)> = sqlx::query_as(&prep(
         "DELETE FROM files
          WHERE tenant_id = ?1 AND folder = ?2 AND name = ?3 AND status = 'pending'
            AND upload_expires_at < ?4 AND (upload_claim_until IS NULL OR upload_claim_until < ?4)
          RETURNING size, temporary",
-    )
+    ))
     .bind(tenant.as_str())
     .bind(folder.as_str())
     .bind(name.as_str())
@@ -41,8 +39,9 @@ pub(super) async fn drop_lapsed_pending(
     Ok(())
 }
 
-pub async fn reserve(pool: &SqlitePool, up: &NewUpload) -> CatalogResult<FileRecord> {
+pub async fn reserve(pool: &Pool, up: &NewUpload) -> CatalogResult<FileRecord> {
     let mut tx = write_tx(pool).await?;
+    lock_tenant(&mut tx, &up.tenant).await?;
     drop_lapsed_pending(&mut tx, &up.tenant, &up.folder, &up.name, up.now).await?;
     let temporary = up.folder.is_temporary();
     // Temporary files do not count against the quota, but a blocked account takes no uploads at all.
@@ -57,12 +56,12 @@ pub async fn reserve(pool: &SqlitePool, up: &NewUpload) -> CatalogResult<FileRec
     .await?;
     folders::ensure(&mut tx, &up.tenant, &up.folder, up.now).await?;
     let now = to_ms(up.now);
-    let inserted: Result<FileRow, sqlx::Error> = sqlx::query_as(&format!(
+    let inserted: Result<FileRow, sqlx::Error> = sqlx::query_as(&prep(&format!(
         "INSERT INTO files (id, tenant_id, folder, name, content_type, media_type, size, status,
                             temporary, created_at, updated_at, temporary_since, upload_expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10, ?11, ?12)
          RETURNING {FILE_COLUMNS}"
-    ))
+    )))
     .bind(uuid::Uuid::new_v4().simple().to_string())
     .bind(up.tenant.as_str())
     .bind(up.folder.as_str())
@@ -85,28 +84,29 @@ pub async fn reserve(pool: &SqlitePool, up: &NewUpload) -> CatalogResult<FileRec
     row.try_into()
 }
 
-pub async fn by_id(pool: &SqlitePool, id: &FileId) -> CatalogResult<Option<FileRecord>> {
-    let row: Option<FileRow> =
-        sqlx::query_as(&format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?"))
-            .bind(id.as_str())
-            .fetch_optional(pool)
-            .await
-            .map_err(backend)?;
+pub async fn by_id(pool: &Pool, id: &FileId) -> CatalogResult<Option<FileRecord>> {
+    let row: Option<FileRow> = sqlx::query_as(&prep(&format!(
+        "SELECT {FILE_COLUMNS} FROM files WHERE id = ?1"
+    )))
+    .bind(id.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
     row.map(FileRecord::try_from).transpose()
 }
 
 pub async fn claim(
-    pool: &SqlitePool,
+    pool: &Pool,
     id: &FileId,
     now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> CatalogResult<UploadClaim> {
-    let claimed: Option<FileRow> = sqlx::query_as(&format!(
+    let claimed: Option<FileRow> = sqlx::query_as(&prep(&format!(
         "UPDATE files SET upload_claim_until = ?1
          WHERE id = ?2 AND status = 'pending'
            AND (upload_claim_until IS NULL OR upload_claim_until < ?3)
          RETURNING {FILE_COLUMNS}"
-    ))
+    )))
     .bind(to_ms(until))
     .bind(id.as_str())
     .bind(to_ms(now))
@@ -123,29 +123,31 @@ pub async fn claim(
     })
 }
 
-pub async fn release_claim(pool: &SqlitePool, id: &FileId) -> CatalogResult<()> {
-    sqlx::query("UPDATE files SET upload_claim_until = NULL WHERE id = ? AND status = 'pending'")
-        .bind(id.as_str())
-        .execute(pool)
-        .await
-        .map_err(backend)?;
+pub async fn release_claim(pool: &Pool, id: &FileId) -> CatalogResult<()> {
+    sqlx::query(&prep(
+        "UPDATE files SET upload_claim_until = NULL WHERE id = ?1 AND status = 'pending'",
+    ))
+    .bind(id.as_str())
+    .execute(pool)
+    .await
+    .map_err(backend)?;
     Ok(())
 }
 
 pub async fn complete(
-    pool: &SqlitePool,
+    pool: &Pool,
     id: &FileId,
     blob: &ContentHash,
     now: DateTime<Utc>,
 ) -> CatalogResult<FileRecord> {
     let mut tx = write_tx(pool).await?;
     let now_ms = to_ms(now);
-    let row: Option<FileRow> = sqlx::query_as(&format!(
+    let row: Option<FileRow> = sqlx::query_as(&prep(&format!(
         "UPDATE files SET status = 'uploaded', blob_hash = ?1, uploaded_at = ?2, updated_at = ?2,
                           upload_expires_at = NULL, upload_claim_until = NULL
          WHERE id = ?3 AND status = 'pending'
          RETURNING {FILE_COLUMNS}"
-    ))
+    )))
     .bind(blob.as_str())
     .bind(now_ms)
     .bind(id.as_str())
@@ -161,10 +163,8 @@ pub async fn complete(
             return Err(CatalogError::NotFound);
         }
     };
-    let referenced = sqlx::query(
-        "UPDATE blobs SET refcount = refcount + 1, leases = MAX(leases - 1, 0)
-         WHERE hash = ? AND reclaim_token IS NULL",
-    )
+    let referenced = sqlx::query(&prep("UPDATE blobs SET refcount = refcount + 1, leases = CASE WHEN leases > 0 THEN leases - 1 ELSE 0 END
+         WHERE hash = ?1 AND reclaim_token IS NULL",))
     .bind(blob.as_str())
     .execute(&mut *tx)
     .await

@@ -1,4 +1,4 @@
-//! Rows as SQLite returns them, and their conversion into the core's records.
+//! Rows as every engine returns them, and their conversion into the core's records.
 
 use mediadrive_core::{
     ApiKeyRecord, CatalogError, ClientId, ContentHash, FileId, FileName, FileRecord, FileStatus,

@@ -1,26 +1,25 @@
-//! Blob reference counts, ingest leases and the two-step reclaim that keeps bytes and rows in step.
+// Blob reference counts, ingest leases and the two-step reclaim that keeps bytes and rows in step.
 
 use chrono::{DateTime, Utc};
 use mediadrive_core::{catalog::CatalogResult, BlobReclaim, CatalogError, ContentHash};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::QueryBuilder;
 
-use super::backend;
+use super::{backend, prep, Conn, Db, Pool};
 use crate::time::to_ms;
 
 pub async fn lease(
-    pool: &SqlitePool,
+    pool: &Pool,
     hash: &ContentHash,
     size: u64,
     until: DateTime<Utc>,
 ) -> CatalogResult<()> {
-    let leased: Option<String> = sqlx::query_scalar(
-        "INSERT INTO blobs (hash, size, refcount, leases, lease_until, created_at)
+    let leased: Option<String> = sqlx::query_scalar(&prep("INSERT INTO blobs (hash, size, refcount, leases, lease_until, created_at)
          VALUES (?1, ?2, 0, 1, ?3, ?4)
-         ON CONFLICT (hash) DO UPDATE SET leases = leases + 1,
-                                          lease_until = MAX(lease_until, excluded.lease_until)
-         WHERE reclaim_token IS NULL
-         RETURNING hash",
-    )
+         ON CONFLICT (hash) DO UPDATE SET leases = blobs.leases + 1,
+                                          lease_until = CASE WHEN blobs.lease_until > excluded.lease_until
+                                                            THEN blobs.lease_until ELSE excluded.lease_until END
+         WHERE blobs.reclaim_token IS NULL
+         RETURNING hash",))
     .bind(hash.as_str())
     .bind(size as i64)
     .bind(to_ms(until))
@@ -31,29 +30,34 @@ pub async fn lease(
     leased.map(|_| ()).ok_or(CatalogError::BlobBusy)
 }
 
-pub async fn release_lease(pool: &SqlitePool, hash: &ContentHash) -> CatalogResult<()> {
-    sqlx::query("UPDATE blobs SET leases = MAX(leases - 1, 0) WHERE hash = ?")
-        .bind(hash.as_str())
-        .execute(pool)
-        .await
-        .map_err(backend)?;
+pub async fn release_lease(pool: &Pool, hash: &ContentHash) -> CatalogResult<()> {
+    sqlx::query(&prep(
+        "UPDATE blobs SET leases = CASE WHEN leases > 0 THEN leases - 1 ELSE 0 END WHERE hash = ?1",
+    ))
+    .bind(hash.as_str())
+    .execute(pool)
+    .await
+    .map_err(backend)?;
     Ok(())
 }
 
 /// Drops one reference per deleted file.
-pub async fn unreference(conn: &mut SqliteConnection, hash: &ContentHash) -> CatalogResult<()> {
-    sqlx::query("UPDATE blobs SET refcount = MAX(refcount - 1, 0) WHERE hash = ?")
-        .bind(hash.as_str())
-        .execute(conn)
-        .await
-        .map_err(backend)?;
+pub async fn unreference(conn: &mut Conn, hash: &ContentHash) -> CatalogResult<()> {
+    sqlx::query(&prep(
+        "UPDATE blobs SET refcount = CASE WHEN refcount > 0 THEN refcount - 1 ELSE 0 END
+         WHERE hash = ?1",
+    ))
+    .bind(hash.as_str())
+    .execute(conn)
+    .await
+    .map_err(backend)?;
     Ok(())
 }
 
 /// A mark older than this belongs to a reclaimer that died; a full pass may take it over.
 const STALE_RECLAIM_MS: i64 = 10 * 60 * 1000;
 
-fn reclaimable<'a>(qb: &mut QueryBuilder<'a, Sqlite>, now: i64, only: Option<&'a [ContentHash]>) {
+fn reclaimable<'a>(qb: &mut QueryBuilder<'a, Db>, now: i64, only: Option<&'a [ContentHash]>) {
     qb.push(" WHERE ((refcount = 0 AND (leases = 0 OR lease_until < ")
         .push_bind(now)
         .push(") AND reclaim_token IS NULL)");
@@ -77,7 +81,7 @@ fn hashes(rows: Vec<String>) -> Vec<ContentHash> {
 }
 
 pub async fn begin_reclaim(
-    pool: &SqlitePool,
+    pool: &Pool,
     now: DateTime<Utc>,
     only: Option<&[ContentHash]>,
 ) -> CatalogResult<BlobReclaim> {
@@ -106,10 +110,7 @@ pub async fn begin_reclaim(
     })
 }
 
-pub async fn reclaimable_now(
-    pool: &SqlitePool,
-    now: DateTime<Utc>,
-) -> CatalogResult<Vec<ContentHash>> {
+pub async fn reclaimable_now(pool: &Pool, now: DateTime<Utc>) -> CatalogResult<Vec<ContentHash>> {
     let mut qb = QueryBuilder::new("SELECT hash FROM blobs");
     reclaimable(&mut qb, to_ms(now), None);
     let rows: Vec<String> = qb
@@ -120,16 +121,14 @@ pub async fn reclaimable_now(
     Ok(hashes(rows))
 }
 
-pub async fn finish_reclaim(
-    pool: &SqlitePool,
-    hash: &ContentHash,
-    token: &str,
-) -> CatalogResult<()> {
-    sqlx::query("DELETE FROM blobs WHERE hash = ? AND reclaim_token = ?")
-        .bind(hash.as_str())
-        .bind(token)
-        .execute(pool)
-        .await
-        .map_err(backend)?;
+pub async fn finish_reclaim(pool: &Pool, hash: &ContentHash, token: &str) -> CatalogResult<()> {
+    sqlx::query(&prep(
+        "DELETE FROM blobs WHERE hash = ?1 AND reclaim_token = ?2",
+    ))
+    .bind(hash.as_str())
+    .bind(token)
+    .execute(pool)
+    .await
+    .map_err(backend)?;
     Ok(())
 }

@@ -1,74 +1,19 @@
-//! The SQLite catalog: the embedded default, one file under the data directory.
-
-mod blobs;
-mod drive;
-mod folders;
-mod rows;
-mod sweep;
-mod tenants;
-mod uploads;
-mod usage;
-
-use std::{str::FromStr, time::Duration};
+// The `Catalog` trait for one engine: every method delegates to the module that owns it.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
-    catalog::CatalogResult, ApiKeyRecord, BlobReclaim, Catalog, CatalogError, ClientId,
-    ContentHash, FileId, FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove,
-    FolderPath, FolderStats, ListQuery, NewApiKey, NewUpload, SweepReport, SweepRule, Tenant,
-    TenantUpdate, UploadClaim,
-};
-use sqlx::{
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    Sqlite, SqlitePool, Transaction,
+    catalog::CatalogResult, ApiKeyRecord, BlobReclaim, Catalog, ClientId, ContentHash, FileId,
+    FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats,
+    ListQuery, NewApiKey, NewUpload, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
 };
 
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-
-pub struct SqliteCatalog {
-    pool: SqlitePool,
-}
-
-pub(crate) fn backend(e: sqlx::Error) -> CatalogError {
-    CatalogError::Backend(e.to_string())
-}
-
-/// Takes the write lock at BEGIN: a deferred transaction that reads before writing can fail
-/// with SQLITE_BUSY when another connection (or the CLI in another process) wrote meanwhile.
-pub(crate) async fn write_tx(pool: &SqlitePool) -> CatalogResult<Transaction<'static, Sqlite>> {
-    pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
-}
-
-impl SqliteCatalog {
-    /// Opens (creating if needed) the database at `url` and brings its schema up to date.
-    pub async fn open(url: &str) -> CatalogResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(backend)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await
-            .map_err(backend)?;
-        MIGRATIONS
-            .run(&pool)
-            .await
-            .map_err(|e| CatalogError::Backend(e.to_string()))?;
-        Ok(Self { pool })
-    }
-
-    pub async fn close(&self) {
-        self.pool.close().await;
-    }
-}
+use super::{
+    backend, blobs, drive, folders, lock_tenant, sweep, tenants, uploads, write_tx, Backend,
+};
 
 #[async_trait]
-impl Catalog for SqliteCatalog {
+impl Catalog for Backend {
     async fn ping(&self) -> CatalogResult<()> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
@@ -207,6 +152,7 @@ impl Catalog for SqliteCatalog {
         now: DateTime<Utc>,
     ) -> CatalogResult<bool> {
         let mut tx = write_tx(&self.pool).await?;
+        lock_tenant(&mut tx, tenant).await?;
         let created = folders::ensure(&mut tx, tenant, folder, now).await?;
         tx.commit().await.map_err(backend)?;
         Ok(created)

@@ -1,9 +1,7 @@
-//! The per-tenant byte counters behind the quota, kept in the same transaction as the change they count.
+// The per-tenant byte counters behind the quota, kept in the same transaction as the change they count.
 
+use super::{backend, prep, Conn};
 use mediadrive_core::{catalog::CatalogResult, CatalogError, ClientId, FileStatus};
-use sqlx::SqliteConnection;
-
-use super::backend;
 
 fn column(status: FileStatus) -> &'static str {
     match status {
@@ -16,7 +14,7 @@ fn column(status: FileStatus) -> &'static str {
 /// (adding nothing only checks the block: a tenant over its quota may still use `temp`).
 /// One conditional UPDATE, so concurrent uploads cannot overshoot the quota together.
 pub async fn charge(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &ClientId,
     status: FileStatus,
     bytes: u64,
@@ -24,11 +22,11 @@ pub async fn charge(
 ) -> CatalogResult<()> {
     let sql = format!(
         "UPDATE tenants SET {col} = {col} + ?1
-         WHERE id = ?2 AND storage_blocked = 0
+         WHERE id = ?2 AND storage_blocked = FALSE
            AND (?1 = 0 OR used_bytes + pending_bytes + ?1 <= COALESCE(quota, ?3))",
         col = column(status)
     );
-    let done = sqlx::query(&sql)
+    let done = sqlx::query(&prep(&sql))
         .bind(bytes as i64)
         .bind(tenant.as_str())
         .bind(default_quota.map_or(i64::MAX, |q| q as i64))
@@ -44,16 +42,16 @@ pub async fn charge(
 
 /// Adds (or with a negative `delta`, removes) bytes without any check: for releases and transitions.
 pub async fn adjust(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &ClientId,
     status: FileStatus,
     delta: i64,
 ) -> CatalogResult<()> {
     let sql = format!(
-        "UPDATE tenants SET {col} = MAX({col} + ?1, 0) WHERE id = ?2",
+        "UPDATE tenants SET {col} = CASE WHEN {col} + ?1 > 0 THEN {col} + ?1 ELSE 0 END WHERE id = ?2",
         col = column(status)
     );
-    sqlx::query(&sql)
+    sqlx::query(&prep(&sql))
         .bind(delta)
         .bind(tenant.as_str())
         .execute(conn)
@@ -63,15 +61,15 @@ pub async fn adjust(
 }
 
 /// Recounts both counters from the files themselves, after changes to many files at once.
-pub async fn recompute(conn: &mut SqliteConnection, tenant: &ClientId) -> CatalogResult<()> {
-    sqlx::query(
+pub async fn recompute(conn: &mut Conn, tenant: &ClientId) -> CatalogResult<()> {
+    sqlx::query(&prep(
         "UPDATE tenants SET
-            used_bytes = (SELECT COALESCE(SUM(size), 0) FROM files
-                          WHERE tenant_id = ?1 AND temporary = 0 AND status = 'uploaded'),
-            pending_bytes = (SELECT COALESCE(SUM(size), 0) FROM files
-                             WHERE tenant_id = ?1 AND temporary = 0 AND status = 'pending')
+            used_bytes = (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM files
+                          WHERE tenant_id = ?1 AND temporary = FALSE AND status = 'uploaded'),
+            pending_bytes = (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM files
+                             WHERE tenant_id = ?1 AND temporary = FALSE AND status = 'pending')
          WHERE id = ?1",
-    )
+    ))
     .bind(tenant.as_str())
     .execute(conn)
     .await
@@ -81,14 +79,14 @@ pub async fn recompute(conn: &mut SqliteConnection, tenant: &ClientId) -> Catalo
 
 /// Fails when the tenant now holds more than it may: used after a bulk change that added bytes.
 pub async fn ensure_within_quota(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &ClientId,
     default_quota: Option<u64>,
 ) -> CatalogResult<()> {
-    let ok: bool = sqlx::query_scalar(
-        "SELECT storage_blocked = 0 AND used_bytes + pending_bytes <= COALESCE(quota, ?2)
+    let ok: bool = sqlx::query_scalar(&prep(
+        "SELECT storage_blocked = FALSE AND used_bytes + pending_bytes <= COALESCE(quota, ?2)
          FROM tenants WHERE id = ?1",
-    )
+    ))
     .bind(tenant.as_str())
     .bind(default_quota.map_or(i64::MAX, |q| q as i64))
     .fetch_one(conn)
@@ -102,10 +100,12 @@ pub async fn ensure_within_quota(
 }
 
 /// The bytes a tenant's non-temporary files count for, pending and uploaded together.
-pub async fn counted_bytes(conn: &mut SqliteConnection, tenant: &ClientId) -> CatalogResult<i64> {
-    sqlx::query_scalar("SELECT used_bytes + pending_bytes FROM tenants WHERE id = ?")
-        .bind(tenant.as_str())
-        .fetch_one(conn)
-        .await
-        .map_err(backend)
+pub async fn counted_bytes(conn: &mut Conn, tenant: &ClientId) -> CatalogResult<i64> {
+    sqlx::query_scalar(&prep(
+        "SELECT used_bytes + pending_bytes FROM tenants WHERE id = ?1",
+    ))
+    .bind(tenant.as_str())
+    .fetch_one(conn)
+    .await
+    .map_err(backend)
 }

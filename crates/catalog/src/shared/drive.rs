@@ -1,28 +1,29 @@
-//! Files in the drive: lookup, keyset-paginated listing, moves and deletes.
+// Files in the drive: lookup, keyset-paginated listing, moves and deletes.
 
 use mediadrive_core::{
     catalog::CatalogResult, CatalogError, ClientId, Cursor, FileMove, FileName, FilePage,
     FileRecord, FolderMove, FolderPath, ListQuery, SortField, SortOrder,
 };
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::QueryBuilder;
 
 use super::{
     backend, blobs, folders,
     folders::subtree_condition,
+    lock_tenant, prep,
     rows::{self, FileRow, FILE_COLUMNS},
-    uploads, usage, write_tx,
+    uploads, usage, write_tx, Conn, Db, Pool,
 };
 use crate::time::to_ms;
 
 async fn find(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     tenant: &ClientId,
     folder: &FolderPath,
     name: &FileName,
 ) -> CatalogResult<Option<FileRecord>> {
-    let row: Option<FileRow> = sqlx::query_as(&format!(
-        "SELECT {FILE_COLUMNS} FROM files WHERE tenant_id = ? AND folder = ? AND name = ?"
-    ))
+    let row: Option<FileRow> = sqlx::query_as(&prep(&format!(
+        "SELECT {FILE_COLUMNS} FROM files WHERE tenant_id = ?1 AND folder = ?2 AND name = ?3"
+    )))
     .bind(tenant.as_str())
     .bind(folder.as_str())
     .bind(name.as_str())
@@ -33,7 +34,7 @@ async fn find(
 }
 
 pub async fn file(
-    pool: &SqlitePool,
+    pool: &Pool,
     tenant: &ClientId,
     folder: &FolderPath,
     name: &FileName,
@@ -42,8 +43,8 @@ pub async fn file(
     find(&mut conn, tenant, folder, name).await
 }
 
-pub async fn list(pool: &SqlitePool, q: &ListQuery) -> CatalogResult<FilePage> {
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+pub async fn list(pool: &Pool, q: &ListQuery) -> CatalogResult<FilePage> {
+    let mut qb: QueryBuilder<Db> = QueryBuilder::new(format!(
         "SELECT {FILE_COLUMNS} FROM files WHERE tenant_id = "
     ));
     qb.push_bind(q.tenant.as_str())
@@ -91,8 +92,9 @@ pub async fn list(pool: &SqlitePool, q: &ListQuery) -> CatalogResult<FilePage> {
     Ok(FilePage { files, next })
 }
 
-pub async fn move_file(pool: &SqlitePool, m: &FileMove) -> CatalogResult<FileRecord> {
+pub async fn move_file(pool: &Pool, m: &FileMove) -> CatalogResult<FileRecord> {
     let mut tx = write_tx(pool).await?;
+    lock_tenant(&mut tx, &m.tenant).await?;
     let file = find(&mut tx, &m.tenant, &m.from_folder, &m.name)
         .await?
         .ok_or(CatalogError::NotFound)?;
@@ -117,12 +119,12 @@ pub async fn move_file(pool: &SqlitePool, m: &FileMove) -> CatalogResult<FileRec
     }
     folders::ensure(&mut tx, &m.tenant, &m.to_folder, m.now).await?;
     let now = to_ms(m.now);
-    let row: FileRow = sqlx::query_as(&format!(
+    let row: FileRow = sqlx::query_as(&prep(&format!(
         "UPDATE files SET folder = ?1, name = ?2, temporary = ?3, updated_at = ?4,
             temporary_since = CASE WHEN ?3 THEN COALESCE(temporary_since, ?4) ELSE NULL END
          WHERE id = ?5
          RETURNING {FILE_COLUMNS}"
-    ))
+    )))
     .bind(m.to_folder.as_str())
     .bind(m.to_name.as_str())
     .bind(temporary)
@@ -135,11 +137,12 @@ pub async fn move_file(pool: &SqlitePool, m: &FileMove) -> CatalogResult<FileRec
     row.try_into()
 }
 
-pub async fn move_folder(pool: &SqlitePool, m: &FolderMove) -> CatalogResult<()> {
+pub async fn move_folder(pool: &Pool, m: &FolderMove) -> CatalogResult<()> {
     if m.to != m.from && m.to.is_within(&m.from) {
         return Err(CatalogError::MoveIntoSelf);
     }
     let mut tx = write_tx(pool).await?;
+    lock_tenant(&mut tx, &m.tenant).await?;
     if !folders::exists(&mut tx, &m.tenant, &m.from).await? {
         return Err(CatalogError::NotFound);
     }
@@ -154,13 +157,13 @@ pub async fn move_folder(pool: &SqlitePool, m: &FolderMove) -> CatalogResult<()>
         folders::ensure(&mut tx, &m.tenant, &parent, m.now).await?;
     }
     let to_parent = m.to.parent().unwrap_or_default();
-    sqlx::query(&format!(
+    sqlx::query(&prep(&format!(
         "UPDATE folders SET
             path = ?2 || substr(path, length(?1) + 1),
             parent = CASE WHEN path = ?1 THEN ?3 ELSE ?2 || substr(parent, length(?1) + 1) END
          WHERE tenant_id = ?4 AND {}",
         subtree_condition("path", "?1")
-    ))
+    )))
     .bind(m.from.as_str())
     .bind(m.to.as_str())
     .bind(to_parent.as_str())
@@ -169,14 +172,14 @@ pub async fn move_folder(pool: &SqlitePool, m: &FolderMove) -> CatalogResult<()>
     .await
     .map_err(backend)?;
     let temporary = m.to.is_temporary();
-    sqlx::query(&format!(
+    sqlx::query(&prep(&format!(
         "UPDATE files SET
             folder = ?2 || substr(folder, length(?1) + 1),
             temporary = ?3, updated_at = ?4,
             temporary_since = CASE WHEN ?3 THEN COALESCE(temporary_since, ?4) ELSE NULL END
          WHERE tenant_id = ?5 AND {}",
         subtree_condition("folder", "?1")
-    ))
+    )))
     .bind(m.from.as_str())
     .bind(m.to.as_str())
     .bind(temporary)
@@ -195,7 +198,7 @@ pub async fn move_folder(pool: &SqlitePool, m: &FolderMove) -> CatalogResult<()>
 }
 
 /// Deletes the rows and drops their blob references; the caller reclaims the bytes.
-async fn remove(conn: &mut SqliteConnection, files: &[FileRecord]) -> CatalogResult<()> {
+pub(super) async fn remove(conn: &mut Conn, files: &[FileRecord]) -> CatalogResult<()> {
     for f in files {
         if let Some(hash) = &f.blob {
             blobs::unreference(conn, hash).await?;
@@ -205,17 +208,18 @@ async fn remove(conn: &mut SqliteConnection, files: &[FileRecord]) -> CatalogRes
 }
 
 pub async fn delete_files(
-    pool: &SqlitePool,
+    pool: &Pool,
     tenant: &ClientId,
     names: &[(FolderPath, FileName)],
 ) -> CatalogResult<Vec<FileRecord>> {
     let mut tx = write_tx(pool).await?;
+    lock_tenant(&mut tx, tenant).await?;
     let mut deleted = Vec::new();
     for (folder, name) in names {
-        let row: Option<FileRow> = sqlx::query_as(&format!(
-            "DELETE FROM files WHERE tenant_id = ? AND folder = ? AND name = ?
+        let row: Option<FileRow> = sqlx::query_as(&prep(&format!(
+            "DELETE FROM files WHERE tenant_id = ?1 AND folder = ?2 AND name = ?3
              RETURNING {FILE_COLUMNS}"
-        ))
+        )))
         .bind(tenant.as_str())
         .bind(folder.as_str())
         .bind(name.as_str())
@@ -236,22 +240,23 @@ pub async fn delete_files(
 }
 
 pub async fn delete_folder(
-    pool: &SqlitePool,
+    pool: &Pool,
     tenant: &ClientId,
     folder: &FolderPath,
     recursive: bool,
 ) -> CatalogResult<Vec<FileRecord>> {
     let mut tx = write_tx(pool).await?;
+    lock_tenant(&mut tx, tenant).await?;
     if !folders::exists(&mut tx, tenant, folder).await? {
         return Err(CatalogError::NotFound);
     }
     if !recursive {
-        let occupied: bool = sqlx::query_scalar(&format!(
+        let occupied: bool = sqlx::query_scalar(&prep(&format!(
             "SELECT EXISTS (SELECT 1 FROM files WHERE tenant_id = ?2 AND folder = ?1)
                  OR EXISTS (SELECT 1 FROM folders WHERE tenant_id = ?2 AND parent = ?1)
                  OR EXISTS (SELECT 1 FROM files WHERE tenant_id = ?2 AND {})",
             subtree_condition("folder", "?1")
-        ))
+        )))
         .bind(folder.as_str())
         .bind(tenant.as_str())
         .fetch_one(&mut *tx)
@@ -261,10 +266,10 @@ pub async fn delete_folder(
             return Err(CatalogError::FolderNotEmpty);
         }
     }
-    let rows: Vec<FileRow> = sqlx::query_as(&format!(
+    let rows: Vec<FileRow> = sqlx::query_as(&prep(&format!(
         "DELETE FROM files WHERE tenant_id = ?2 AND {} RETURNING {FILE_COLUMNS}",
         subtree_condition("folder", "?1")
-    ))
+    )))
     .bind(folder.as_str())
     .bind(tenant.as_str())
     .fetch_all(&mut *tx)
@@ -272,10 +277,10 @@ pub async fn delete_folder(
     .map_err(backend)?;
     let deleted = rows::files(rows)?;
     remove(&mut tx, &deleted).await?;
-    sqlx::query(&format!(
+    sqlx::query(&prep(&format!(
         "DELETE FROM folders WHERE tenant_id = ?2 AND {}",
         subtree_condition("path", "?1")
-    ))
+    )))
     .bind(folder.as_str())
     .bind(tenant.as_str())
     .execute(&mut *tx)
@@ -283,27 +288,5 @@ pub async fn delete_folder(
     .map_err(backend)?;
     usage::recompute(&mut tx, tenant).await?;
     tx.commit().await.map_err(backend)?;
-    Ok(deleted)
-}
-
-/// Deletes files by id, for the sweeper, and returns what it removed.
-pub async fn delete_by_ids(
-    conn: &mut SqliteConnection,
-    ids: &[String],
-) -> CatalogResult<Vec<FileRecord>> {
-    let mut deleted = Vec::with_capacity(ids.len());
-    for id in ids {
-        let row: Option<FileRow> = sqlx::query_as(&format!(
-            "DELETE FROM files WHERE id = ? RETURNING {FILE_COLUMNS}"
-        ))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(backend)?;
-        if let Some(row) = row {
-            deleted.push(FileRecord::try_from(row)?);
-        }
-    }
-    remove(conn, &deleted).await?;
     Ok(deleted)
 }

@@ -1,0 +1,84 @@
+//! The PostgreSQL catalog: for many stateless nodes sharing one database.
+
+use std::{borrow::Cow, str::FromStr, time::Duration};
+
+use mediadrive_core::{catalog::CatalogResult, CatalogError, ClientId};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::{backend, rows};
+
+type Db = sqlx::Postgres;
+type Pool = sqlx::PgPool;
+type Conn = sqlx::PgConnection;
+type Backend = PostgresCatalog;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+pub struct PostgresCatalog {
+    pool: Pool,
+}
+
+impl PostgresCatalog {
+    /// Connects to `url` and brings the schema up to date (migrations take an advisory lock, so
+    /// nodes starting together apply them once).
+    pub async fn open(url: &str) -> CatalogResult<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(backend)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(|e| CatalogError::Backend(e.to_string()))?;
+        Ok(Self { pool })
+    }
+}
+
+/// The shared queries use `?N` placeholders; PostgreSQL spells them `$N`. No query holds a `?`
+/// anywhere else.
+fn prep(sql: &str) -> Cow<'_, str> {
+    Cow::Owned(sql.replace('?', "$"))
+}
+
+async fn write_tx(pool: &Pool) -> CatalogResult<sqlx::Transaction<'static, Db>> {
+    pool.begin().await.map_err(backend)
+}
+
+/// Serialises changes to one tenant's drive across connections and nodes, in one lock order:
+/// the tenant row first, then whatever else the transaction touches.
+async fn lock_tenant(conn: &mut Conn, tenant: &ClientId) -> CatalogResult<()> {
+    sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
+        .bind(tenant.as_str())
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+mod blobs {
+    include!("shared/blobs.rs");
+}
+mod catalog {
+    include!("shared/catalog.rs");
+}
+mod drive {
+    include!("shared/drive.rs");
+}
+mod folders {
+    include!("shared/folders.rs");
+}
+mod sweep {
+    include!("shared/sweep.rs");
+}
+mod tenants {
+    include!("shared/tenants.rs");
+}
+mod uploads {
+    include!("shared/uploads.rs");
+}
+mod usage {
+    include!("shared/usage.rs");
+}

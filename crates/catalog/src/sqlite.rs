@@ -1,0 +1,83 @@
+//! The SQLite catalog: the embedded default, one file under the data directory.
+
+use std::{borrow::Cow, str::FromStr, time::Duration};
+
+use mediadrive_core::{catalog::CatalogResult, CatalogError, ClientId};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::{backend, rows};
+
+type Db = sqlx::Sqlite;
+type Pool = sqlx::SqlitePool;
+type Conn = sqlx::SqliteConnection;
+type Backend = SqliteCatalog;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+pub struct SqliteCatalog {
+    pool: Pool,
+}
+
+impl SqliteCatalog {
+    /// Opens (creating if needed) the database at `url` and brings its schema up to date.
+    pub async fn open(url: &str) -> CatalogResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(backend)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        MIGRATIONS
+            .run(&pool)
+            .await
+            .map_err(|e| CatalogError::Backend(e.to_string()))?;
+        Ok(Self { pool })
+    }
+}
+
+/// The shared queries are written with SQLite's own `?N` placeholders.
+fn prep(sql: &str) -> Cow<'_, str> {
+    Cow::Borrowed(sql)
+}
+
+/// Takes the write lock at BEGIN: a deferred transaction that reads before writing can fail
+/// with SQLITE_BUSY when another connection (or the CLI in another process) wrote meanwhile.
+/// One writer at a time also serialises each tenant's changes, so `lock_tenant` has nothing to do.
+async fn write_tx(pool: &Pool) -> CatalogResult<sqlx::Transaction<'static, Db>> {
+    pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
+}
+
+async fn lock_tenant(_conn: &mut Conn, _tenant: &ClientId) -> CatalogResult<()> {
+    Ok(())
+}
+
+mod blobs {
+    include!("shared/blobs.rs");
+}
+mod catalog {
+    include!("shared/catalog.rs");
+}
+mod drive {
+    include!("shared/drive.rs");
+}
+mod folders {
+    include!("shared/folders.rs");
+}
+mod sweep {
+    include!("shared/sweep.rs");
+}
+mod tenants {
+    include!("shared/tenants.rs");
+}
+mod uploads {
+    include!("shared/uploads.rs");
+}
+mod usage {
+    include!("shared/usage.rs");
+}
