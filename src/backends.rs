@@ -3,7 +3,7 @@
 use std::{path::PathBuf, sync::Arc};
 
 use anyhow::{bail, Context, Result};
-use mediadrive_blobstore::FsBlobStore;
+use mediadrive_blobstore::{FsBlobStore, S3BlobStore};
 use mediadrive_catalog::{PostgresCatalog, SqliteCatalog};
 use mediadrive_core::{BlobStore, Catalog};
 use mediadrive_server::{AppState, Config};
@@ -52,7 +52,11 @@ pub fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>> {
             .with_context(|| format!("opening blob store {url}"))?;
         return Ok(Arc::new(store));
     }
-    bail!("unsupported blob URL '{url}': this build supports file://PATH")
+    if url.starts_with("s3://") {
+        let store = S3BlobStore::open(url).with_context(|| format!("opening blob store {url}"))?;
+        return Ok(Arc::new(store));
+    }
+    bail!("unsupported blob URL '{url}': use file://PATH or s3://BUCKET?endpoint=…")
 }
 
 pub async fn open_state(config: Config) -> Result<AppState> {

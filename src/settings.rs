@@ -45,6 +45,10 @@ pub struct ListenArgs {
     /// Seconds a presigned upload URL stays valid [default: 120]
     #[arg(long, env = "MEDIADRIVE_UPLOAD_URL_TTL_SECS")]
     pub upload_url_ttl_secs: Option<u64>,
+    /// How files in object storage are served: `proxy` (through mediadrive, with Range) or
+    /// `redirect` (302 to a short-lived presigned GET) [default: proxy]
+    #[arg(long, env = "MEDIADRIVE_BLOB_SERVING")]
+    pub blob_serving: Option<String>,
     /// Seconds between lifecycle sweeps [default: 60]
     #[arg(long, env = "MEDIADRIVE_SWEEP_INTERVAL_SECS")]
     pub sweep_interval_secs: Option<u64>,
@@ -66,6 +70,8 @@ struct FileSettings {
     upload_url_ttl_secs: Option<u64>,
     cache_max_age_secs: Option<u64>,
     serve_cache_ttl_ms: Option<u64>,
+    blob_serving: Option<String>,
+    reconcile_interval_ms: Option<u64>,
     memory_cache_bytes: Option<u64>,
     memory_cache_max_file_bytes: Option<u64>,
 }
@@ -136,6 +142,21 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
     }
     if let Some(s) = file.cache_max_age_secs {
         config.cache_max_age = Duration::from_secs(s);
+    }
+    match listen
+        .and_then(|l| l.blob_serving.clone())
+        .or(file.blob_serving)
+        .as_deref()
+    {
+        None | Some("proxy") => {}
+        Some("redirect") => config.serve_redirect = true,
+        Some(other) => bail!("blob_serving must be proxy or redirect, not '{other}'"),
+    }
+    if let Some(ms) = file.reconcile_interval_ms {
+        if ms == 0 {
+            bail!("reconcile_interval_ms must be at least 1");
+        }
+        config.reconcile_interval = Duration::from_millis(ms);
     }
     if let Some(ms) = file.serve_cache_ttl_ms {
         config.serve_cache_ttl = Duration::from_millis(ms);

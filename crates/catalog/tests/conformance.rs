@@ -283,7 +283,7 @@ async fn sweeps_remove_lapsed_uploads_and_old_temp_files(c: Arc<dyn Catalog>) {
     let now = Utc::now() + Duration::minutes(5);
     let rule = |dry_run| SweepRule {
         now,
-        at: now,
+        uploads_lapsed_before: now,
         temp_cutoff: now,
         dry_run,
     };

@@ -1,6 +1,10 @@
 //! The blob store port: where bytes live, addressed by their content hash.
 
-use std::{io, pin::Pin, time::SystemTime};
+use std::{
+    io,
+    pin::Pin,
+    time::{Duration, SystemTime},
+};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -42,4 +46,38 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete(&self, hash: &ContentHash) -> BlobResult<()>;
     /// Removes staged bytes left behind by uploads that died before `older_than`.
     async fn sweep_staging(&self, older_than: SystemTime) -> BlobResult<usize>;
+
+    // Direct uploads: a store clients can write to themselves (S3) presigns a PUT of one file's
+    // bytes to a key of its own; the server adopts them once they arrived. A store that cannot
+    // (the filesystem) answers `None` and nothing else here is asked of it.
+
+    /// A presigned PUT URL for the bytes of `file`, bound to its content type.
+    async fn presign_upload(
+        &self,
+        _file: &str,
+        _content_type: &str,
+        _ttl: Duration,
+    ) -> BlobResult<Option<String>> {
+        Ok(None)
+    }
+    /// Direct uploads whose bytes have arrived: file id and length.
+    async fn arrived_uploads(&self) -> BlobResult<Vec<(String, u64)>> {
+        Ok(Vec::new())
+    }
+    /// Takes over the arrived bytes of `file` as a staged blob: `finish` hashes them.
+    async fn adopt_upload(&self, _file: &str) -> BlobResult<Box<dyn StagedBlob>> {
+        Err(BlobError::NotFound)
+    }
+    /// Drops the arrived bytes of `file` (wrong size, or the file is gone).
+    async fn discard_upload(&self, _file: &str) -> BlobResult<()> {
+        Ok(())
+    }
+    /// A short-lived presigned GET of a blob, for stores that serve by redirect.
+    async fn presign_read(
+        &self,
+        _hash: &ContentHash,
+        _ttl: Duration,
+    ) -> BlobResult<Option<String>> {
+        Ok(None)
+    }
 }

@@ -249,12 +249,14 @@ pub struct BlobReclaim {
     pub hashes: Vec<ContentHash>,
 }
 
-/// What a lifecycle sweep removes. Ages are judged at `at`, which `mediadrive sweep --at` may move;
-/// claims of uploads in flight are judged at the real time `now`, so a sweep never cuts one off.
+/// What a lifecycle sweep removes. Ages may be judged at another time than now
+/// (`mediadrive sweep --at`); claims of uploads in flight are judged at the real time `now`, so a
+/// sweep never cuts one off.
 #[derive(Debug, Clone, Copy)]
 pub struct SweepRule {
     pub now: DateTime<Utc>,
-    pub at: DateTime<Utc>,
+    /// Pending uploads whose URL lapsed before this go.
+    pub uploads_lapsed_before: DateTime<Utc>,
     /// Files that entered `temp` before this go.
     pub temp_cutoff: DateTime<Utc>,
     pub dry_run: bool,

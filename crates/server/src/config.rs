@@ -31,6 +31,10 @@ pub struct Config {
     pub memory_cache_bytes: u64,
     /// Largest file whose body is kept in memory.
     pub memory_cache_max_file: u64,
+    /// How often uploads stored directly in object storage are looked for.
+    pub reconcile_interval: Duration,
+    /// Serve files from object storage by redirecting to a presigned GET instead of proxying.
+    pub serve_redirect: bool,
 }
 
 impl Config {
@@ -52,6 +56,8 @@ impl Config {
             serve_cache_ttl: Duration::from_secs(1),
             memory_cache_bytes: 64 * 1024 * 1024,
             memory_cache_max_file: 1024 * 1024,
+            reconcile_interval: Duration::from_secs(1),
+            serve_redirect: false,
         }
     }
 }

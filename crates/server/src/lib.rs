@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod lifecycle;
 pub mod preconditions;
+pub mod reconcile;
 pub mod serve;
 pub mod serve_cache;
 pub mod signing;
@@ -61,6 +62,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(lifecycle::run_sweeper(state.clone(), shutdown.clone()));
+    let reconciler = tokio::spawn(reconcile::run_reconciler(state.clone(), shutdown.clone()));
     let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     // Without TCP_NODELAY a body written after its headers waits out the client's delayed ACK (~40 ms).
     let listener = listener.tap_io(|tcp| {
@@ -74,5 +76,6 @@ pub async fn run(
         })
         .await?;
     let _ = sweeper.await;
+    let _ = reconciler.await;
     Ok(())
 }

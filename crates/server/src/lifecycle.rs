@@ -8,6 +8,9 @@ use tokio::sync::watch;
 
 use crate::state::AppState;
 
+/// How long after its URL lapsed a pending upload is kept, so the reconciler can confirm bytes a
+/// client stored directly in object storage at the last moment.
+const UPLOAD_CONFIRM_GRACE: Duration = Duration::from_secs(120);
 /// Staged bytes older than this belong to an upload that died.
 const STAGING_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
@@ -66,7 +69,8 @@ pub async fn sweep(
     let now = Utc::now();
     let rule = SweepRule {
         now,
-        at,
+        // Bytes that reached object storage just before the URL lapsed still get confirmed.
+        uploads_lapsed_before: at - UPLOAD_CONFIRM_GRACE,
         temp_cutoff: at - state.config.temp_max_age,
         dry_run,
     };

@@ -37,6 +37,9 @@ impl ServeParams {
     }
 }
 
+/// Lifetime of the presigned GET a redirect points at.
+const REDIRECT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Only exact stored paths resolve: a name that sanitisation would change was never stored.
 async fn lookup(state: &AppState, client: &str, path: &str) -> ApiResult<Arc<FileRecord>> {
     let tenant = ClientId::parse(client).map_err(|_| ApiError::file_not_found())?;
@@ -163,6 +166,16 @@ pub async fn serve_file(
         }
     }
 
+    if state.config.serve_redirect && method == Method::GET && !params.wants_attachment() {
+        if let Some(url) = state.blobs.presign_read(hash, REDIRECT_TTL).await? {
+            return Ok(builder
+                .status(StatusCode::FOUND)
+                .header(header::LOCATION, url)
+                .header(header::CACHE_CONTROL, "no-store")
+                .body(Body::empty())
+                .expect("valid response"));
+        }
+    }
     builder = builder.header(header::CONTENT_TYPE, header_value(&file.content_type));
     if params.wants_attachment() {
         builder = builder.header(

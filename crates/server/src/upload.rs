@@ -164,7 +164,7 @@ async fn ingest(state: &AppState, record: &FileRecord, body: Body) -> ApiResult<
     commit(state, record, staged, &hash).await
 }
 
-async fn lease_blob(state: &AppState, hash: &ContentHash, len: u64) -> ApiResult<()> {
+pub(crate) async fn lease_blob(state: &AppState, hash: &ContentHash, len: u64) -> ApiResult<()> {
     // A reclaim of the same content may be finishing; it takes milliseconds.
     for _ in 0..50 {
         match state
@@ -179,7 +179,7 @@ async fn lease_blob(state: &AppState, hash: &ContentHash, len: u64) -> ApiResult
     Err(CatalogError::BlobBusy.into())
 }
 
-async fn commit(
+pub(crate) async fn commit(
     state: &AppState,
     record: &FileRecord,
     staged: Box<dyn StagedBlob>,

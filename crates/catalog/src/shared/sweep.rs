@@ -15,7 +15,7 @@ use crate::time::to_ms;
 /// Rows looked at per round, so a large sweep never holds a lock for long.
 const BATCH: i64 = 500;
 
-// ?1: the sweep's time, ?2: the real time (for claims of uploads in flight), ?3: the temp cutoff.
+// ?1: the upload URL cutoff, ?2: the real time (for claims of uploads in flight), ?3: the temp cutoff.
 const EXPIRED_UPLOADS: &str = "status = 'pending' AND upload_expires_at < ?1
      AND (upload_claim_until IS NULL OR upload_claim_until < ?2)";
 const EXPIRED_TEMP: &str = "temporary = TRUE AND status = 'uploaded' AND temporary_since < ?3";
@@ -29,7 +29,11 @@ pub async fn sweep(pool: &Pool, rule: &SweepRule) -> CatalogResult<SweepReport> 
 }
 
 async fn run(pool: &Pool, condition: &str, rule: &SweepRule) -> CatalogResult<Vec<FileRecord>> {
-    let (at, now, cutoff) = (to_ms(rule.at), to_ms(rule.now), to_ms(rule.temp_cutoff));
+    let (at, now, cutoff) = (
+        to_ms(rule.uploads_lapsed_before),
+        to_ms(rule.now),
+        to_ms(rule.temp_cutoff),
+    );
     if rule.dry_run {
         let rows: Vec<FileRow> = sqlx::query_as(&prep(&format!(
             "SELECT {FILE_COLUMNS} FROM files WHERE {condition} ORDER BY created_at"

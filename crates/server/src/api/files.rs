@@ -120,9 +120,14 @@ pub async fn request_upload(
         content_type: content_type.to_string(),
         expires: expires_at.timestamp(),
     };
+    // Object storage takes the bytes itself (seed 002's flow); otherwise mediadrive does.
+    let direct = state
+        .blobs
+        .presign_upload(file.id.as_str(), content_type, state.config.upload_url_ttl)
+        .await?;
     Ok(Json(UploadTicket {
         success: true,
-        upload_url: crate::upload::upload_url(&state, &grant),
+        upload_url: direct.unwrap_or_else(|| crate::upload::upload_url(&state, &grant)),
         file_url: state.record_url(&file),
         expires_in: state.config.upload_url_ttl.as_secs(),
     }))

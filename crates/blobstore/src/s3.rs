@@ -1,0 +1,308 @@
+//! The S3 blob store (through OpenDAL): `blobs/ab/cd/<hash>`, server-side staging under `staging/`,
+//! and direct client uploads under `uploads/<file id>`, adopted once they arrive.
+
+use std::{
+    io,
+    time::{Duration, SystemTime},
+};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use mediadrive_core::{
+    blobs::{BlobResult, ByteStream, StagedBlob},
+    BlobError, BlobStore, ContentHash,
+};
+use opendal::{layers::RetryLayer, services::S3, ErrorKind, Operator};
+
+const READ_CHUNK: usize = 256 * 1024;
+
+pub struct S3BlobStore {
+    op: Operator,
+}
+
+fn io_error(e: opendal::Error) -> BlobError {
+    if e.kind() == ErrorKind::NotFound {
+        BlobError::NotFound
+    } else {
+        BlobError::Io(io::Error::other(e))
+    }
+}
+
+fn blob_key(hash: &ContentHash) -> String {
+    let h = hash.as_str();
+    format!("blobs/{}/{}/{h}", &h[0..2], &h[2..4])
+}
+
+fn upload_key(file: &str) -> String {
+    format!("uploads/{file}")
+}
+
+impl S3BlobStore {
+    /// Opens `s3://BUCKET?endpoint=URL&region=REGION&path_style=true`; credentials come from
+    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+    pub fn open(url: &str) -> io::Result<Self> {
+        let invalid =
+            |why: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("{why}: {url}"));
+        let rest = url
+            .strip_prefix("s3://")
+            .ok_or_else(|| invalid("not an s3:// URL"))?;
+        let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let bucket = bucket.trim_end_matches('/');
+        if bucket.is_empty() || bucket.contains('/') {
+            return Err(invalid("the URL must name one bucket"));
+        }
+        let mut builder = S3::default()
+            .bucket(bucket)
+            .disable_config_load()
+            .disable_ec2_metadata();
+        let mut path_style = false;
+        let mut region = "us-east-1".to_string();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key {
+                "endpoint" => builder = builder.endpoint(value),
+                "region" => region = value.to_string(),
+                "path_style" => path_style = value == "true",
+                _ => return Err(invalid(&format!("unknown parameter '{key}'"))),
+            }
+        }
+        builder = builder.region(&region);
+        if !path_style {
+            builder = builder.enable_virtual_host_style();
+        }
+        let key = std::env::var("AWS_ACCESS_KEY_ID")
+            .map_err(|_| invalid("AWS_ACCESS_KEY_ID is not set"))?;
+        let secret = std::env::var("AWS_SECRET_ACCESS_KEY")
+            .map_err(|_| invalid("AWS_SECRET_ACCESS_KEY is not set"))?;
+        builder = builder.access_key_id(&key).secret_access_key(&secret);
+        let op = Operator::new(builder)
+            .map_err(io::Error::other)?
+            .layer(RetryLayer::new())
+            .finish();
+        Ok(Self { op })
+    }
+
+    async fn exists(&self, key: &str) -> BlobResult<bool> {
+        match self.op.stat(key).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+}
+
+/// Bytes on their way into the bucket: either written by the server under `staging/`, or adopted
+/// from a direct client upload under `uploads/`. Either way `commit` copies them to their address.
+struct S3StagedBlob {
+    op: Operator,
+    key: String,
+    writer: Option<opendal::Writer>,
+    hasher: blake3::Hasher,
+    len: u64,
+    done: Option<ContentHash>,
+    /// Whether the key must be removed if the blob is dropped uncommitted (server staging only;
+    /// an adopted upload stays for the reconciler to judge).
+    owned: bool,
+}
+
+#[async_trait]
+impl StagedBlob for S3StagedBlob {
+    async fn write(&mut self, chunk: Bytes) -> BlobResult<()> {
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| BlobError::Io(io::Error::other("staged blob is not writable")))?;
+        self.hasher.update(&chunk);
+        self.len += chunk.len() as u64;
+        writer.write(chunk).await.map_err(io_error)
+    }
+
+    async fn finish(&mut self) -> BlobResult<(ContentHash, u64)> {
+        match self.writer.take() {
+            Some(mut writer) => {
+                writer.close().await.map_err(io_error)?;
+            }
+            None => {
+                // An adopted upload: hash what arrived.
+                let mut stream = self
+                    .op
+                    .reader_with(&self.key)
+                    .chunk(READ_CHUNK)
+                    .await
+                    .map_err(io_error)?
+                    .into_bytes_stream(..)
+                    .await
+                    .map_err(io_error)?;
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(BlobError::Io)?;
+                    self.hasher.update(&chunk);
+                    self.len += chunk.len() as u64;
+                }
+            }
+        }
+        let hash = ContentHash::from_bytes(*self.hasher.finalize().as_bytes());
+        self.done = Some(hash.clone());
+        Ok((hash, self.len))
+    }
+
+    async fn commit(mut self: Box<Self>, hash: &ContentHash) -> BlobResult<()> {
+        if self.done.as_ref() != Some(hash) {
+            return Err(BlobError::Io(io::Error::other("staged blob not finished")));
+        }
+        let target = blob_key(hash);
+        match self.op.stat(&target).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                self.op.copy(&self.key, &target).await.map_err(io_error)?;
+            }
+            Err(e) => return Err(io_error(e)),
+        }
+        self.op.delete(&self.key).await.map_err(io_error)?;
+        self.owned = false;
+        Ok(())
+    }
+}
+
+impl Drop for S3StagedBlob {
+    fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
+        // An aborted server-side upload; the staging sweep catches it if this cannot run.
+        let (op, key, writer) = (self.op.clone(), self.key.clone(), self.writer.take());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Some(mut writer) = writer {
+                    let _ = writer.abort().await;
+                }
+                let _ = op.delete(&key).await;
+            });
+        }
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3BlobStore {
+    async fn stage(&self) -> BlobResult<Box<dyn StagedBlob>> {
+        let key = format!("staging/{}", uuid::Uuid::new_v4().simple());
+        let writer = self.op.writer(&key).await.map_err(io_error)?;
+        Ok(Box::new(S3StagedBlob {
+            op: self.op.clone(),
+            key,
+            writer: Some(writer),
+            hasher: blake3::Hasher::new(),
+            len: 0,
+            done: None,
+            owned: true,
+        }))
+    }
+
+    async fn read(&self, hash: &ContentHash, offset: u64, len: u64) -> BlobResult<ByteStream> {
+        let stream = self
+            .op
+            .reader_with(&blob_key(hash))
+            .chunk(READ_CHUNK)
+            .await
+            .map_err(io_error)?
+            .into_bytes_stream(offset..offset + len)
+            .await
+            .map_err(io_error)?;
+        Ok(Box::pin(stream))
+    }
+
+    async fn read_all(&self, hash: &ContentHash) -> BlobResult<Bytes> {
+        Ok(self
+            .op
+            .read(&blob_key(hash))
+            .await
+            .map_err(io_error)?
+            .to_bytes())
+    }
+
+    async fn exists(&self, hash: &ContentHash) -> BlobResult<bool> {
+        S3BlobStore::exists(self, &blob_key(hash)).await
+    }
+
+    async fn delete(&self, hash: &ContentHash) -> BlobResult<()> {
+        self.op.delete(&blob_key(hash)).await.map_err(io_error)
+    }
+
+    async fn sweep_staging(&self, older_than: SystemTime) -> BlobResult<usize> {
+        let mut removed = 0;
+        let entries: Vec<_> = self
+            .op
+            .lister_with("staging/")
+            .await
+            .map_err(io_error)?
+            .try_collect()
+            .await
+            .map_err(io_error)?;
+        for entry in entries {
+            let modified = entry.metadata().last_modified().map(SystemTime::from);
+            if modified.is_some_and(|m| m < older_than) {
+                self.op.delete(entry.path()).await.map_err(io_error)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn presign_upload(
+        &self,
+        file: &str,
+        content_type: &str,
+        ttl: Duration,
+    ) -> BlobResult<Option<String>> {
+        let signed = self
+            .op
+            .presign_write_with(&upload_key(file), ttl)
+            .content_type(content_type)
+            .await
+            .map_err(io_error)?;
+        Ok(Some(signed.uri().to_string()))
+    }
+
+    async fn arrived_uploads(&self) -> BlobResult<Vec<(String, u64)>> {
+        let entries: Vec<_> = self
+            .op
+            .lister_with("uploads/")
+            .await
+            .map_err(io_error)?
+            .try_collect()
+            .await
+            .map_err(io_error)?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|e| {
+                let file = e.path().strip_prefix("uploads/")?.to_string();
+                (!file.is_empty()).then(|| (file, e.metadata().content_length()))
+            })
+            .collect())
+    }
+
+    async fn adopt_upload(&self, file: &str) -> BlobResult<Box<dyn StagedBlob>> {
+        Ok(Box::new(S3StagedBlob {
+            op: self.op.clone(),
+            key: upload_key(file),
+            writer: None,
+            hasher: blake3::Hasher::new(),
+            len: 0,
+            done: None,
+            owned: false,
+        }))
+    }
+
+    async fn discard_upload(&self, file: &str) -> BlobResult<()> {
+        self.op.delete(&upload_key(file)).await.map_err(io_error)
+    }
+
+    async fn presign_read(&self, hash: &ContentHash, ttl: Duration) -> BlobResult<Option<String>> {
+        let signed = self
+            .op
+            .presign_read(&blob_key(hash), ttl)
+            .await
+            .map_err(io_error)?;
+        Ok(Some(signed.uri().to_string()))
+    }
+}
