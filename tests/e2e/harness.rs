@@ -20,31 +20,83 @@ pub struct Server {
     pub http: Client,
     /// Flags naming the backends, for the server and for every CLI command run against it.
     backend_args: Vec<String>,
+    pub store: Store,
+}
+
+/// Where a test server keeps its bytes.
+pub enum Store {
+    /// The filesystem under the data directory: uploads stream through mediadrive.
+    Fs,
+    /// A prefix of the bucket `scripts/test` creates: clients upload to it directly.
+    S3(opendal::Operator),
 }
 
 /// The backends under test: SQLite and the filesystem unless `MEDIADRIVE_TEST_BACKEND` says
-/// `postgres`, in which case each server gets a new database on the cluster `scripts/test` starts.
-fn backend_args() -> Vec<String> {
-    match std::env::var("MEDIADRIVE_TEST_BACKEND").as_deref() {
-        Err(_) | Ok("") | Ok("sqlite") => Vec::new(),
-        Ok("postgres") => {
-            let admin = std::env::var("MEDIADRIVE_TEST_POSTGRES_URL")
-                .expect("MEDIADRIVE_TEST_POSTGRES_URL is not set: run the tests with scripts/test");
-            let name = format!("md_{}", uuid_like());
-            let out = Command::new("psql")
-                .args([admin.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
-                .output()
-                .expect("running psql");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let (server, _) = admin.rsplit_once('/').unwrap();
-            vec!["--database-url".into(), format!("{server}/{name}")]
+/// `postgres` or `postgres+s3`; each server then gets a new database on the cluster and a prefix
+/// of the bucket `scripts/test` starts.
+fn backends() -> (Vec<String>, Store) {
+    let backend = std::env::var("MEDIADRIVE_TEST_BACKEND").unwrap_or_default();
+    let mut args = Vec::new();
+    let mut store = Store::Fs;
+    for part in backend.split('+').filter(|p| !p.is_empty()) {
+        match part {
+            "sqlite" | "fs" => {}
+            "postgres" => args.extend(["--database-url".into(), new_database()]),
+            "s3" => {
+                let url = std::env::var("MEDIADRIVE_TEST_S3_URL")
+                    .expect("MEDIADRIVE_TEST_S3_URL is not set: run the tests with scripts/test");
+                let root = format!("/md_{}/", uuid_like());
+                store = Store::S3(s3_operator(&url, &root));
+                args.extend(["--blob-url".into(), format!("{url}&root={root}")]);
+            }
+            other => panic!("unknown backend '{other}' in MEDIADRIVE_TEST_BACKEND"),
         }
-        Ok(other) => panic!("unknown MEDIADRIVE_TEST_BACKEND '{other}'"),
     }
+    (args, store)
+}
+
+fn new_database() -> String {
+    let admin = std::env::var("MEDIADRIVE_TEST_POSTGRES_URL")
+        .expect("MEDIADRIVE_TEST_POSTGRES_URL is not set: run the tests with scripts/test");
+    let name = format!("md_{}", uuid_like());
+    let out = Command::new("psql")
+        .args([admin.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
+        .output()
+        .expect("running psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (server, _) = admin.rsplit_once('/').unwrap();
+    format!("{server}/{name}")
+}
+
+/// The test's own view of the bucket, to check what the server left in it.
+fn s3_operator(url: &str, root: &str) -> opendal::Operator {
+    let query = url.split_once('?').unwrap().1;
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_string()
+    };
+    let bucket = url
+        .strip_prefix("s3://")
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap();
+    let builder = opendal::services::S3::default()
+        .bucket(bucket)
+        .endpoint(&param("endpoint"))
+        .region(&param("region"))
+        .root(root)
+        .access_key_id(&std::env::var("AWS_ACCESS_KEY_ID").unwrap())
+        .secret_access_key(&std::env::var("AWS_SECRET_ACCESS_KEY").unwrap())
+        .disable_config_load();
+    opendal::Operator::new(builder).unwrap().finish()
 }
 
 fn uuid_like() -> String {
@@ -85,7 +137,8 @@ impl Server {
     /// Starts a server; `extra` are further `serve` flags.
     pub async fn start_with(extra: &[&str]) -> Self {
         let mut dir = tempfile::tempdir().unwrap();
-        let backend_args = backend_args();
+        let (backend_args, store) = backends();
+        let mut store = Some(store);
         for _ in 0..5 {
             let port = free_port();
             let base = format!("http://127.0.0.1:{port}");
@@ -107,6 +160,7 @@ impl Server {
                 dir,
                 http: Client::new(),
                 backend_args: backend_args.clone(),
+                store: store.take().unwrap_or(Store::Fs),
             };
             if server.wait_ready().await {
                 return server;
@@ -114,6 +168,7 @@ impl Server {
             let _ = server.child.kill();
             let _ = server.child.wait();
             dir = std::mem::replace(&mut server.dir, tempfile::tempdir().unwrap());
+            store = Some(std::mem::replace(&mut server.store, Store::Fs));
         }
         panic!("mediadrive did not start");
     }
@@ -256,36 +311,102 @@ impl Server {
             .put(ticket["uploadUrl"].as_str().unwrap(), ct, bytes.to_vec())
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        ticket["fileUrl"].as_str().unwrap().to_string()
+        let url = ticket["fileUrl"].as_str().unwrap().to_string();
+        self.wait_uploaded(key, &url).await;
+        url
+    }
+
+    /// Whether clients upload straight to object storage (confirmed later by the server).
+    pub fn direct_uploads(&self) -> bool {
+        matches!(self.store, Store::S3(_))
+    }
+
+    /// The file's status once it is no longer pending, or "pending" after a generous wait.
+    pub async fn settled_status(&self, key: &str, file_url: &str) -> String {
+        let path = file_url.split("/files/").nth(1).unwrap();
+        for _ in 0..100 {
+            let (status, body) = self
+                .call("GET", &format!("/v2/media/file?path={path}"), key, None)
+                .await;
+            let state = if status == StatusCode::OK {
+                body["file"]["status"].as_str().unwrap().to_string()
+            } else {
+                "missing".to_string()
+            };
+            if state != "pending" {
+                return state;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        "pending".to_string()
+    }
+
+    /// Waits until a direct upload is confirmed (at once for uploads through mediadrive).
+    pub async fn wait_uploaded(&self, key: &str, file_url: &str) {
+        assert_eq!(
+            self.settled_status(key, file_url).await,
+            "uploaded",
+            "{file_url}"
+        );
+    }
+
+    /// Lets the reconciler look at what arrived in object storage (nothing to wait for otherwise).
+    pub async fn let_reconciler_run(&self) {
+        if self.direct_uploads() {
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+        }
     }
 
     pub async fn get(&self, url: &str) -> Response {
         self.http.get(url).send().await.unwrap()
     }
 
-    /// Every blob file on disk.
-    pub fn blob_files(&self) -> Vec<PathBuf> {
-        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                return;
-            };
-            for e in entries.flatten() {
-                if e.path().is_dir() {
-                    walk(&e.path(), out);
-                } else {
-                    out.push(e.path());
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(&self.data_dir().join("blobs"), &mut out);
-        out
+    /// Every stored blob, by its key in the store.
+    pub async fn blob_files(&self) -> Vec<String> {
+        self.keys_under("blobs/").await
     }
 
-    pub fn staging_files(&self) -> usize {
-        std::fs::read_dir(self.data_dir().join("staging"))
-            .map(|d| d.count())
-            .unwrap_or(0)
+    /// Bytes in flight: staged by mediadrive, or uploaded directly and not yet adopted.
+    pub async fn staging_files(&self) -> usize {
+        self.keys_under("staging/").await.len() + self.keys_under("uploads/").await.len()
+    }
+
+    async fn keys_under(&self, prefix: &str) -> Vec<String> {
+        match &self.store {
+            Store::Fs => {
+                fn walk(dir: &Path, out: &mut Vec<String>) {
+                    let Ok(entries) = std::fs::read_dir(dir) else {
+                        return;
+                    };
+                    for e in entries.flatten() {
+                        if e.path().is_dir() {
+                            walk(&e.path(), out);
+                        } else {
+                            out.push(e.path().display().to_string());
+                        }
+                    }
+                }
+                let mut out = Vec::new();
+                walk(
+                    &self.data_dir().join(prefix.trim_end_matches('/')),
+                    &mut out,
+                );
+                out.sort();
+                out
+            }
+            Store::S3(op) => {
+                use futures_util::TryStreamExt;
+                let lister = op.lister_with(prefix).recursive(true).await.unwrap();
+                let entries: Vec<opendal::Entry> = lister.try_collect().await.unwrap();
+                let mut out: Vec<String> = entries
+                    .into_iter()
+                    .filter(|e| !e.path().ends_with('/'))
+                    .map(|e| e.path().to_string())
+                    .collect();
+                out.sort();
+                out
+            }
+        }
     }
 
     pub fn client_show(&self, client: &str) -> Value {

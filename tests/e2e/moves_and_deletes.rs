@@ -13,7 +13,7 @@ async fn moving_and_renaming_files_copies_no_bytes() {
         .upload(&key, "videos", "clip.mp4", "video/mp4", &bytes(1, 4096))
         .await;
     let etag = server.get(&old_url).await.headers()["etag"].clone();
-    let blobs_before = server.blob_files();
+    let blobs_before = server.blob_files().await;
     let (status, body) = server
         .call(
             "PUT",
@@ -32,7 +32,7 @@ async fn moving_and_renaming_files_copies_no_bytes() {
         .get(&server.url("/acme/files/archive/2026/clip.mp4"))
         .await;
     assert_eq!(moved.headers()["etag"], etag);
-    assert_eq!(server.blob_files(), blobs_before);
+    assert_eq!(server.blob_files().await, blobs_before);
     let (status, body) = server
         .call(
             "PUT",
@@ -310,7 +310,7 @@ async fn deleting_files_reclaims_unshared_bytes() {
             &bytes(6, 100),
         )
         .await;
-    assert_eq!(server.blob_files().len(), 2);
+    assert_eq!(server.blob_files().await.len(), 2);
     assert_eq!(server.get(&a).await.status(), StatusCode::OK);
     let (status, body) = server
         .call(
@@ -325,7 +325,7 @@ async fn deleting_files_reclaims_unshared_bytes() {
     assert!(body["timestamp"].is_string());
     assert_eq!(server.get(&a).await.status(), StatusCode::NOT_FOUND);
     // b still references the same content, so its bytes stay.
-    assert_eq!(server.blob_files().len(), 2);
+    assert_eq!(server.blob_files().await.len(), 2);
     assert_eq!(server.get(&b).await.bytes().await.unwrap().to_vec(), shared);
     server
         .expect_error(
@@ -348,7 +348,7 @@ async fn deleting_files_reclaims_unshared_bytes() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["deleted"], 2);
     assert_eq!(body["not_found"], json!(["ghost.bin"]));
-    assert!(server.blob_files().is_empty());
+    assert!(server.blob_files().await.is_empty());
     assert_eq!(server.client_show("acme")["used_bytes"], 0);
     server
         .expect_error(
@@ -449,7 +449,7 @@ async fn deleting_folders() {
             .status(),
         StatusCode::NOT_FOUND
     );
-    assert!(server.blob_files().is_empty());
+    assert!(server.blob_files().await.is_empty());
     let (_, tree) = server
         .call("GET", "/v2/media/folder?tree=true", &key, None)
         .await;

@@ -39,8 +39,9 @@ fn upload_key(file: &str) -> String {
 }
 
 impl S3BlobStore {
-    /// Opens `s3://BUCKET?endpoint=URL&region=REGION&path_style=true`; credentials come from
-    /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
+    /// Opens `s3://BUCKET?endpoint=URL&region=REGION&path_style=true&root=/PREFIX/`; credentials
+    /// come from `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`. `root` keeps several deployments
+    /// apart in one bucket.
     pub fn open(url: &str) -> io::Result<Self> {
         let invalid =
             |why: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("{why}: {url}"));
@@ -64,6 +65,7 @@ impl S3BlobStore {
                 "endpoint" => builder = builder.endpoint(value),
                 "region" => region = value.to_string(),
                 "path_style" => path_style = value == "true",
+                "root" => builder = builder.root(value),
                 _ => return Err(invalid(&format!("unknown parameter '{key}'"))),
             }
         }
