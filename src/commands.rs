@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::{
-    backends::open_state,
+    backends::{open_catalog, open_state},
     settings::{resolve, ListenArgs, StoreArgs},
 };
 
@@ -191,5 +191,13 @@ pub async fn sweep(store: &StoreArgs, args: SweepArgs) -> Result<()> {
         "reclaimed_blobs": report.reclaimed_blobs.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
     });
     println!("{}", serde_json::to_string_pretty(&shown)?);
+    Ok(())
+}
+
+pub async fn migrate(store: &StoreArgs) -> Result<()> {
+    let config = resolve(store, None)?;
+    // Opening a catalog applies the migrations it lacks, under the engine's migration lock.
+    open_catalog(&config).await?;
+    println!("catalog schema is up to date");
     Ok(())
 }

@@ -34,6 +34,8 @@ enum Command {
     Client(commands::ClientCommand),
     /// Run the lifecycle sweep now and print what it removed.
     Sweep(commands::SweepArgs),
+    /// Bring the catalog's schema up to date (before a rolling upgrade) and exit.
+    Migrate,
 }
 
 fn init_tracing(default: &str) {
@@ -64,6 +66,10 @@ async fn main() -> ExitCode {
         Command::Sweep(args) => {
             init_tracing("warn");
             commands::sweep(&cli.store, args).await
+        }
+        Command::Migrate => {
+            init_tracing("warn");
+            commands::migrate(&cli.store).await
         }
     };
     match result {

@@ -4,6 +4,7 @@ use std::{
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
+    sync::Arc,
     time::Duration,
 };
 
@@ -16,7 +17,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_mediadrive");
 pub struct Server {
     child: Child,
     pub base: String,
-    pub dir: TempDir,
+    data: PathBuf,
+    /// Shared by the nodes of one test; removed when the last one stops.
+    dir: Arc<TempDir>,
     pub http: Client,
     /// Flags naming the backends, for the server and for every CLI command run against it.
     backend_args: Vec<String>,
@@ -24,6 +27,7 @@ pub struct Server {
 }
 
 /// Where a test server keeps its bytes.
+#[derive(Clone)]
 pub enum Store {
     /// The filesystem under the data directory: uploads stream through mediadrive.
     Fs,
@@ -136,16 +140,36 @@ impl Server {
 
     /// Starts a server; `extra` are further `serve` flags.
     pub async fn start_with(extra: &[&str]) -> Self {
-        let mut dir = tempfile::tempdir().unwrap();
+        let dir = Arc::new(tempfile::tempdir().unwrap());
         let (backend_args, store) = backends();
-        let mut store = Some(store);
+        Self::launch(dir.path().join("data"), dir, backend_args, store, extra).await
+    }
+
+    /// Another node on the same catalog and blob store.
+    pub async fn start_peer(&self) -> Server {
+        Self::launch(
+            self.data.clone(),
+            self.dir.clone(),
+            self.backend_args.clone(),
+            self.store.clone(),
+            &[],
+        )
+        .await
+    }
+
+    async fn launch(
+        data: PathBuf,
+        dir: Arc<TempDir>,
+        backend_args: Vec<String>,
+        store: Store,
+        extra: &[&str],
+    ) -> Self {
         for _ in 0..5 {
             let port = free_port();
-            let base = format!("http://127.0.0.1:{port}");
             let child = Command::new(BIN)
                 .arg("serve")
                 .arg("--data-dir")
-                .arg(dir.path().join("data"))
+                .arg(&data)
                 .args(["--listen", &format!("127.0.0.1:{port}")])
                 .args(extra)
                 .args(&backend_args)
@@ -156,19 +180,16 @@ impl Server {
                 .expect("starting mediadrive");
             let mut server = Server {
                 child,
-                base,
-                dir,
+                base: format!("http://127.0.0.1:{port}"),
+                data: data.clone(),
+                dir: dir.clone(),
                 http: Client::new(),
                 backend_args: backend_args.clone(),
-                store: store.take().unwrap_or(Store::Fs),
+                store: store.clone(),
             };
             if server.wait_ready().await {
                 return server;
             }
-            let _ = server.child.kill();
-            let _ = server.child.wait();
-            dir = std::mem::replace(&mut server.dir, tempfile::tempdir().unwrap());
-            store = Some(std::mem::replace(&mut server.store, Store::Fs));
         }
         panic!("mediadrive did not start");
     }
@@ -193,28 +214,41 @@ impl Server {
     }
 
     pub fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
+        self.data.clone()
     }
 
-    /// Runs a CLI command against the server's data directory while it runs.
-    pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
+    /// The CLI, pointed at this server's store.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
             .args(args)
             .arg("--data-dir")
             .arg(self.data_dir())
-            .args(&self.backend_args)
-            .output()
-            .unwrap()
+            .args(&self.backend_args);
+        command
+    }
+
+    /// Runs a CLI command against the server's store while it runs.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// A CLI run that must succeed, to be called later (from another thread); returns its stdout.
+    pub fn cli_command(&self, args: &[&str]) -> impl FnOnce() -> String + Send + 'static {
+        let mut command = self.command(args);
+        move || {
+            let out = command.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{command:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        }
     }
 
     pub fn cli_ok(&self, args: &[&str]) -> String {
-        let out = self.cli(args);
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        self.cli_command(args)()
     }
 
     pub fn key(&self, client: &str, role: &str) -> String {

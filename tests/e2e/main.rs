@@ -6,6 +6,7 @@ mod auth;
 mod lifecycle;
 mod listing;
 mod moves_and_deletes;
+mod nodes;
 mod quota;
 mod serving;
 mod uploads;

@@ -12,8 +12,6 @@ type Pool = sqlx::PgPool;
 type Conn = sqlx::PgConnection;
 type Backend = PostgresCatalog;
 
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
 pub struct PostgresCatalog {
     pool: Pool,
 }
@@ -29,7 +27,11 @@ impl PostgresCatalog {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        MIGRATIONS
+        let mut migrations = sqlx::migrate!("./migrations/postgres");
+        // During a rolling upgrade, nodes still on the old version must keep starting against a
+        // schema the new version already migrated (migrations are additive).
+        migrations.set_ignore_missing(true);
+        migrations
             .run(&pool)
             .await
             .map_err(|e| CatalogError::Backend(e.to_string()))?;

@@ -12,8 +12,6 @@ type Pool = sqlx::SqlitePool;
 type Conn = sqlx::SqliteConnection;
 type Backend = SqliteCatalog;
 
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-
 pub struct SqliteCatalog {
     pool: Pool,
 }
@@ -33,7 +31,11 @@ impl SqliteCatalog {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        MIGRATIONS
+        let mut migrations = sqlx::migrate!("./migrations/sqlite");
+        // During a rolling upgrade, nodes still on the old version must keep starting against a
+        // schema the new version already migrated (migrations are additive).
+        migrations.set_ignore_missing(true);
+        migrations
             .run(&pool)
             .await
             .map_err(|e| CatalogError::Backend(e.to_string()))?;

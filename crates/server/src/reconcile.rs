@@ -8,6 +8,10 @@ use tokio::sync::watch;
 
 use crate::{error::ApiError, state::AppState, upload};
 
+/// How long a node holds a direct upload it is confirming; if it dies, another node takes the
+/// upload over once this lapses. Hashing and copying 500 MB takes seconds, not minutes.
+const CONFIRM_CLAIM: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Looks at every upload that has arrived once; returns how many files it confirmed.
 pub async fn reconcile_once(state: &AppState) -> Result<usize, String> {
     let arrived = state
@@ -24,7 +28,7 @@ pub async fn reconcile_once(state: &AppState) -> Result<usize, String> {
         let now = Utc::now();
         let claim = state
             .catalog
-            .claim_upload(&id, now, now + state.config.upload_claim_ttl)
+            .claim_upload(&id, now, now + CONFIRM_CLAIM)
             .await
             .map_err(|e| e.to_string())?;
         match claim {
