@@ -25,7 +25,7 @@ run_workload() { # name, backend flags...
     echo "### $name"
     python3 bench/upload_load.py "$BASE" "$KEY" load 300 102400 8
     python3 bench/upload_load.py "$BASE" "$KEY" big 4 1048576 2 > /dev/null
-    python3 bench/list_latency.py "$BASE" "$KEY" load 1000 | sed 's/^/list /'
+    python3 bench/list_latency.py "$BASE" "$KEY" load 1000 50 | sed 's/^/list /'
     for f in load/u0.bin big/u0.bin; do
         echo "GET $f (100 KiB / 1 MiB): $(wrk -t2 -c64 -d10s "$BASE/bench/files/$f" | awk '/Requests\/sec/ {print $2}') req/s"
     done

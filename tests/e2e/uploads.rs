@@ -542,3 +542,40 @@ async fn identical_content_is_stored_once() {
         format!("\"{}\"", blake3::hash(&bytes(3, 5000)).to_hex())
     );
 }
+
+#[tokio::test]
+async fn uploads_are_confirmed_without_anyone_asking() {
+    let server = Server::start().await;
+    let key = server.key("acme", "render");
+    let data = bytes(8, 4321);
+    let ticket = server
+        .request_upload(
+            &key,
+            "bg",
+            "quiet.bin",
+            "application/octet-stream",
+            data.len(),
+        )
+        .await;
+    let (status, _) = server
+        .put(
+            ticket["uploadUrl"].as_str().unwrap(),
+            "application/octet-stream",
+            data.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Only the stable URL is watched: for direct uploads the background reconciler must confirm.
+    let url = ticket["fileUrl"].as_str().unwrap();
+    let mut served = None;
+    for _ in 0..100 {
+        let resp = server.get(url).await;
+        if resp.status() == StatusCode::OK {
+            served = Some(resp.bytes().await.unwrap().to_vec());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(served, Some(data));
+    assert_eq!(server.staging_files().await, 0);
+}

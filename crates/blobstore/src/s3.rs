@@ -283,6 +283,14 @@ impl BlobStore for S3BlobStore {
             .collect())
     }
 
+    async fn arrived_upload(&self, file: &str) -> BlobResult<Option<u64>> {
+        match self.op.stat(&upload_key(file)).await {
+            Ok(meta) => Ok(Some(meta.content_length())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(e)),
+        }
+    }
+
     async fn adopt_upload(&self, file: &str) -> BlobResult<Box<dyn StagedBlob>> {
         Ok(Box::new(S3StagedBlob {
             op: self.op.clone(),

@@ -64,6 +64,10 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn arrived_uploads(&self) -> BlobResult<Vec<(String, u64)>> {
         Ok(Vec::new())
     }
+    /// The length of `file`'s direct upload, if its bytes have arrived.
+    async fn arrived_upload(&self, _file: &str) -> BlobResult<Option<u64>> {
+        Ok(None)
+    }
     /// Takes over the arrived bytes of `file` as a staged blob: `finish` hashes them.
     async fn adopt_upload(&self, _file: &str) -> BlobResult<Box<dyn StagedBlob>> {
         Err(BlobError::NotFound)

@@ -56,7 +56,7 @@ impl Config {
             serve_cache_ttl: Duration::from_secs(1),
             memory_cache_bytes: 64 * 1024 * 1024,
             memory_cache_max_file: 1024 * 1024,
-            reconcile_interval: Duration::from_secs(1),
+            reconcile_interval: Duration::from_millis(250),
             serve_redirect: false,
         }
     }

@@ -2,7 +2,10 @@
 //! confirmed by the server"): claims the pending file, hashes the bytes, moves them to their content
 //! address and flips the file to `uploaded`, or drops bytes that do not match what was declared.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use chrono::Utc;
+use futures_util::StreamExt;
 use mediadrive_core::{FileId, FileRecord, UploadClaim};
 use tokio::sync::watch;
 
@@ -12,6 +15,9 @@ use crate::{error::ApiError, state::AppState, upload};
 /// upload over once this lapses. Hashing and copying 500 MB takes seconds, not minutes.
 const CONFIRM_CLAIM: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// Uploads confirmed at once by one node: hashing is CPU work, copying is the object store's.
+const CONCURRENCY: usize = 8;
+
 /// Looks at every upload that has arrived once; returns how many files it confirmed.
 pub async fn reconcile_once(state: &AppState) -> Result<usize, String> {
     let arrived = state
@@ -19,34 +25,61 @@ pub async fn reconcile_once(state: &AppState) -> Result<usize, String> {
         .arrived_uploads()
         .await
         .map_err(|e| e.to_string())?;
-    let mut confirmed = 0;
-    for (key, len) in arrived {
-        let Ok(id) = FileId::parse(&key) else {
-            discard(state, &key, "not a file id").await;
-            continue;
-        };
-        let now = Utc::now();
-        let claim = state
-            .catalog
-            .claim_upload(&id, now, now + CONFIRM_CLAIM)
-            .await
-            .map_err(|e| e.to_string())?;
-        match claim {
-            UploadClaim::Claimed(record) => match adopt(state, &record, len).await {
-                Ok(()) => confirmed += 1,
-                Err(e) => {
-                    tracing::warn!(file = %id, error = e.message, "direct upload refused");
-                    let _ = state.catalog.release_upload_claim(&id).await;
+    let confirmed = AtomicUsize::new(0);
+    futures_util::stream::iter(arrived)
+        .for_each_concurrent(CONCURRENCY, |(key, len)| {
+            let confirmed = &confirmed;
+            async move {
+                match confirm(state, &key, len).await {
+                    Ok(true) => {
+                        confirmed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(upload = key, error = %e, "could not confirm upload"),
                 }
-            },
-            UploadClaim::AlreadyUploaded | UploadClaim::Missing => {
-                discard(state, &key, "no pending file").await
             }
-            // Another node is confirming it.
-            UploadClaim::InProgress => {}
-        }
+        })
+        .await;
+    Ok(confirmed.into_inner())
+}
+
+/// Confirms a pending file now if its bytes already arrived, so a client polling its status does
+/// not wait for the next reconciler round. True when the file is now uploaded.
+pub async fn confirm_if_arrived(state: &AppState, file: &FileRecord) -> Result<bool, String> {
+    match state.blobs.arrived_upload(file.id.as_str()).await {
+        Ok(Some(len)) => confirm(state, file.id.as_str(), len).await,
+        Ok(None) => Ok(false),
+        Err(e) => Err(e.to_string()),
     }
-    Ok(confirmed)
+}
+
+/// Confirms one arrived upload if this node wins its claim; true when the file is now uploaded.
+async fn confirm(state: &AppState, key: &str, len: u64) -> Result<bool, String> {
+    let Ok(id) = FileId::parse(key) else {
+        discard(state, key, "not a file id").await;
+        return Ok(false);
+    };
+    let now = Utc::now();
+    let claim = state
+        .catalog
+        .claim_upload(&id, now, now + CONFIRM_CLAIM)
+        .await
+        .map_err(|e| e.to_string())?;
+    match claim {
+        UploadClaim::Claimed(record) => match adopt(state, &record, len).await {
+            Ok(()) => return Ok(true),
+            Err(e) => {
+                tracing::warn!(file = %id, error = e.message, "direct upload refused");
+                let _ = state.catalog.release_upload_claim(&id).await;
+            }
+        },
+        UploadClaim::AlreadyUploaded | UploadClaim::Missing => {
+            discard(state, key, "no pending file").await
+        }
+        // Another node is confirming it.
+        UploadClaim::InProgress => {}
+    }
+    Ok(false)
 }
 
 async fn discard(state: &AppState, key: &str, why: &str) {

@@ -6,7 +6,8 @@ use axum::{
 };
 use chrono::Utc;
 use mediadrive_core::{
-    paths::split_file_path, Action, CatalogError, FileMove, FileName, FolderPath, NewUpload,
+    paths::split_file_path, Action, CatalogError, FileMove, FileName, FileStatus, FolderPath,
+    NewUpload,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -162,11 +163,24 @@ pub async fn get_file(
         .filter(|p| !p.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("path is required"))?;
     let (folder, name) = split_file_path(&path).map_err(|_| ApiError::file_not_found())?;
-    let file = state
+    let mut file = state
         .catalog
         .file(&principal.tenant, &folder, &name)
         .await?
         .ok_or_else(ApiError::file_not_found)?;
+    if file.status == FileStatus::Pending {
+        match crate::reconcile::confirm_if_arrived(&state, &file).await {
+            Ok(true) => {
+                file = state
+                    .catalog
+                    .file(&principal.tenant, &folder, &name)
+                    .await?
+                    .ok_or_else(ApiError::file_not_found)?;
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(file = %file.id, error = %e, "could not confirm upload"),
+        }
+    }
     Ok(Json(FileAnswer {
         success: true,
         file: FileView::new(&state, &file),
