@@ -203,3 +203,40 @@ async fn openapi_document_describes_every_endpoint() {
         .unwrap();
     assert_eq!(health["status"], "ok");
 }
+
+#[tokio::test]
+async fn object_storage_can_serve_by_redirect() {
+    let server = Server::start_with(&["--blob-serving", "redirect"]).await;
+    let key = server.key("acme", "render");
+    let data = bytes(5, 2048);
+    let url = server
+        .upload(&key, "", "r.bin", "application/octet-stream", &data)
+        .await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = no_redirects.get(&url).send().await.unwrap();
+    if server.direct_uploads() {
+        assert_eq!(resp.status(), StatusCode::FOUND);
+        let location = resp.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(location.contains("X-Amz-Signature"), "{location}");
+        let fetched = no_redirects.get(&location).send().await.unwrap();
+        assert_eq!(fetched.bytes().await.unwrap().to_vec(), data);
+        // Downloads stay with mediadrive, which names the attachment.
+        let download = no_redirects
+            .get(format!("{url}?download=1"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(download.status(), StatusCode::OK);
+        assert_eq!(download.bytes().await.unwrap().to_vec(), data);
+    } else {
+        // The filesystem has nothing to redirect to: mediadrive serves the bytes itself.
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.bytes().await.unwrap().to_vec(), data);
+    }
+}

@@ -94,8 +94,8 @@ impl S3BlobStore {
     }
 }
 
-/// Bytes on their way into the bucket: either written by the server under `staging/`, or adopted
-/// from a direct client upload under `uploads/`. Either way `commit` copies them to their address.
+/// Bytes on their way into the bucket under `staging/`: written by the server, or copied there from
+/// a direct client upload. Either way `commit` copies them to their address.
 struct S3StagedBlob {
     op: Operator,
     key: String,
@@ -103,8 +103,7 @@ struct S3StagedBlob {
     hasher: blake3::Hasher,
     len: u64,
     done: Option<ContentHash>,
-    /// Whether the key must be removed if the blob is dropped uncommitted (server staging only;
-    /// an adopted upload stays for the reconciler to judge).
+    /// Whether the key must still be removed if the blob is dropped uncommitted.
     owned: bool,
 }
 
@@ -265,6 +264,10 @@ impl BlobStore for S3BlobStore {
         Ok(Some(signed.uri().to_string()))
     }
 
+    fn accepts_direct_uploads(&self) -> bool {
+        true
+    }
+
     async fn arrived_uploads(&self) -> BlobResult<Vec<(String, u64)>> {
         let entries: Vec<_> = self
             .op
@@ -292,14 +295,21 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn adopt_upload(&self, file: &str) -> BlobResult<Box<dyn StagedBlob>> {
+        // The client may PUT to its URL again while we hash; hashing a private copy guarantees
+        // that the bytes placed under a hash are the bytes that were hashed.
+        let key = format!("staging/{}", uuid::Uuid::new_v4().simple());
+        self.op
+            .copy(&upload_key(file), &key)
+            .await
+            .map_err(io_error)?;
         Ok(Box::new(S3StagedBlob {
             op: self.op.clone(),
-            key: upload_key(file),
+            key,
             writer: None,
             hasher: blake3::Hasher::new(),
             len: 0,
             done: None,
-            owned: false,
+            owned: true,
         }))
     }
 

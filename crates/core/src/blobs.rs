@@ -51,6 +51,11 @@ pub trait BlobStore: Send + Sync + 'static {
     // bytes to a key of its own; the server adopts them once they arrived. A store that cannot
     // (the filesystem) answers `None` and nothing else here is asked of it.
 
+    /// Whether clients upload to this store directly (and a PUT may still be arriving long after
+    /// its URL was issued).
+    fn accepts_direct_uploads(&self) -> bool {
+        false
+    }
     /// A presigned PUT URL for the bytes of `file`, bound to its content type.
     async fn presign_upload(
         &self,
@@ -68,7 +73,9 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn arrived_upload(&self, _file: &str) -> BlobResult<Option<u64>> {
         Ok(None)
     }
-    /// Takes over the arrived bytes of `file` as a staged blob: `finish` hashes them.
+    /// A private copy of the arrived bytes of `file` as a staged blob (`finish` hashes it), so a
+    /// PUT to the same URL meanwhile cannot change what was hashed. The upload itself stays until
+    /// `discard_upload`, so nothing is lost if confirming fails.
     async fn adopt_upload(&self, _file: &str) -> BlobResult<Box<dyn StagedBlob>> {
         Err(BlobError::NotFound)
     }

@@ -66,7 +66,8 @@ pub trait Catalog: Send + Sync + 'static {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> CatalogResult<UploadClaim>;
-    async fn release_upload_claim(&self, id: &FileId) -> CatalogResult<()>;
+    /// Gives up the claim this caller took (the one lasting `until`), so the upload may be retried.
+    async fn release_upload_claim(&self, id: &FileId, until: DateTime<Utc>) -> CatalogResult<()>;
     /// Points the file at its blob and flips it to `uploaded`; the blob must hold a lease.
     async fn complete_upload(
         &self,
@@ -86,8 +87,9 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> CatalogResult<()>;
     /// Gives up a lease whose ingest failed before [`Catalog::complete_upload`].
     async fn release_blob_lease(&self, hash: &ContentHash) -> CatalogResult<()>;
-    /// Marks unreferenced, unleased blobs (all, or just `only`) as being reclaimed under a new token.
-    /// A full pass also takes over marks left by a reclaimer that died long ago.
+    /// Marks unreferenced, unleased blobs (all, or just `only`; at most a few hundred per call) as
+    /// being reclaimed under a new token. A full pass also takes over marks left by a reclaimer
+    /// that died long ago.
     async fn begin_blob_reclaim(
         &self,
         now: DateTime<Utc>,
@@ -97,6 +99,9 @@ pub trait Catalog: Send + Sync + 'static {
     async fn reclaimable_blobs(&self, now: DateTime<Utc>) -> CatalogResult<Vec<ContentHash>>;
     /// Forgets a blob whose bytes are gone, if `token` still holds its mark.
     async fn finish_blob_reclaim(&self, hash: &ContentHash, token: &str) -> CatalogResult<()>;
+    /// Clears `token`'s mark after its bytes could not be removed, so ingests of the same content
+    /// need not wait for the mark to turn stale.
+    async fn abandon_blob_reclaim(&self, hash: &ContentHash, token: &str) -> CatalogResult<()>;
 
     // The drive.
     async fn file(

@@ -8,30 +8,57 @@ use tokio::sync::watch;
 
 use crate::state::AppState;
 
-/// How long after its URL lapsed a pending upload is kept, so the reconciler can confirm bytes a
-/// client stored directly in object storage at the last moment.
+/// How long after its URL lapsed a pending upload is kept when its bytes come through mediadrive.
 const UPLOAD_CONFIRM_GRACE: Duration = Duration::from_secs(120);
 /// Staged bytes older than this belong to an upload that died.
 const STAGING_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
+/// Hashes named in one reclaim call, so the statement stays well within bind-parameter limits.
+const RECLAIM_CHUNK: usize = 500;
+
 /// Removes the bytes of blobs that nothing references any more: the row is marked first, the bytes
 /// go next, the row last (only by the same mark), so a concurrent ingest of the same content never
-/// loses its bytes. Leases are judged at the real time `now`.
+/// loses its bytes. Leases are judged at the real time `now`. A full pass (`only` = None) goes on
+/// until nothing reclaimable is left.
 async fn reclaim_blobs(
     state: &AppState,
     now: DateTime<Utc>,
     only: Option<&[ContentHash]>,
 ) -> Result<Vec<ContentHash>, String> {
+    let mut reclaimed = Vec::new();
+    match only {
+        Some(hashes) => {
+            for chunk in hashes.chunks(RECLAIM_CHUNK) {
+                reclaim_batch(state, now, Some(chunk), &mut reclaimed).await?;
+            }
+        }
+        None => while reclaim_batch(state, now, None, &mut reclaimed).await? > 0 {},
+    }
+    Ok(reclaimed)
+}
+
+/// One marked batch; returns how many blobs it marked (reclaimed or not).
+async fn reclaim_batch(
+    state: &AppState,
+    now: DateTime<Utc>,
+    only: Option<&[ContentHash]>,
+    reclaimed: &mut Vec<ContentHash>,
+) -> Result<usize, String> {
     let marked = state
         .catalog
         .begin_blob_reclaim(now, only)
         .await
         .map_err(|e| e.to_string())?;
-    let mut reclaimed = Vec::with_capacity(marked.hashes.len());
+    let count = marked.hashes.len();
+    let mut removed = 0;
     for hash in marked.hashes {
         state.cache.forget_content(&hash);
         if let Err(e) = state.blobs.delete(&hash).await {
             tracing::warn!(blob = %hash, error = %e, "could not delete blob; the next sweep retries");
+            let _ = state
+                .catalog
+                .abandon_blob_reclaim(&hash, &marked.token)
+                .await;
             continue;
         }
         if let Err(e) = state
@@ -42,14 +69,19 @@ async fn reclaim_blobs(
             tracing::warn!(blob = %hash, error = %e, "could not forget reclaimed blob");
             continue;
         }
+        removed += 1;
         reclaimed.push(hash);
     }
-    Ok(reclaimed)
+    // A batch of which nothing could be removed would be marked again at once: stop there and let
+    // the next sweep retry.
+    Ok(if removed == 0 { 0 } else { count })
 }
 
 /// Reclaims the blobs of files just deleted. Failures are logged: the periodic sweep retries them.
 pub async fn reclaim(state: &AppState, deleted: &[FileRecord]) {
-    let hashes: Vec<ContentHash> = deleted.iter().filter_map(|f| f.blob.clone()).collect();
+    let mut hashes: Vec<ContentHash> = deleted.iter().filter_map(|f| f.blob.clone()).collect();
+    hashes.sort();
+    hashes.dedup();
     if hashes.is_empty() {
         return;
     }
@@ -67,10 +99,16 @@ pub async fn sweep(
     dry_run: bool,
 ) -> Result<SweepReport, String> {
     let now = Utc::now();
+    // A PUT straight to object storage is only checked against its URL's expiry when it starts,
+    // and may go on arriving long after; uploads through mediadrive hold a claim while they stream.
+    let grace = if state.blobs.accepts_direct_uploads() {
+        state.config.upload_claim_ttl
+    } else {
+        UPLOAD_CONFIRM_GRACE
+    };
     let rule = SweepRule {
         now,
-        // Bytes that reached object storage just before the URL lapsed still get confirmed.
-        uploads_lapsed_before: at - UPLOAD_CONFIRM_GRACE,
+        uploads_lapsed_before: at - grace,
         temp_cutoff: at - state.config.temp_max_age,
         dry_run,
     };

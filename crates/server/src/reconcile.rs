@@ -53,24 +53,36 @@ pub async fn confirm_if_arrived(state: &AppState, file: &FileRecord) -> Result<b
     }
 }
 
-/// Confirms one arrived upload if this node wins its claim; true when the file is now uploaded.
+/// Confirms one arrived upload of `len` bytes if this node wins its claim; true when the file is
+/// now uploaded.
 async fn confirm(state: &AppState, key: &str, len: u64) -> Result<bool, String> {
     let Ok(id) = FileId::parse(key) else {
         discard(state, key, "not a file id").await;
         return Ok(false);
     };
     let now = Utc::now();
+    let until = now + CONFIRM_CLAIM;
     let claim = state
         .catalog
-        .claim_upload(&id, now, now + CONFIRM_CLAIM)
+        .claim_upload(&id, now, until)
         .await
         .map_err(|e| e.to_string())?;
     match claim {
-        UploadClaim::Claimed(record) => match adopt(state, &record, len).await {
-            Ok(()) => return Ok(true),
+        UploadClaim::Claimed(record) if len != record.size => {
+            // Checked before copying anything: the PUT binds no length, so this may be huge.
+            // The client may PUT again while its URL is valid.
+            discard(state, key, "size differs from the declared size").await;
+            let _ = state.catalog.release_upload_claim(&id, until).await;
+        }
+        UploadClaim::Claimed(record) => match adopt(state, &record).await {
+            Ok(()) => {
+                discard(state, key, "confirmed").await;
+                return Ok(true);
+            }
             Err(e) => {
-                tracing::warn!(file = %id, error = e.message, "direct upload refused");
-                let _ = state.catalog.release_upload_claim(&id).await;
+                // The upload stays where it arrived; the next round tries again.
+                tracing::warn!(file = %id, error = e.message, "could not confirm direct upload");
+                let _ = state.catalog.release_upload_claim(&id, until).await;
             }
         },
         UploadClaim::AlreadyUploaded | UploadClaim::Missing => {
@@ -83,30 +95,22 @@ async fn confirm(state: &AppState, key: &str, len: u64) -> Result<bool, String> 
 }
 
 async fn discard(state: &AppState, key: &str, why: &str) {
-    tracing::info!(upload = key, why, "dropping direct upload");
+    tracing::debug!(upload = key, why, "removing direct upload");
     if let Err(e) = state.blobs.discard_upload(key).await {
-        tracing::warn!(upload = key, error = %e, "could not drop direct upload");
+        tracing::warn!(upload = key, error = %e, "could not remove direct upload");
     }
 }
 
-async fn adopt(state: &AppState, record: &FileRecord, len: u64) -> Result<(), ApiError> {
-    let key = record.id.as_str();
+async fn adopt(state: &AppState, record: &FileRecord) -> Result<(), ApiError> {
+    let mut staged = state.blobs.adopt_upload(record.id.as_str()).await?;
+    let (hash, len) = staged.finish().await?;
     if len != record.size {
-        // The client may PUT again while its URL is valid.
-        discard(state, key, "size differs from the declared size").await;
+        // Replaced by another PUT since it was listed; the next round judges the new bytes.
         return Err(ApiError::bad_request(
             "Uploaded size does not match the declared size",
         ));
     }
-    let mut staged = state.blobs.adopt_upload(key).await?;
-    let (hash, hashed) = staged.finish().await?;
-    if hashed != record.size {
-        discard(state, key, "size changed while reading").await;
-        return Err(ApiError::bad_request(
-            "Uploaded size does not match the declared size",
-        ));
-    }
-    upload::lease_blob(state, &hash, hashed).await?;
+    upload::lease_blob(state, &hash, len).await?;
     upload::commit(state, record, staged, &hash).await?;
     Ok(())
 }

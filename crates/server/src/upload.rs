@@ -133,7 +133,11 @@ pub async fn receive(
         }
         Err(e) => {
             // The client may retry while the URL is still valid.
-            if let Err(release) = state.catalog.release_upload_claim(&record.id).await {
+            if let Err(release) = state
+                .catalog
+                .release_upload_claim(&record.id, claim_until)
+                .await
+            {
                 tracing::warn!(file = %record.id, error = %release, "could not release upload claim");
             }
             Err(e)

@@ -42,12 +42,14 @@ pub async fn release_lease(pool: &Pool, hash: &ContentHash) -> CatalogResult<()>
 }
 
 /// Drops one reference per deleted file.
-pub async fn unreference(conn: &mut Conn, hash: &ContentHash) -> CatalogResult<()> {
+/// Drops `n` references to a blob.
+pub async fn unreference(conn: &mut Conn, hash: &ContentHash, n: i64) -> CatalogResult<()> {
     sqlx::query(&prep(
-        "UPDATE blobs SET refcount = CASE WHEN refcount > 0 THEN refcount - 1 ELSE 0 END
+        "UPDATE blobs SET refcount = CASE WHEN refcount > ?2 THEN refcount - ?2 ELSE 0 END
          WHERE hash = ?1",
     ))
     .bind(hash.as_str())
+    .bind(n)
     .execute(conn)
     .await
     .map_err(backend)?;
@@ -57,8 +59,11 @@ pub async fn unreference(conn: &mut Conn, hash: &ContentHash) -> CatalogResult<(
 /// A mark older than this belongs to a reclaimer that died; a full pass may take it over.
 const STALE_RECLAIM_MS: i64 = 10 * 60 * 1000;
 
+/// Blobs one reclaim pass marks at most, so each pass ends long before its marks turn stale.
+const RECLAIM_BATCH: i64 = 500;
+
 fn reclaimable<'a>(qb: &mut QueryBuilder<'a, Db>, now: i64, only: Option<&'a [ContentHash]>) {
-    qb.push(" WHERE ((refcount = 0 AND (leases = 0 OR lease_until < ")
+    qb.push("((refcount = 0 AND (leases = 0 OR lease_until < ")
         .push_bind(now)
         .push(") AND reclaim_token IS NULL)");
     if only.is_none() {
@@ -96,7 +101,13 @@ pub async fn begin_reclaim(
     let mut qb = QueryBuilder::new("UPDATE blobs SET reclaim_token = ");
     qb.push_bind(token.clone())
         .push(", reclaim_started = ")
-        .push_bind(now);
+        .push_bind(now)
+        .push(" WHERE hash IN (SELECT hash FROM blobs WHERE ");
+    reclaimable(&mut qb, now, only);
+    qb.push(" LIMIT ").push_bind(RECLAIM_BATCH).push(")");
+    // Checked again on the row itself: on PostgreSQL a row another node marked meanwhile is
+    // re-read after its lock is released, and must no longer qualify.
+    qb.push(" AND ");
     reclaimable(&mut qb, now, only);
     qb.push(" RETURNING hash");
     let rows: Vec<String> = qb
@@ -111,7 +122,7 @@ pub async fn begin_reclaim(
 }
 
 pub async fn reclaimable_now(pool: &Pool, now: DateTime<Utc>) -> CatalogResult<Vec<ContentHash>> {
-    let mut qb = QueryBuilder::new("SELECT hash FROM blobs");
+    let mut qb = QueryBuilder::new("SELECT hash FROM blobs WHERE ");
     reclaimable(&mut qb, to_ms(now), None);
     let rows: Vec<String> = qb
         .build_query_scalar()
@@ -124,6 +135,19 @@ pub async fn reclaimable_now(pool: &Pool, now: DateTime<Utc>) -> CatalogResult<V
 pub async fn finish_reclaim(pool: &Pool, hash: &ContentHash, token: &str) -> CatalogResult<()> {
     sqlx::query(&prep(
         "DELETE FROM blobs WHERE hash = ?1 AND reclaim_token = ?2",
+    ))
+    .bind(hash.as_str())
+    .bind(token)
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub async fn abandon_reclaim(pool: &Pool, hash: &ContentHash, token: &str) -> CatalogResult<()> {
+    sqlx::query(&prep(
+        "UPDATE blobs SET reclaim_token = NULL, reclaim_started = NULL
+         WHERE hash = ?1 AND reclaim_token = ?2",
     ))
     .bind(hash.as_str())
     .bind(token)

@@ -73,8 +73,8 @@ impl Catalog for Backend {
         uploads::claim(&self.pool, id, now, until).await
     }
 
-    async fn release_upload_claim(&self, id: &FileId) -> CatalogResult<()> {
-        uploads::release_claim(&self.pool, id).await
+    async fn release_upload_claim(&self, id: &FileId, until: DateTime<Utc>) -> CatalogResult<()> {
+        uploads::release_claim(&self.pool, id, until).await
     }
 
     async fn complete_upload(
@@ -113,6 +113,10 @@ impl Catalog for Backend {
 
     async fn finish_blob_reclaim(&self, hash: &ContentHash, token: &str) -> CatalogResult<()> {
         blobs::finish_reclaim(&self.pool, hash, token).await
+    }
+
+    async fn abandon_blob_reclaim(&self, hash: &ContentHash, token: &str) -> CatalogResult<()> {
+        blobs::abandon_reclaim(&self.pool, hash, token).await
     }
 
     async fn file(

@@ -1,8 +1,8 @@
 // Files in the drive: lookup, keyset-paginated listing, moves and deletes.
 
 use mediadrive_core::{
-    catalog::CatalogResult, CatalogError, ClientId, Cursor, FileMove, FileName, FilePage,
-    FileRecord, FolderMove, FolderPath, ListQuery, SortField, SortOrder,
+    catalog::CatalogResult, CatalogError, ClientId, ContentHash, Cursor, FileMove, FileName,
+    FilePage, FileRecord, FolderMove, FolderPath, ListQuery, SortField, SortOrder,
 };
 use sqlx::QueryBuilder;
 
@@ -199,10 +199,13 @@ pub async fn move_folder(pool: &Pool, m: &FolderMove) -> CatalogResult<()> {
 
 /// Deletes the rows and drops their blob references; the caller reclaims the bytes.
 pub(super) async fn remove(conn: &mut Conn, files: &[FileRecord]) -> CatalogResult<()> {
-    for f in files {
-        if let Some(hash) = &f.blob {
-            blobs::unreference(conn, hash).await?;
-        }
+    // One update per blob, in hash order: concurrent deletes lock blob rows in the same order.
+    let mut counts: std::collections::BTreeMap<&ContentHash, i64> = Default::default();
+    for hash in files.iter().filter_map(|f| f.blob.as_ref()) {
+        *counts.entry(hash).or_default() += 1;
+    }
+    for (hash, n) in counts {
+        blobs::unreference(conn, hash, n).await?;
     }
     Ok(())
 }

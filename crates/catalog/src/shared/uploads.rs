@@ -123,11 +123,14 @@ pub async fn claim(
     })
 }
 
-pub async fn release_claim(pool: &Pool, id: &FileId) -> CatalogResult<()> {
+pub async fn release_claim(pool: &Pool, id: &FileId, until: DateTime<Utc>) -> CatalogResult<()> {
+    // Only the holder's own claim: after a takeover, the old holder must not free the new one's.
     sqlx::query(&prep(
-        "UPDATE files SET upload_claim_until = NULL WHERE id = ?1 AND status = 'pending'",
+        "UPDATE files SET upload_claim_until = NULL
+         WHERE id = ?1 AND status = 'pending' AND upload_claim_until = ?2",
     ))
     .bind(id.as_str())
+    .bind(to_ms(until))
     .execute(pool)
     .await
     .map_err(backend)?;
@@ -141,6 +144,18 @@ pub async fn complete(
     now: DateTime<Utc>,
 ) -> CatalogResult<FileRecord> {
     let mut tx = write_tx(pool).await?;
+    // The tenant's lock comes first here too, as in every other change to a drive.
+    let tenant: Option<String> =
+        sqlx::query_scalar(&prep("SELECT tenant_id FROM files WHERE id = ?1"))
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+    if let Some(tenant) = tenant {
+        let tenant = ClientId::parse(&tenant)
+            .map_err(|_| CatalogError::Backend("corrupt client id in catalog".into()))?;
+        lock_tenant(&mut tx, &tenant).await?;
+    }
     let now_ms = to_ms(now);
     let row: Option<FileRow> = sqlx::query_as(&prep(&format!(
         "UPDATE files SET status = 'uploaded', blob_hash = ?1, uploaded_at = ?2, updated_at = ?2,

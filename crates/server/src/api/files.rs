@@ -25,6 +25,9 @@ use crate::{
     state::AppState,
 };
 
+/// How long a status request waits for its file's upload to be confirmed before answering `pending`.
+const CONFIRM_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Most files one bulk delete may name.
 const MAX_BULK_DELETE: usize = 1000;
 
@@ -169,7 +172,16 @@ pub async fn get_file(
         .await?
         .ok_or_else(ApiError::file_not_found)?;
     if file.status == FileStatus::Pending {
-        match crate::reconcile::confirm_if_arrived(&state, &file).await {
+        // In its own task: a client that stops waiting must not cut a confirmation off midway.
+        let confirming = {
+            let (state, file) = (state.clone(), file.clone());
+            tokio::spawn(async move { crate::reconcile::confirm_if_arrived(&state, &file).await })
+        };
+        match tokio::time::timeout(CONFIRM_WAIT, confirming)
+            .await
+            .unwrap_or(Ok(Ok(false)))
+            .unwrap_or(Ok(false))
+        {
             Ok(true) => {
                 file = state
                     .catalog
