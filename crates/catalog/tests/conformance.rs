@@ -141,6 +141,18 @@ async fn blob_reclaim_respects_leases_and_references(c: Arc<dyn Catalog>) {
         .await
         .unwrap();
 
+    // A reclaimer that could not remove the bytes gives the mark up; the content is usable at once.
+    c.release_blob_lease(&h).await.unwrap();
+    let third = c
+        .begin_blob_reclaim(now, Some(std::slice::from_ref(&h)))
+        .await
+        .unwrap();
+    assert_eq!(third.hashes, std::slice::from_ref(&h));
+    c.abandon_blob_reclaim(&h, &third.token).await.unwrap();
+    c.lease_blob(&h, 10, now + Duration::minutes(10))
+        .await
+        .unwrap();
+
     let shared = hash(2);
     stored(c, "", "a.bin", 5, &shared).await;
     stored(c, "", "b.bin", 5, &shared).await;
@@ -326,8 +338,43 @@ macro_rules! every_backend {
             concurrent_reservations_never_exceed_the_quota,
             folder_moves_touch_exactly_the_subtree,
             sweeps_remove_lapsed_uploads_and_old_temp_files,
+            claims_are_released_only_by_their_holder,
         );)*
     };
 }
 
 every_backend!(sqlite, postgres);
+
+async fn claims_are_released_only_by_their_holder(c: Arc<dyn Catalog>) {
+    c.ensure_tenant(&tenant(), Utc::now()).await.unwrap();
+    let file = c
+        .reserve_upload(&upload("", "c.bin", 1, None))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let (first, second) = (now + Duration::minutes(1), now + Duration::minutes(20));
+    assert!(matches!(
+        c.claim_upload(&file.id, now, first).await.unwrap(),
+        UploadClaim::Claimed(_)
+    ));
+    assert_eq!(
+        c.claim_upload(&file.id, now, first).await.unwrap(),
+        UploadClaim::InProgress
+    );
+    // The first holder's claim lapsed and another took over: the first may no longer free it.
+    let later = now + Duration::minutes(2);
+    assert!(matches!(
+        c.claim_upload(&file.id, later, second).await.unwrap(),
+        UploadClaim::Claimed(_)
+    ));
+    c.release_upload_claim(&file.id, first).await.unwrap();
+    assert_eq!(
+        c.claim_upload(&file.id, later, second).await.unwrap(),
+        UploadClaim::InProgress
+    );
+    c.release_upload_claim(&file.id, second).await.unwrap();
+    assert!(matches!(
+        c.claim_upload(&file.id, later, second).await.unwrap(),
+        UploadClaim::Claimed(_)
+    ));
+}
