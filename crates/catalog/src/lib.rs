@@ -2,6 +2,38 @@
 //! SQL both engines accept, with `?N` placeholders) and compiled into one module per engine, each
 //! with its own connection setup, transaction discipline and migrations.
 
+/// Compiles the shared queries into the engine module that invokes it; each sees that engine's
+/// `Pool`, `Conn`, `prep`, `write_tx` and `lock_tenant` as `super::…`. Defined before the engine
+/// modules because a `macro_rules!` is in scope only after its definition.
+macro_rules! shared_queries {
+    () => {
+        mod blobs {
+            include!("shared/blobs.rs");
+        }
+        mod catalog {
+            include!("shared/catalog.rs");
+        }
+        mod drive {
+            include!("shared/drive.rs");
+        }
+        mod folders {
+            include!("shared/folders.rs");
+        }
+        mod sweep {
+            include!("shared/sweep.rs");
+        }
+        mod tenants {
+            include!("shared/tenants.rs");
+        }
+        mod uploads {
+            include!("shared/uploads.rs");
+        }
+        mod usage {
+            include!("shared/usage.rs");
+        }
+    };
+}
+
 mod postgres;
 mod rows;
 mod sqlite;

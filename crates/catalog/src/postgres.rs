@@ -60,27 +60,4 @@ async fn lock_tenant(conn: &mut Conn, tenant: &ClientId) -> CatalogResult<()> {
     Ok(())
 }
 
-mod blobs {
-    include!("shared/blobs.rs");
-}
-mod catalog {
-    include!("shared/catalog.rs");
-}
-mod drive {
-    include!("shared/drive.rs");
-}
-mod folders {
-    include!("shared/folders.rs");
-}
-mod sweep {
-    include!("shared/sweep.rs");
-}
-mod tenants {
-    include!("shared/tenants.rs");
-}
-mod uploads {
-    include!("shared/uploads.rs");
-}
-mod usage {
-    include!("shared/usage.rs");
-}
+shared_queries!();
