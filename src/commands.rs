@@ -201,3 +201,32 @@ pub async fn migrate(store: &StoreArgs) -> Result<()> {
     println!("catalog schema is up to date");
     Ok(())
 }
+
+/// Probes each file; a file that cannot be probed gets `probe_status: failed` and a reason, and
+/// makes the command exit non-zero after printing everything.
+pub fn probe(files: &[std::path::PathBuf]) -> Result<()> {
+    let mut failed = 0;
+    let reports: Vec<serde_json::Value> = files
+        .iter()
+        .map(|path| {
+            let mut report = match mediadrive_probe::probe_path(path) {
+                Ok(info) => {
+                    let mut report = serde_json::to_value(info).expect("metadata serialises");
+                    report["probe_status"] = json!("done");
+                    report
+                }
+                Err(e) => {
+                    failed += 1;
+                    json!({"probe_status": "failed", "reason": e.to_string()})
+                }
+            };
+            report["file"] = json!(path.display().to_string());
+            report
+        })
+        .collect();
+    println!("{}", serde_json::to_string_pretty(&reports)?);
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} files could not be probed", files.len());
+    }
+    Ok(())
+}

@@ -36,6 +36,11 @@ enum Command {
     Sweep(commands::SweepArgs),
     /// Bring the catalog's schema up to date (before a rolling upgrade) and exit.
     Migrate,
+    /// Print what mediadrive knows of local files, as JSON (one object per file, in order).
+    Probe {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
 }
 
 fn init_tracing(default: &str) {
@@ -71,6 +76,7 @@ async fn main() -> ExitCode {
             init_tracing("warn");
             commands::migrate(&cli.store).await
         }
+        Command::Probe { files } => commands::probe(&files),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,7 @@ mod lifecycle;
 mod listing;
 mod moves_and_deletes;
 mod nodes;
+mod probe;
 mod quota;
 mod serving;
 mod uploads;

@@ -1,0 +1,107 @@
+//! Knows what a media file really is: the type sniffed from its bytes (never its name), and the
+//! metadata a preview needs, read by pure-Rust parsers.
+
+mod av;
+mod codecs;
+mod frame_rate;
+mod image;
+
+use std::{
+    fs::File,
+    io::{self, Read, Seek, SeekFrom},
+    path::Path,
+};
+
+use serde::Serialize;
+
+/// How many bytes the sniffer looks at.
+const SNIFF_LEN: usize = 8192;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Image,
+    Video,
+    Audio,
+    Other,
+}
+
+/// What probing found. Absent fields are unknown for this file, not zero.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MediaInfo {
+    pub kind: Kind,
+    /// The real content type, from the bytes.
+    pub mime: String,
+    /// Container or image format, e.g. `mp4`, `webm`, `png`.
+    pub container: Option<String>,
+    /// Codecs of the streams, video first, in ffprobe's names (`h264`, `aac`, …).
+    pub codecs: Vec<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_ms: Option<u64>,
+    pub frame_rate: Option<f64>,
+    /// Average bits per second over the whole file.
+    pub bit_rate: Option<u64>,
+    pub sample_rate: Option<u32>,
+    pub channels: Option<u32>,
+    /// EXIF orientation (1–8) of an image, when it carries one.
+    pub orientation: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("cannot read the file: {0}")]
+    Io(#[from] io::Error),
+    #[error("the file is empty")]
+    Empty,
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+impl MediaInfo {
+    fn other(mime: &str) -> Self {
+        Self {
+            kind: Kind::Other,
+            mime: mime.to_string(),
+            container: None,
+            codecs: Vec::new(),
+            width: None,
+            height: None,
+            duration_ms: None,
+            frame_rate: None,
+            bit_rate: None,
+            sample_rate: None,
+            channels: None,
+            orientation: None,
+        }
+    }
+}
+
+pub fn probe_path(path: &Path) -> Result<MediaInfo, ProbeError> {
+    probe(File::open(path)?)
+}
+
+/// Probes a whole file. Formats the sniffer recognises but whose structure is broken are errors;
+/// bytes of no known media type are `other`, which is not an error.
+pub fn probe(mut file: File) -> Result<MediaInfo, ProbeError> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Err(ProbeError::Empty);
+    }
+    file.seek(SeekFrom::Start(0))?;
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    (&mut file).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
+    file.seek(SeekFrom::Start(0))?;
+    let Some(sniffed) = infer::get(&head) else {
+        return Ok(MediaInfo::other("application/octet-stream"));
+    };
+    let mut info = match sniffed.matcher_type() {
+        infer::MatcherType::Image => image::probe(file, &head, sniffed)?,
+        infer::MatcherType::Video | infer::MatcherType::Audio => av::probe(file, sniffed)?,
+        _ => return Ok(MediaInfo::other(sniffed.mime_type())),
+    };
+    if let Some(ms) = info.duration_ms.filter(|ms| *ms > 0) {
+        info.bit_rate = Some(len * 8 * 1000 / ms);
+    }
+    Ok(info)
+}
