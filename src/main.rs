@@ -57,23 +57,24 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(listen) => {
-            init_tracing("info");
+            // The demuxers log every oddity of a user's file; what matters reaches the catalog instead.
+            init_tracing("info,symphonia=error");
             commands::serve(&cli.store, &listen).await
         }
         Command::Key(cmd) => {
-            init_tracing("warn");
+            init_tracing("warn,symphonia=error");
             commands::key(&cli.store, cmd).await
         }
         Command::Client(cmd) => {
-            init_tracing("warn");
+            init_tracing("warn,symphonia=error");
             commands::client(&cli.store, cmd).await
         }
         Command::Sweep(args) => {
-            init_tracing("warn");
+            init_tracing("warn,symphonia=error");
             commands::sweep(&cli.store, args).await
         }
         Command::Migrate => {
-            init_tracing("warn");
+            init_tracing("warn,symphonia=error");
             commands::migrate(&cli.store).await
         }
         Command::Probe { files } => commands::probe(&files),

@@ -1,4 +1,6 @@
-//! `mediadrive probe`: what the command line says of local files.
+//! Knowing every file: `mediadrive probe` on local files, and the probing of stored ones.
+
+use crate::harness::Server;
 
 #[test]
 fn the_probe_command_reports_each_file() {
@@ -40,4 +42,120 @@ fn the_probe_command_reports_each_file() {
     assert_eq!(reports[0]["duration_ms"], 1000);
     assert_eq!(reports[1]["probe_status"], "failed");
     assert!(reports[1]["reason"].as_str().unwrap().contains("truncated"));
+}
+
+fn ffmpeg(args: &[&str], out: &std::path::Path) -> Vec<u8> {
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .arg(out)
+        .status()
+        .expect("the tests need ffmpeg");
+    assert!(status.success());
+    std::fs::read(out).unwrap()
+}
+
+/// Polls a file's metadata until probing has finished.
+async fn probed(server: &Server, key: &str, path: &str) -> serde_json::Value {
+    for _ in 0..200 {
+        let (status, body) = server
+            .call(
+                "GET",
+                &format!("/v2/media/file/metadata?path={path}"),
+                key,
+                None,
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+        if body["probe_status"] != "pending" {
+            return body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{path} was never probed");
+}
+
+#[tokio::test]
+async fn stored_files_are_probed_and_served_as_what_they_are() {
+    let server = Server::start().await;
+    let key = server.key("acme", "render");
+    let dir = tempfile::tempdir().unwrap();
+    let png = ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x200:duration=0.04",
+            "-frames:v",
+            "1",
+        ],
+        &dir.path().join("p.png"),
+    );
+    let mp4 = ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=25:duration=1",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "+faststart",
+        ],
+        &dir.path().join("v.mp4"),
+    );
+    // A PNG that claims to be a video, a real video, and a video cut off after its header.
+    let disguised = server.upload(&key, "", "clip.mp4", "video/mp4", &png).await;
+    server.upload(&key, "", "real.mp4", "video/mp4", &mp4).await;
+    server
+        .upload(&key, "", "cut.mp4", "video/mp4", &mp4[..mp4.len() / 2])
+        .await;
+
+    let meta = probed(&server, &key, "clip.mp4").await;
+    assert_eq!(meta["probe_status"], "done");
+    assert_eq!(meta["declaredType"], "video/mp4");
+    assert_eq!(meta["realType"], "image/png");
+    assert_eq!(meta["typeMismatch"], true);
+    assert_eq!(
+        (
+            meta["metadata"]["width"].as_u64(),
+            meta["metadata"]["height"].as_u64()
+        ),
+        (Some(320), Some(200))
+    );
+    let served = server.get(&disguised).await;
+    assert_eq!(served.headers()["content-type"], "image/png");
+
+    let meta = probed(&server, &key, "real.mp4").await;
+    assert_eq!(meta["typeMismatch"], false);
+    let m = &meta["metadata"];
+    assert_eq!(
+        (m["kind"].as_str(), m["container"].as_str()),
+        (Some("video"), Some("mp4"))
+    );
+    assert_eq!(m["codecs"], serde_json::json!(["h264"]));
+    assert_eq!(
+        (m["width"].as_u64(), m["height"].as_u64()),
+        (Some(160), Some(120))
+    );
+    assert_eq!(m["frame_rate"].as_f64(), Some(25.0));
+    assert_eq!(m["duration_ms"].as_u64(), Some(1000));
+
+    let meta = probed(&server, &key, "cut.mp4").await;
+    assert_eq!(meta["probe_status"], "failed");
+    assert!(!meta["probe_error"].as_str().unwrap().is_empty());
+    assert_eq!(meta["metadata"], serde_json::Value::Null);
+
+    // Listings carry the metadata too.
+    let (_, listing) = server
+        .call("GET", "/v2/media/folder?sort=name", &key, None)
+        .await;
+    let files = listing["files"].as_array().unwrap();
+    let clip = files.iter().find(|f| f["name"] == "clip.mp4").unwrap();
+    assert_eq!(clip["probe_status"], "done");
+    assert_eq!(clip["metadata"]["kind"], "image");
+    let cut = files.iter().find(|f| f["name"] == "cut.mp4").unwrap();
+    assert_eq!(cut["probe_status"], "failed");
 }

@@ -10,7 +10,7 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use mediadrive_core::{
-    blobs::{BlobResult, ByteStream, StagedBlob},
+    blobs::{BlobResult, ByteStream, LocalBlob, StagedBlob},
     BlobError, BlobStore, ContentHash,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -255,6 +255,14 @@ impl BlobStore for FsBlobStore {
             .map_err(io::Error::other)?
             .map_err(not_found_or_io)?;
         Ok(Bytes::from(body))
+    }
+
+    async fn local(&self, hash: &ContentHash) -> BlobResult<LocalBlob> {
+        let path = self.blob_path(hash);
+        if !tokio::fs::try_exists(&path).await? {
+            return Err(BlobError::NotFound);
+        }
+        Ok(LocalBlob::in_place(path))
     }
 
     async fn exists(&self, hash: &ContentHash) -> BlobResult<bool> {

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use mediadrive_core::{
-    blobs::{BlobResult, ByteStream, StagedBlob},
+    blobs::{BlobResult, ByteStream, LocalBlob, StagedBlob},
     BlobError, BlobStore, ContentHash,
 };
 use opendal::{layers::RetryLayer, services::S3, ErrorKind, Operator};
@@ -219,6 +219,28 @@ impl BlobStore for S3BlobStore {
             .await
             .map_err(io_error)?
             .to_bytes())
+    }
+
+    async fn local(&self, hash: &ContentHash) -> BlobResult<LocalBlob> {
+        let path =
+            std::env::temp_dir().join(format!("mediadrive-blob-{}", uuid::Uuid::new_v4().simple()));
+        // Owned from the start, so a failed download leaves nothing behind.
+        let local = LocalBlob::copy(path.clone());
+        let mut stream = self
+            .op
+            .reader_with(&blob_key(hash))
+            .chunk(READ_CHUNK)
+            .await
+            .map_err(io_error)?
+            .into_bytes_stream(..)
+            .await
+            .map_err(io_error)?;
+        let mut file = tokio::fs::File::create(&path).await?;
+        while let Some(chunk) = stream.next().await {
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk?).await?;
+        }
+        tokio::io::AsyncWriteExt::flush(&mut file).await?;
+        Ok(local)
     }
 
     async fn exists(&self, hash: &ContentHash) -> BlobResult<bool> {

@@ -19,6 +19,9 @@ macro_rules! shared_queries {
         mod folders {
             include!("shared/folders.rs");
         }
+        mod probes {
+            include!("shared/probes.rs");
+        }
         mod sweep {
             include!("shared/sweep.rs");
         }

@@ -2,6 +2,7 @@
 
 use std::{
     io,
+    path::{Path, PathBuf},
     pin::Pin,
     time::{Duration, SystemTime},
 };
@@ -24,6 +25,44 @@ pub type BlobResult<T> = Result<T, BlobError>;
 
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
+/// A blob's bytes as a file on this machine, for tools that need to seek (probing). A temporary
+/// copy is removed when this is dropped.
+#[derive(Debug)]
+pub struct LocalBlob {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl LocalBlob {
+    /// The store's own file, left alone afterwards.
+    pub fn in_place(path: PathBuf) -> Self {
+        Self {
+            path,
+            temporary: false,
+        }
+    }
+
+    /// A copy made for the caller, removed afterwards.
+    pub fn copy(path: PathBuf) -> Self {
+        Self {
+            path,
+            temporary: true,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for LocalBlob {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
 /// Bytes being received; hashed as they arrive. Dropping it without [`StagedBlob::commit`] discards them.
 #[async_trait]
 pub trait StagedBlob: Send {
@@ -42,6 +81,8 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Reads a whole (small) blob into memory in one step.
     async fn read_all(&self, hash: &ContentHash) -> BlobResult<Bytes>;
     async fn exists(&self, hash: &ContentHash) -> BlobResult<bool>;
+    /// The blob as a local file.
+    async fn local(&self, hash: &ContentHash) -> BlobResult<LocalBlob>;
     /// Removes a blob; removing a missing blob succeeds.
     async fn delete(&self, hash: &ContentHash) -> BlobResult<()>;
     /// Removes staged bytes left behind by uploads that died before `older_than`.

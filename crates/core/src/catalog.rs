@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    ApiKeyRecord, BlobReclaim, ClientId, ContentHash, FileId, FileMove, FileName, FilePage,
-    FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ListQuery, NewApiKey, NewUpload,
-    SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
+    ApiKeyRecord, BlobProbe, BlobReclaim, ClientId, ContentHash, FileId, FileMove, FileName,
+    FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ListQuery, NewApiKey,
+    NewUpload, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +102,19 @@ pub trait Catalog: Send + Sync + 'static {
     /// Clears `token`'s mark after its bytes could not be removed, so ingests of the same content
     /// need not wait for the mark to turn stale.
     async fn abandon_blob_reclaim(&self, hash: &ContentHash, token: &str) -> CatalogResult<()>;
+
+    // Probing.
+    /// Claims up to `limit` blobs that still need probing, until `until`; a node that dies loses
+    /// its claims when they lapse.
+    async fn claim_probes(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> CatalogResult<Vec<ContentHash>>;
+    /// Stores what probing found; `status` is done or failed.
+    async fn record_probe(&self, probe: &BlobProbe) -> CatalogResult<()>;
+    async fn blob_probes(&self, hashes: &[ContentHash]) -> CatalogResult<Vec<BlobProbe>>;
 
     // The drive.
     async fn file(

@@ -242,6 +242,44 @@ pub enum UploadClaim {
     Missing,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeStatus {
+    Pending,
+    Done,
+    Failed,
+}
+
+impl ProbeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeStatus::Pending => "pending",
+            ProbeStatus::Done => "done",
+            ProbeStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "done" => Some(Self::Done),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// What probing found out about a blob's bytes (and so about every file that holds them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobProbe {
+    pub hash: ContentHash,
+    pub status: ProbeStatus,
+    /// The metadata as JSON, when probing succeeded.
+    pub metadata: Option<String>,
+    /// Why probing failed.
+    pub error: Option<String>,
+}
+
 /// Blobs one reclaimer marked; only the same token may finish them.
 #[derive(Debug, Clone, Default)]
 pub struct BlobReclaim {

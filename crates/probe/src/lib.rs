@@ -103,5 +103,19 @@ pub fn probe(mut file: File) -> Result<MediaInfo, ProbeError> {
     if let Some(ms) = info.duration_ms.filter(|ms| *ms > 0) {
         info.bit_rate = Some(len * 8 * 1000 / ms);
     }
+    info.mime = served_type(&info.mime, info.kind).to_string();
     Ok(info)
+}
+
+/// The registered name of a type, as a browser expects it in `Content-Type` (the sniffer reports
+/// some legacy `x-` names), and the audio name of an audio-only video container.
+fn served_type(mime: &str, kind: Kind) -> &str {
+    match (mime, kind) {
+        ("audio/x-flac", _) => "audio/flac",
+        ("audio/x-wav", _) => "audio/wav",
+        ("audio/m4a" | "video/mp4", Kind::Audio) => "audio/mp4",
+        ("video/webm", Kind::Audio) => "audio/webm",
+        ("audio/m4a", _) => "audio/mp4",
+        _ => mime,
+    }
 }

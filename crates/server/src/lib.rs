@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod lifecycle;
 pub mod preconditions;
+pub mod probing;
 pub mod reconcile;
 pub mod serve;
 pub mod serve_cache;
@@ -51,6 +52,7 @@ impl AppState {
             config: Arc::new(config),
             signer: signing::UploadSigner::new(key),
             cache,
+            probe_wakeup: Arc::default(),
         })
     }
 }
@@ -63,6 +65,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(lifecycle::run_sweeper(state.clone(), shutdown.clone()));
     let reconciler = tokio::spawn(reconcile::run_reconciler(state.clone(), shutdown.clone()));
+    let prober = tokio::spawn(probing::run_prober(state.clone(), shutdown.clone()));
     let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     // Without TCP_NODELAY a body written after its headers waits out the client's delayed ACK (~40 ms).
     let listener = listener.tap_io(|tcp| {
@@ -77,5 +80,6 @@ pub async fn run(
         .await?;
     let _ = sweeper.await;
     let _ = reconciler.await;
+    let _ = prober.await;
     Ok(())
 }

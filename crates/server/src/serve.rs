@@ -9,7 +9,7 @@ use axum::{
     response::Response,
 };
 use mediadrive_core::{
-    paths::split_file_path, BlobError, ClientId, ContentHash, FileRecord, FileStatus,
+    paths::split_file_path, BlobError, ClientId, ContentHash, FileRecord, FileStatus, ProbeStatus,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -56,6 +56,28 @@ async fn lookup(state: &AppState, client: &str, path: &str) -> ApiResult<Arc<Fil
         .ok_or_else(ApiError::file_not_found)?;
     state.cache.remember_file(file.clone());
     Ok(file)
+}
+
+/// The type the bytes really are once probed (issue 4: a file whose bytes contradict its declared
+/// type is served as what it is), the declared type until then.
+async fn served_type(state: &AppState, file: &FileRecord, hash: &ContentHash) -> String {
+    if let Some(known) = state.cache.real_type(hash) {
+        return known.unwrap_or_else(|| file.content_type.clone());
+    }
+    match state.catalog.blob_probes(std::slice::from_ref(hash)).await {
+        Ok(mut probes) => match probes.pop() {
+            Some(probe) if probe.status != ProbeStatus::Pending => {
+                let real = crate::probing::real_type(&probe);
+                state.cache.remember_real_type(hash.clone(), real.clone());
+                real.unwrap_or_else(|| file.content_type.clone())
+            }
+            _ => file.content_type.clone(),
+        },
+        Err(e) => {
+            tracing::warn!(blob = %hash, error = %e, "could not read probe result");
+            file.content_type.clone()
+        }
+    }
 }
 
 /// The record was read just before a delete on this or another node reclaimed its bytes.
@@ -176,7 +198,8 @@ pub async fn serve_file(
                 .expect("valid response"));
         }
     }
-    builder = builder.header(header::CONTENT_TYPE, header_value(&file.content_type));
+    let content_type = served_type(&state, &file, hash).await;
+    builder = builder.header(header::CONTENT_TYPE, header_value(&content_type));
     if params.wants_attachment() {
         builder = builder.header(
             header::CONTENT_DISPOSITION,

@@ -14,6 +14,8 @@ use moka::sync::Cache;
 pub struct ServeCache {
     files: Cache<(ClientId, String), Arc<FileRecord>>,
     content: Cache<ContentHash, Bytes>,
+    /// The real content type of probed blobs (None: nothing recognised, the declared type stands).
+    types: Cache<ContentHash, Option<String>>,
     max_file: u64,
 }
 
@@ -35,6 +37,7 @@ impl ServeCache {
         Self {
             files,
             content,
+            types: Cache::new(MAX_PATHS),
             max_file: if capacity == 0 { 0 } else { max_file },
         }
     }
@@ -71,5 +74,15 @@ impl ServeCache {
 
     pub fn forget_content(&self, hash: &ContentHash) {
         self.content.invalidate(hash);
+        self.types.invalidate(hash);
+    }
+
+    pub fn real_type(&self, hash: &ContentHash) -> Option<Option<String>> {
+        self.types.get(hash)
+    }
+
+    /// Only final results are remembered: a blob still pending gets its type later.
+    pub fn remember_real_type(&self, hash: ContentHash, real: Option<String>) {
+        self.types.insert(hash, real);
     }
 }

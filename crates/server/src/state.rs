@@ -13,6 +13,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub signer: UploadSigner,
     pub cache: ServeCache,
+    /// Woken when new bytes arrive, so probing starts at once.
+    pub probe_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

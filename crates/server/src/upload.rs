@@ -193,12 +193,14 @@ pub(crate) async fn commit(
         let _ = state.catalog.release_blob_lease(hash).await;
         return Err(e.into());
     }
-    state
+    let file = state
         .catalog
         .complete_upload(&record.id, hash, Utc::now())
         .await
         .map_err(|e| match e {
             CatalogError::NotFound => ApiError::not_found("Upload not found"),
             other => other.into(),
-        })
+        })?;
+    state.probe_wakeup.notify_one();
+    Ok(file)
 }

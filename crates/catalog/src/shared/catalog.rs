@@ -3,13 +3,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
-    catalog::CatalogResult, ApiKeyRecord, BlobReclaim, Catalog, ClientId, ContentHash, FileId,
-    FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats,
-    ListQuery, NewApiKey, NewUpload, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
+    catalog::CatalogResult, ApiKeyRecord, BlobProbe, BlobReclaim, Catalog, ClientId, ContentHash,
+    FileId, FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath,
+    FolderStats, ListQuery, NewApiKey, NewUpload, SweepReport, SweepRule, Tenant, TenantUpdate,
+    UploadClaim,
 };
 
 use super::{
-    backend, blobs, drive, folders, lock_tenant, sweep, tenants, uploads, write_tx, Backend,
+    backend, blobs, drive, folders, lock_tenant, probes, sweep, tenants, uploads, write_tx, Backend,
 };
 
 #[async_trait]
@@ -117,6 +118,23 @@ impl Catalog for Backend {
 
     async fn abandon_blob_reclaim(&self, hash: &ContentHash, token: &str) -> CatalogResult<()> {
         blobs::abandon_reclaim(&self.pool, hash, token).await
+    }
+
+    async fn claim_probes(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> CatalogResult<Vec<ContentHash>> {
+        probes::claim(&self.pool, now, until, limit).await
+    }
+
+    async fn record_probe(&self, probe: &BlobProbe) -> CatalogResult<()> {
+        probes::record(&self.pool, probe).await
+    }
+
+    async fn blob_probes(&self, hashes: &[ContentHash]) -> CatalogResult<Vec<BlobProbe>> {
+        probes::of(&self.pool, hashes).await
     }
 
     async fn file(

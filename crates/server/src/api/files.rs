@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     body::JsonObject,
-    views::{now_timestamp, FileView},
+    views::{file_view, now_timestamp, FileView},
 };
 use crate::{
     auth::Principal,
@@ -195,7 +195,7 @@ pub async fn get_file(
     }
     Ok(Json(FileAnswer {
         success: true,
-        file: FileView::new(&state, &file),
+        file: file_view(&state, &file).await?,
     }))
 }
 
@@ -276,7 +276,7 @@ pub async fn move_file(
     Ok(Json(MovedFile {
         success: true,
         timestamp: now_timestamp(),
-        file: FileView::new(&state, &moved),
+        file: file_view(&state, &moved).await?,
     }))
 }
 

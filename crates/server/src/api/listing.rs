@@ -5,7 +5,7 @@ use mediadrive_core::{ClientId, Cursor, FolderPath, ListQuery, MediaType, SortFi
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
-use super::views::{FileView, FolderListing, FolderView};
+use super::views::{file_views, FolderListing, FolderView};
 use crate::{
     error::{ApiError, ApiResult},
     state::AppState,
@@ -151,7 +151,7 @@ pub async fn folder_page(
         success: true,
         folder: folder.as_str().to_string(),
         folders: folders.iter().map(FolderView::from).collect(),
-        files: page.files.iter().map(|f| FileView::new(state, f)).collect(),
+        files: file_views(state, &page.files).await?,
         next_cursor: page
             .next
             .map(|c| encode_cursor(&c, query.sort, query.order)),

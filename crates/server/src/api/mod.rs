@@ -5,6 +5,7 @@ mod files;
 mod folders;
 mod listing;
 mod media;
+mod metadata;
 mod views;
 
 use axum::{routing::get, Json, Router};
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
             folders::move_folder,
             folders::delete_folder
         ))
+        .routes(routes!(metadata::file_metadata))
         .routes(routes!(upload::receive))
         .routes(routes!(healthz))
         .split_for_parts();

@@ -1,11 +1,15 @@
 //! The JSON shapes the v2 surface answers with (seed 002 and JSON2Video's API reference).
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use mediadrive_core::{FileRecord, FolderEntry, FolderStats, MediaType, Tenant};
+use std::collections::HashMap;
+
+use mediadrive_core::{
+    BlobProbe, ContentHash, FileRecord, FolderEntry, FolderStats, MediaType, ProbeStatus, Tenant,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::state::AppState;
+use crate::{error::ApiResult, state::AppState};
 
 /// Timestamps as the seeds print them: `2026-05-12T10:49:52.924Z`.
 pub fn timestamp(t: DateTime<Utc>) -> String {
@@ -41,10 +45,49 @@ pub struct FileView {
     pub temporary: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// pending, done or failed: whether mediadrive has looked inside the file yet.
+    pub probe_status: String,
+    /// What the bytes really are (kind, type, container, codecs, dimensions, duration, …) once probed.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// Views of files with what probing found out about their bytes (one catalog query for all).
+pub async fn file_views(state: &AppState, files: &[FileRecord]) -> ApiResult<Vec<FileView>> {
+    let hashes: Vec<ContentHash> = files.iter().filter_map(|f| f.blob.clone()).collect();
+    let probes: HashMap<ContentHash, BlobProbe> = if hashes.is_empty() {
+        HashMap::new()
+    } else {
+        state
+            .catalog
+            .blob_probes(&hashes)
+            .await?
+            .into_iter()
+            .map(|p| (p.hash.clone(), p))
+            .collect()
+    };
+    Ok(files
+        .iter()
+        .map(|f| FileView::new(state, f, f.blob.as_ref().and_then(|h| probes.get(h))))
+        .collect())
+}
+
+pub async fn file_view(state: &AppState, file: &FileRecord) -> ApiResult<FileView> {
+    Ok(file_views(state, std::slice::from_ref(file))
+        .await?
+        .remove(0))
+}
+
+/// A stored probe's metadata as JSON; a row that does not parse is a catalog fault, not the client's.
+pub fn metadata_json(probe: &BlobProbe) -> Option<serde_json::Value> {
+    probe
+        .metadata
+        .as_deref()
+        .and_then(|m| serde_json::from_str(m).ok())
 }
 
 impl FileView {
-    pub fn new(state: &AppState, f: &FileRecord) -> Self {
+    pub fn new(state: &AppState, f: &FileRecord, probe: Option<&BlobProbe>) -> Self {
         let url = state.record_url(f);
         Self {
             name: f.name.as_str().to_string(),
@@ -59,6 +102,11 @@ impl FileView {
             temporary: f.temporary,
             created_at: timestamp(f.created_at),
             updated_at: timestamp(f.updated_at),
+            probe_status: probe
+                .map_or(ProbeStatus::Pending, |p| p.status)
+                .as_str()
+                .to_string(),
+            metadata: probe.and_then(metadata_json),
         }
     }
 }

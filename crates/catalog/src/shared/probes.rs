@@ -1,0 +1,77 @@
+// Probe results per blob, and the claims that let one node at a time probe a blob.
+
+use chrono::{DateTime, Utc};
+use mediadrive_core::{catalog::CatalogResult, BlobProbe, CatalogError, ContentHash, ProbeStatus};
+use sqlx::QueryBuilder;
+
+use super::{backend, prep, Db, Pool};
+use crate::time::to_ms;
+
+pub async fn claim(
+    pool: &Pool,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: u32,
+) -> CatalogResult<Vec<ContentHash>> {
+    // The condition is repeated on the row: on PostgreSQL a row another node claimed meanwhile is
+    // re-read after its lock is released, and must no longer qualify.
+    let rows: Vec<String> = sqlx::query_scalar(&prep(
+        "UPDATE blobs SET probe_claim_until = ?1
+         WHERE hash IN (SELECT hash FROM blobs
+                        WHERE probe_status = 'pending' AND refcount > 0
+                          AND (probe_claim_until IS NULL OR probe_claim_until < ?2)
+                        LIMIT ?3)
+           AND probe_status = 'pending' AND (probe_claim_until IS NULL OR probe_claim_until < ?2)
+         RETURNING hash",
+    ))
+    .bind(to_ms(until))
+    .bind(to_ms(now))
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    Ok(rows.iter().filter_map(|h| ContentHash::parse(h)).collect())
+}
+
+pub async fn record(pool: &Pool, probe: &BlobProbe) -> CatalogResult<()> {
+    sqlx::query(&prep(
+        "UPDATE blobs SET probe_status = ?2, metadata = ?3, probe_error = ?4, probe_claim_until = NULL
+         WHERE hash = ?1",
+    ))
+    .bind(probe.hash.as_str())
+    .bind(probe.status.as_str())
+    .bind(probe.metadata.as_deref())
+    .bind(probe.error.as_deref())
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub async fn of(pool: &Pool, hashes: &[ContentHash]) -> CatalogResult<Vec<BlobProbe>> {
+    let mut probes = Vec::with_capacity(hashes.len());
+    for chunk in hashes.chunks(500) {
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(
+            "SELECT hash, probe_status, metadata, probe_error FROM blobs WHERE hash IN (",
+        );
+        let mut list = qb.separated(", ");
+        for h in chunk {
+            list.push_bind(h.as_str());
+        }
+        list.push_unseparated(")");
+        let rows: Vec<(String, String, Option<String>, Option<String>)> =
+            qb.build_query_as().fetch_all(pool).await.map_err(backend)?;
+        for (hash, status, metadata, error) in rows {
+            probes.push(BlobProbe {
+                hash: ContentHash::parse(&hash)
+                    .ok_or_else(|| CatalogError::Backend("corrupt blob hash in catalog".into()))?,
+                status: ProbeStatus::parse(&status).ok_or_else(|| {
+                    CatalogError::Backend("corrupt probe status in catalog".into())
+                })?,
+                metadata,
+                error,
+            });
+        }
+    }
+    Ok(probes)
+}
