@@ -26,6 +26,7 @@ pub async fn serve(store: &StoreArgs, listen: &ListenArgs) -> Result<()> {
         listen = %listener.local_addr()?,
         public_url = %state.config.public_url,
         data_dir = %state.config.data_dir.display(),
+        ffmpeg = mediadrive_server::previews::ffmpeg_available(),
         "mediadrive serving"
     );
     let (stop, stopped) = watch::channel(false);

@@ -159,3 +159,102 @@ async fn stored_files_are_probed_and_served_as_what_they_are() {
     let cut = files.iter().find(|f| f["name"] == "cut.mp4").unwrap();
     assert_eq!(cut["probe_status"], "failed");
 }
+
+#[tokio::test]
+async fn previews_are_made_served_and_deleted_with_their_files() {
+    let server = Server::start().await;
+    let key = server.key("acme", "editor");
+    let dir = tempfile::tempdir().unwrap();
+    let jpg = ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=1600x900:duration=0.04",
+            "-frames:v",
+            "1",
+        ],
+        &dir.path().join("big.jpg"),
+    );
+    let mp4 = ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=640x360:rate=25:duration=3",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+        &dir.path().join("v.mp4"),
+    );
+    let wav = ffmpeg(
+        &["-f", "lavfi", "-i", "sine=sample_rate=8000:duration=2"],
+        &dir.path().join("a.wav"),
+    );
+    let image = server.upload(&key, "", "big.jpg", "image/jpeg", &jpg).await;
+    let video = server.upload(&key, "", "v.mp4", "video/mp4", &mp4).await;
+    let audio = server.upload(&key, "", "a.wav", "audio/wav", &wav).await;
+    for path in ["big.jpg", "v.mp4", "a.wav"] {
+        assert_eq!(
+            probed(&server, &key, path).await["probe_status"],
+            "done",
+            "{path}"
+        );
+    }
+    let webp =
+        |bytes: &[u8]| bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP";
+    for (url, preview) in [
+        (&image, "thumb-256"),
+        (&image, "thumb-1024"),
+        (&video, "poster"),
+        (&video, "thumb-256"),
+    ] {
+        let resp = server.get(&format!("{url}?preview={preview}")).await;
+        assert_eq!(resp.status(), reqwest::StatusCode::OK, "{url} {preview}");
+        assert_eq!(resp.headers()["content-type"], "image/webp");
+        assert!(webp(&resp.bytes().await.unwrap()), "{url} {preview}");
+    }
+    let (_, file) = server
+        .call("GET", "/v2/media/file?path=big.jpg", &key, None)
+        .await;
+    assert_eq!(
+        file["file"]["thumbnailUrl"],
+        format!("{image}?preview=thumb-256")
+    );
+    let waveform: serde_json::Value = server
+        .get(&format!("{audio}?preview=waveform"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let peaks = waveform["peaks"].as_array().unwrap();
+    assert_eq!(waveform["buckets"].as_u64(), Some(peaks.len() as u64));
+    assert!(peaks
+        .iter()
+        .all(|p| (0.0..=1.0).contains(&p.as_f64().unwrap())));
+    // ffmpeg's sine source plays at an eighth of full scale.
+    assert!(peaks.iter().filter(|p| p.as_f64().unwrap() > 0.1).count() > peaks.len() / 2);
+    let missing = server.get(&format!("{audio}?preview=poster")).await;
+    assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
+
+    // Previews are blobs of their own, and go when the last file holding their source goes.
+    assert!(server.blob_files().await.len() > 3);
+    for name in ["big.jpg", "v.mp4", "a.wav"] {
+        let (status, _) = server
+            .call(
+                "DELETE",
+                "/v2/media/file",
+                &key,
+                Some(serde_json::json!({"name": name})),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK);
+    }
+    assert!(
+        server.blob_files().await.is_empty(),
+        "{:?}",
+        server.blob_files().await
+    );
+}

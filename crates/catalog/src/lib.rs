@@ -19,6 +19,9 @@ macro_rules! shared_queries {
         mod folders {
             include!("shared/folders.rs");
         }
+        mod previews {
+            include!("shared/previews.rs");
+        }
         mod probes {
             include!("shared/probes.rs");
         }

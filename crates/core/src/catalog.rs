@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     ApiKeyRecord, BlobProbe, BlobReclaim, ClientId, ContentHash, FileId, FileMove, FileName,
     FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ListQuery, NewApiKey,
-    NewUpload, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
+    NewUpload, Preview, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -97,8 +97,13 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> CatalogResult<BlobReclaim>;
     /// The blobs a full reclaim would take now, without marking them.
     async fn reclaimable_blobs(&self, now: DateTime<Utc>) -> CatalogResult<Vec<ContentHash>>;
-    /// Forgets a blob whose bytes are gone, if `token` still holds its mark.
-    async fn finish_blob_reclaim(&self, hash: &ContentHash, token: &str) -> CatalogResult<()>;
+    /// Forgets a blob whose bytes are gone, if `token` still holds its mark, and drops the previews
+    /// made from it; returns their blobs, which may now be unreferenced.
+    async fn finish_blob_reclaim(
+        &self,
+        hash: &ContentHash,
+        token: &str,
+    ) -> CatalogResult<Vec<ContentHash>>;
     /// Clears `token`'s mark after its bytes could not be removed, so ingests of the same content
     /// need not wait for the mark to turn stale.
     async fn abandon_blob_reclaim(&self, hash: &ContentHash, token: &str) -> CatalogResult<()>;
@@ -115,6 +120,12 @@ pub trait Catalog: Send + Sync + 'static {
     /// Stores what probing found; `status` is done or failed.
     async fn record_probe(&self, probe: &BlobProbe) -> CatalogResult<()>;
     async fn blob_probes(&self, hashes: &[ContentHash]) -> CatalogResult<Vec<BlobProbe>>;
+    /// Links a preview to its source; the preview's blob must hold a lease, which this turns into
+    /// a reference. Replaces an earlier preview of the same name.
+    async fn add_preview(&self, preview: &Preview) -> CatalogResult<()>;
+    async fn previews(&self, source: &ContentHash) -> CatalogResult<Vec<Preview>>;
+    /// Whether a blob is itself some blob's preview (previews get no previews of their own).
+    async fn is_preview(&self, hash: &ContentHash) -> CatalogResult<bool>;
 
     // The drive.
     async fn file(

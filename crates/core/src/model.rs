@@ -280,6 +280,17 @@ pub struct BlobProbe {
     pub error: Option<String>,
 }
 
+/// A preview derived from a blob (a thumbnail, a waveform, a poster), itself stored as a blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    pub source: ContentHash,
+    /// e.g. `thumb-256`, `waveform`, `poster`.
+    pub name: String,
+    pub blob: ContentHash,
+    pub content_type: String,
+    pub size: u64,
+}
+
 /// Blobs one reclaimer marked; only the same token may finish them.
 #[derive(Debug, Clone, Default)]
 pub struct BlobReclaim {

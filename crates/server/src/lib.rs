@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod lifecycle;
 pub mod preconditions;
+pub mod previews;
 pub mod probing;
 pub mod reconcile;
 pub mod serve;

@@ -26,13 +26,19 @@ async fn reclaim_blobs(
     only: Option<&[ContentHash]>,
 ) -> Result<Vec<ContentHash>, String> {
     let mut reclaimed = Vec::new();
+    // Reclaiming a blob releases its previews, which are reclaimed in the next round.
+    let mut released = Vec::new();
     match only {
         Some(hashes) => {
-            for chunk in hashes.chunks(RECLAIM_CHUNK) {
-                reclaim_batch(state, now, Some(chunk), &mut reclaimed).await?;
+            let mut queue = hashes.to_vec();
+            while !queue.is_empty() {
+                for chunk in queue.chunks(RECLAIM_CHUNK) {
+                    reclaim_batch(state, now, Some(chunk), &mut reclaimed, &mut released).await?;
+                }
+                queue = std::mem::take(&mut released);
             }
         }
-        None => while reclaim_batch(state, now, None, &mut reclaimed).await? > 0 {},
+        None => while reclaim_batch(state, now, None, &mut reclaimed, &mut released).await? > 0 {},
     }
     Ok(reclaimed)
 }
@@ -43,6 +49,7 @@ async fn reclaim_batch(
     now: DateTime<Utc>,
     only: Option<&[ContentHash]>,
     reclaimed: &mut Vec<ContentHash>,
+    released: &mut Vec<ContentHash>,
 ) -> Result<usize, String> {
     let marked = state
         .catalog
@@ -61,13 +68,16 @@ async fn reclaim_batch(
                 .await;
             continue;
         }
-        if let Err(e) = state
+        match state
             .catalog
             .finish_blob_reclaim(&hash, &marked.token)
             .await
         {
-            tracing::warn!(blob = %hash, error = %e, "could not forget reclaimed blob");
-            continue;
+            Ok(previews) => released.extend(previews),
+            Err(e) => {
+                tracing::warn!(blob = %hash, error = %e, "could not forget reclaimed blob");
+                continue;
+            }
         }
         removed += 1;
         reclaimed.push(hash);

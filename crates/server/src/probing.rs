@@ -4,12 +4,13 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::Utc;
 use futures_util::StreamExt;
-use mediadrive_core::{BlobError, BlobProbe, ContentHash, ProbeStatus};
+use mediadrive_core::{BlobError, BlobProbe, ContentHash, Preview, ProbeStatus};
 use tokio::sync::watch;
 
-use crate::state::AppState;
+use crate::{error::ApiError, previews, state::AppState};
 
 /// How long a node holds a claim; one that dies loses its blobs to the others after this.
 const CLAIM: Duration = Duration::from_secs(300);
@@ -47,12 +48,36 @@ pub async fn probe_once(state: &AppState) -> Result<usize, String> {
 }
 
 async fn probe_blob(state: &AppState, hash: ContentHash) {
+    // A preview's own bytes are probed like any blob's, but previews of previews would be endless.
+    let wants_previews = match state.catalog.is_preview(&hash).await {
+        Ok(is_preview) => !is_preview,
+        Err(e) => {
+            tracing::warn!(blob = %hash, error = %e, "could not look up blob; retried later");
+            return;
+        }
+    };
     let outcome = match state.blobs.local(&hash).await {
         Ok(local) => {
             let path = local.path().to_path_buf();
-            let task = tokio::task::spawn_blocking(move || mediadrive_probe::probe_path(&path));
+            let task = tokio::task::spawn_blocking(move || {
+                mediadrive_probe::probe_path(&path).map(|info| {
+                    let rendered = if wants_previews {
+                        previews::render(&path, &info)
+                    } else {
+                        Vec::new()
+                    };
+                    (rendered, info)
+                })
+            });
             let outcome = match tokio::time::timeout(TIME_LIMIT, task).await {
-                Ok(Ok(Ok(info))) => Ok(serde_json::to_string(&info).expect("metadata serialises")),
+                Ok(Ok(Ok((rendered, info)))) => {
+                    for preview in rendered {
+                        if let Err(e) = store_preview(state, &hash, preview).await {
+                            tracing::warn!(blob = %hash, error = e.message, "could not store preview");
+                        }
+                    }
+                    Ok(serde_json::to_string(&info).expect("metadata serialises"))
+                }
                 Ok(Ok(Err(e))) => Err(e.to_string()),
                 Ok(Err(_)) => Err("the file crashed the prober".to_string()),
                 Err(_) => Err(format!(
@@ -87,6 +112,40 @@ async fn probe_blob(state: &AppState, hash: ContentHash) {
     if let Err(e) = state.catalog.record_probe(&probe).await {
         tracing::warn!(blob = %probe.hash, error = %e, "could not store probe result");
     }
+}
+
+/// Stores a preview through the same protocol as an upload: staged, hashed, leased, placed, then
+/// referenced by the catalog.
+async fn store_preview(
+    state: &AppState,
+    source: &ContentHash,
+    preview: previews::Rendered,
+) -> Result<(), ApiError> {
+    let mut staged = state.blobs.stage().await?;
+    staged.write(Bytes::from(preview.bytes)).await?;
+    let (blob, size) = staged.finish().await?;
+    if &blob == source {
+        // Re-encoding gave the very same bytes: the file is its own preview, and a blob that
+        // referenced itself could never be reclaimed.
+        return Ok(());
+    }
+    crate::upload::lease_blob(state, &blob, size).await?;
+    if let Err(e) = staged.commit(&blob).await {
+        let _ = state.catalog.release_blob_lease(&blob).await;
+        return Err(e.into());
+    }
+    let link = Preview {
+        source: source.clone(),
+        name: preview.name,
+        blob: blob.clone(),
+        content_type: preview.content_type.to_string(),
+        size,
+    };
+    if let Err(e) = state.catalog.add_preview(&link).await {
+        let _ = state.catalog.release_blob_lease(&blob).await;
+        return Err(e.into());
+    }
+    Ok(())
 }
 
 /// Probes until shutdown: woken by each completed upload, and every few seconds regardless.

@@ -9,7 +9,8 @@ use axum::{
     response::Response,
 };
 use mediadrive_core::{
-    paths::split_file_path, BlobError, ClientId, ContentHash, FileRecord, FileStatus, ProbeStatus,
+    paths::split_file_path, BlobError, ClientId, ContentHash, FileRecord, FileStatus, MediaType,
+    ProbeStatus,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -27,6 +28,9 @@ use crate::{
 pub struct ServeParams {
     /// Any value but `0`/`false`: serve as an attachment (`Content-Disposition: attachment`).
     download: Option<String>,
+    /// A preview instead of the file: `thumb-256`, `thumb-1024` (WebP; an image without one is
+    /// its own thumbnail), `poster` (WebP, videos, needs ffmpeg), `waveform` (JSON peaks, audio).
+    preview: Option<String>,
 }
 
 impl ServeParams {
@@ -91,12 +95,12 @@ fn missing_is_gone(e: BlobError) -> ApiError {
 /// The body of `count` bytes from `start`: from memory for small files, streamed otherwise.
 async fn body(
     state: &AppState,
-    file: &FileRecord,
+    size: u64,
     hash: &ContentHash,
     start: u64,
     count: u64,
 ) -> ApiResult<Body> {
-    if !state.cache.holds(file.size) {
+    if !state.cache.holds(size) {
         return Ok(Body::from_stream(
             state
                 .blobs
@@ -109,7 +113,7 @@ async fn body(
         Some(whole) => whole,
         None => {
             let whole = state.blobs.read_all(hash).await.map_err(missing_is_gone)?;
-            if whole.len() as u64 != file.size {
+            if whole.len() as u64 != size {
                 return Err(ApiError::internal(format!(
                     "blob {hash} has the wrong length"
                 )));
@@ -151,10 +155,25 @@ pub async fn serve_file(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let file = lookup(&state, &client, &path).await?;
-    let hash = file
+    let source = file
         .blob
         .as_ref()
         .ok_or_else(|| ApiError::internal("uploaded file without a blob"))?;
+    let (hash, len, preview_type) = match params.preview.as_deref() {
+        None => (source.clone(), file.size, None),
+        Some(name) => {
+            let previews = state.catalog.previews(source).await?;
+            match previews.into_iter().find(|p| p.name == name) {
+                Some(p) => (p.blob, p.size, Some(p.content_type)),
+                // Until (or unless) a thumbnail exists, an image is its own thumbnail.
+                None if name.starts_with("thumb-") && file.media_type == MediaType::Image => {
+                    (source.clone(), file.size, None)
+                }
+                None => return Err(ApiError::not_found("Preview not found")),
+            }
+        }
+    };
+    let hash = &hash;
     let etag = format!("\"{hash}\"");
     // updated_at moves with uploads, moves and renames: a path that now names other bytes is newer.
     let modified = to_http_seconds(file.updated_at);
@@ -198,7 +217,10 @@ pub async fn serve_file(
                 .expect("valid response"));
         }
     }
-    let content_type = served_type(&state, &file, hash).await;
+    let content_type = match preview_type {
+        Some(t) => t,
+        None => served_type(&state, &file, hash).await,
+    };
     builder = builder.header(header::CONTENT_TYPE, header_value(&content_type));
     if params.wants_attachment() {
         builder = builder.header(
@@ -207,7 +229,6 @@ pub async fn serve_file(
         );
     }
 
-    let len = file.size;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(r) if method == Method::GET && if_range_allows(&headers, &etag, modified) => {
             parse_range(r, len)
@@ -232,7 +253,7 @@ pub async fn serve_file(
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        body(&state, &file, hash, start, count).await?
+        body(&state, len, hash, start, count).await?
     };
     Ok(builder.body(body).expect("valid response"))
 }

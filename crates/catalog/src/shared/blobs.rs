@@ -132,16 +132,41 @@ pub async fn reclaimable_now(pool: &Pool, now: DateTime<Utc>) -> CatalogResult<V
     Ok(hashes(rows))
 }
 
-pub async fn finish_reclaim(pool: &Pool, hash: &ContentHash, token: &str) -> CatalogResult<()> {
-    sqlx::query(&prep(
+pub async fn finish_reclaim(
+    pool: &Pool,
+    hash: &ContentHash,
+    token: &str,
+) -> CatalogResult<Vec<ContentHash>> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    let forgotten = sqlx::query(&prep(
         "DELETE FROM blobs WHERE hash = ?1 AND reclaim_token = ?2",
     ))
     .bind(hash.as_str())
     .bind(token)
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    Ok(())
+    if forgotten.rows_affected() == 0 {
+        return Ok(Vec::new());
+    }
+    // The previews made from these bytes go with them.
+    let mut released: Vec<String> = sqlx::query_scalar(&prep(
+        "DELETE FROM previews WHERE source_hash = ?1 RETURNING preview_hash",
+    ))
+    .bind(hash.as_str())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    released.sort();
+    let released: Vec<ContentHash> = released
+        .iter()
+        .filter_map(|h| ContentHash::parse(h))
+        .collect();
+    for preview in &released {
+        unreference(&mut tx, preview, 1).await?;
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(released)
 }
 
 pub async fn abandon_reclaim(pool: &Pool, hash: &ContentHash, token: &str) -> CatalogResult<()> {

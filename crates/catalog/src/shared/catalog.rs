@@ -5,12 +5,13 @@ use chrono::{DateTime, Utc};
 use mediadrive_core::{
     catalog::CatalogResult, ApiKeyRecord, BlobProbe, BlobReclaim, Catalog, ClientId, ContentHash,
     FileId, FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath,
-    FolderStats, ListQuery, NewApiKey, NewUpload, SweepReport, SweepRule, Tenant, TenantUpdate,
-    UploadClaim,
+    FolderStats, ListQuery, NewApiKey, NewUpload, Preview, SweepReport, SweepRule, Tenant,
+    TenantUpdate, UploadClaim,
 };
 
 use super::{
-    backend, blobs, drive, folders, lock_tenant, probes, sweep, tenants, uploads, write_tx, Backend,
+    backend, blobs, drive, folders, lock_tenant, previews, probes, sweep, tenants, uploads,
+    write_tx, Backend,
 };
 
 #[async_trait]
@@ -112,7 +113,11 @@ impl Catalog for Backend {
         blobs::reclaimable_now(&self.pool, now).await
     }
 
-    async fn finish_blob_reclaim(&self, hash: &ContentHash, token: &str) -> CatalogResult<()> {
+    async fn finish_blob_reclaim(
+        &self,
+        hash: &ContentHash,
+        token: &str,
+    ) -> CatalogResult<Vec<ContentHash>> {
         blobs::finish_reclaim(&self.pool, hash, token).await
     }
 
@@ -135,6 +140,18 @@ impl Catalog for Backend {
 
     async fn blob_probes(&self, hashes: &[ContentHash]) -> CatalogResult<Vec<BlobProbe>> {
         probes::of(&self.pool, hashes).await
+    }
+
+    async fn add_preview(&self, preview: &Preview) -> CatalogResult<()> {
+        previews::add(&self.pool, preview).await
+    }
+
+    async fn previews(&self, source: &ContentHash) -> CatalogResult<Vec<Preview>> {
+        previews::of(&self.pool, source).await
+    }
+
+    async fn is_preview(&self, hash: &ContentHash) -> CatalogResult<bool> {
+        previews::is_preview(&self.pool, hash).await
     }
 
     async fn file(

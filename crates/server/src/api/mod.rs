@@ -50,6 +50,8 @@ impl Modify for ApiKeyAuth {
 #[derive(serde::Serialize, utoipa::ToSchema)]
 struct Health {
     status: &'static str,
+    /// Whether an `ffmpeg` binary is available: video posters and Opus waveforms need it.
+    ffmpeg: bool,
 }
 
 /// Liveness and readiness: answers once the catalog answers.
@@ -58,7 +60,10 @@ async fn healthz(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> crate::error::ApiResult<Json<Health>> {
     state.catalog.ping().await?;
-    Ok(Json(Health { status: "ok" }))
+    Ok(Json(Health {
+        status: "ok",
+        ffmpeg: crate::previews::ffmpeg_available(),
+    }))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -36,7 +36,7 @@ pub struct FileView {
     /// The same URL, served as an attachment.
     #[serde(rename = "downloadUrl")]
     pub download_url: String,
-    /// For images, the image itself; other kinds have none.
+    /// A 256-pixel WebP thumbnail of an image, or of a video's poster frame.
     #[serde(rename = "thumbnailUrl")]
     pub thumbnail_url: Option<String>,
     /// pending or uploaded.
@@ -86,6 +86,19 @@ pub fn metadata_json(probe: &BlobProbe) -> Option<serde_json::Value> {
         .and_then(|m| serde_json::from_str(m).ok())
 }
 
+/// Images and videos (by what probing found, else by their declared type) have thumbnails.
+fn thumbnail(url: &str, f: &FileRecord, probe: Option<&BlobProbe>) -> Option<String> {
+    let kind = probe
+        .and_then(metadata_json)
+        .and_then(|m| m["kind"].as_str().map(str::to_string));
+    let visual = match kind.as_deref() {
+        Some(k) => k == "image" || k == "video",
+        None => matches!(f.media_type, MediaType::Image | MediaType::Video),
+    };
+    (visual && f.status == mediadrive_core::FileStatus::Uploaded)
+        .then(|| format!("{url}?preview=thumb-256"))
+}
+
 impl FileView {
     pub fn new(state: &AppState, f: &FileRecord, probe: Option<&BlobProbe>) -> Self {
         let url = state.record_url(f);
@@ -96,7 +109,7 @@ impl FileView {
             content_type: f.content_type.clone(),
             size: f.size,
             download_url: format!("{url}?download=1"),
-            thumbnail_url: (f.media_type == MediaType::Image).then(|| url.clone()),
+            thumbnail_url: thumbnail(&url, f, probe),
             url,
             status: f.status.as_str().to_string(),
             temporary: f.temporary,

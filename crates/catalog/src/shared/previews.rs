@@ -1,0 +1,79 @@
+// Previews: blobs derived from a blob, each holding one reference, linked by source and name.
+
+use mediadrive_core::{catalog::CatalogResult, CatalogError, ContentHash, Preview};
+
+use super::{backend, blobs, prep, Pool};
+
+pub async fn add(pool: &Pool, preview: &Preview) -> CatalogResult<()> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    // The lease the preview's ingest took becomes the preview's reference.
+    let referenced = sqlx::query(&prep(
+        "UPDATE blobs SET refcount = refcount + 1,
+                          leases = CASE WHEN leases > 0 THEN leases - 1 ELSE 0 END
+         WHERE hash = ?1 AND reclaim_token IS NULL",
+    ))
+    .bind(preview.blob.as_str())
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if referenced.rows_affected() != 1 {
+        return Err(CatalogError::BlobBusy);
+    }
+    let replaced: Option<String> = sqlx::query_scalar(&prep(
+        "DELETE FROM previews WHERE source_hash = ?1 AND name = ?2 RETURNING preview_hash",
+    ))
+    .bind(preview.source.as_str())
+    .bind(&preview.name)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if let Some(old) = replaced.and_then(|h| ContentHash::parse(&h)) {
+        blobs::unreference(&mut tx, &old, 1).await?;
+    }
+    sqlx::query(&prep(
+        "INSERT INTO previews (source_hash, name, preview_hash, content_type) VALUES (?1, ?2, ?3, ?4)",
+    ))
+    .bind(preview.source.as_str())
+    .bind(&preview.name)
+    .bind(preview.blob.as_str())
+    .bind(&preview.content_type)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    Ok(())
+}
+
+pub async fn of(pool: &Pool, source: &ContentHash) -> CatalogResult<Vec<Preview>> {
+    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(&prep(
+        "SELECT p.name, p.preview_hash, p.content_type, b.size
+         FROM previews p JOIN blobs b ON b.hash = p.preview_hash
+         WHERE p.source_hash = ?1 ORDER BY p.name",
+    ))
+    .bind(source.as_str())
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    rows.into_iter()
+        .map(|(name, blob, content_type, size)| {
+            Ok(Preview {
+                source: source.clone(),
+                name,
+                blob: ContentHash::parse(&blob)
+                    .ok_or_else(|| CatalogError::Backend("corrupt preview hash".into()))?,
+                content_type,
+                size: size as u64,
+            })
+        })
+        .collect()
+}
+
+pub async fn is_preview(pool: &Pool, hash: &ContentHash) -> CatalogResult<bool> {
+    sqlx::query_scalar(&prep(
+        "SELECT EXISTS (SELECT 1 FROM previews WHERE preview_hash = ?1)",
+    ))
+    .bind(hash.as_str())
+    .fetch_one(pool)
+    .await
+    .map_err(backend)
+}
