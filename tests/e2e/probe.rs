@@ -205,16 +205,16 @@ async fn previews_are_made_served_and_deleted_with_their_files() {
     }
     let webp =
         |bytes: &[u8]| bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP";
-    for (url, preview) in [
+    for (url, name) in [
         (&image, "thumb-256"),
         (&image, "thumb-1024"),
         (&video, "poster"),
         (&video, "thumb-256"),
     ] {
-        let resp = server.get(&format!("{url}?preview={preview}")).await;
-        assert_eq!(resp.status(), reqwest::StatusCode::OK, "{url} {preview}");
-        assert_eq!(resp.headers()["content-type"], "image/webp");
-        assert!(webp(&resp.bytes().await.unwrap()), "{url} {preview}");
+        assert!(
+            webp(&preview(&server, url, name, "image/webp").await),
+            "{url} {name}"
+        );
     }
     let (_, file) = server
         .call("GET", "/v2/media/file?path=big.jpg", &key, None)
@@ -223,12 +223,9 @@ async fn previews_are_made_served_and_deleted_with_their_files() {
         file["file"]["thumbnailUrl"],
         format!("{image}?preview=thumb-256")
     );
-    let waveform: serde_json::Value = server
-        .get(&format!("{audio}?preview=waveform"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let waveform: serde_json::Value =
+        serde_json::from_slice(&preview(&server, &audio, "waveform", "application/json").await)
+            .unwrap();
     let peaks = waveform["peaks"].as_array().unwrap();
     assert_eq!(waveform["buckets"].as_u64(), Some(peaks.len() as u64));
     assert!(peaks
@@ -257,4 +254,19 @@ async fn previews_are_made_served_and_deleted_with_their_files() {
         "{:?}",
         server.blob_files().await
     );
+}
+
+/// A preview's bytes once it has been made (previews are rendered after the metadata is recorded,
+/// and an image stands in for its own thumbnail until then).
+async fn preview(server: &Server, url: &str, name: &str, content_type: &str) -> Vec<u8> {
+    for _ in 0..200 {
+        let resp = server.get(&format!("{url}?preview={name}")).await;
+        if resp.status() == reqwest::StatusCode::OK
+            && resp.headers()["content-type"] == content_type
+        {
+            return resp.bytes().await.unwrap().to_vec();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no {name} preview of {url}");
 }

@@ -117,8 +117,13 @@ pub trait Catalog: Send + Sync + 'static {
         until: DateTime<Utc>,
         limit: u32,
     ) -> CatalogResult<Vec<ContentHash>>;
-    /// Stores what probing found; `status` is done or failed.
-    async fn record_probe(&self, probe: &BlobProbe) -> CatalogResult<()>;
+    /// Stores what probing found (`status` done or failed) if the claim lasting `claimed_until`
+    /// is still the blob's; false when another node has taken the blob over.
+    async fn record_probe(
+        &self,
+        probe: &BlobProbe,
+        claimed_until: DateTime<Utc>,
+    ) -> CatalogResult<bool>;
     async fn blob_probes(&self, hashes: &[ContentHash]) -> CatalogResult<Vec<BlobProbe>>;
     /// Links a preview to its source; the preview's blob must hold a lease, which this turns into
     /// a reference. Replaces an earlier preview of the same name.

@@ -58,10 +58,12 @@ fn check_complete(reader: &mut dyn FormatReader, info: &MediaInfo) -> Result<(),
                 let Some(i) = tracks.iter().position(|(id, _)| *id == packet.track_id) else {
                     continue;
                 };
-                let end = Timestamp::try_from(packet.pts.get().max(0) as u64 + packet.dur.get())
-                    .ok()
-                    .and_then(|ts| tracks[i].1?.calc_time(ts))
-                    .map(|t| t.as_secs_f64());
+                let end = Timestamp::try_from(
+                    (packet.pts.get().max(0) as u64).saturating_add(packet.dur.get()),
+                )
+                .ok()
+                .and_then(|ts| tracks[i].1?.calc_time(ts))
+                .map(|t| t.as_secs_f64());
                 if let Some(end) = end {
                     reached[i] = reached[i].max(end);
                 }

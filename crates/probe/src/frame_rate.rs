@@ -26,15 +26,17 @@ fn isomp4(file: &mut File) -> Option<f64> {
         .iter()
         .find(|t| t.track_type == mp4parse::TrackType::Video)?;
     let timescale = track.timescale.as_ref()?.0;
+    // Saturating: the counts come from the file and may be crafted to overflow.
     let (frames, ticks) = track
         .stts
         .as_ref()?
         .samples
         .iter()
         .fold((0u64, 0u64), |(f, t), s| {
+            let count = u64::from(s.sample_count);
             (
-                f + u64::from(s.sample_count),
-                t + u64::from(s.sample_count) * u64::from(s.sample_delta),
+                f.saturating_add(count),
+                t.saturating_add(count.saturating_mul(u64::from(s.sample_delta))),
             )
         });
     if ticks == 0 {

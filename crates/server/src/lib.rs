@@ -64,6 +64,10 @@ pub async fn run(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    // Detected once, before serving: /healthz and the prober only read the answer.
+    tokio::task::spawn_blocking(previews::ffmpeg_available)
+        .await
+        .map_err(std::io::Error::other)?;
     let sweeper = tokio::spawn(lifecycle::run_sweeper(state.clone(), shutdown.clone()));
     let reconciler = tokio::spawn(reconcile::run_reconciler(state.clone(), shutdown.clone()));
     let prober = tokio::spawn(probing::run_prober(state.clone(), shutdown.clone()));

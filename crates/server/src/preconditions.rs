@@ -33,11 +33,13 @@ pub fn to_http_seconds(t: DateTime<Utc>) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(t.timestamp().max(0) as u64)
 }
 
+/// `last_modified` is None for representations validated by their ETag alone: date conditions
+/// then do not apply.
 pub fn evaluate(
     method: &Method,
     headers: &HeaderMap,
     etag: &str,
-    last_modified: SystemTime,
+    last_modified: Option<SystemTime>,
 ) -> Precondition {
     let text = |name| {
         headers
@@ -49,7 +51,10 @@ pub fn evaluate(
         if !etag_list_matches(list, etag, false) {
             return Precondition::Failed;
         }
-    } else if let Some(since) = http_date(headers, header::IF_UNMODIFIED_SINCE) {
+    } else if let (Some(since), Some(last_modified)) = (
+        http_date(headers, header::IF_UNMODIFIED_SINCE),
+        last_modified,
+    ) {
         // Step 2: If-Unmodified-Since, only without If-Match.
         if last_modified > since {
             return Precondition::Failed;
@@ -67,7 +72,9 @@ pub fn evaluate(
         }
     } else if read {
         // Step 4: If-Modified-Since, only without If-None-Match.
-        if let Some(since) = http_date(headers, header::IF_MODIFIED_SINCE) {
+        if let (Some(since), Some(last_modified)) =
+            (http_date(headers, header::IF_MODIFIED_SINCE), last_modified)
+        {
             if last_modified <= since {
                 return Precondition::NotModified;
             }
@@ -77,7 +84,7 @@ pub fn evaluate(
 }
 
 /// Step 5: a Range applies only if If-Range (when present) still names this representation.
-pub fn if_range_allows(headers: &HeaderMap, etag: &str, last_modified: SystemTime) -> bool {
+pub fn if_range_allows(headers: &HeaderMap, etag: &str, last_modified: Option<SystemTime>) -> bool {
     let Some(value) = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) else {
         return true;
     };
@@ -85,7 +92,7 @@ pub fn if_range_allows(headers: &HeaderMap, etag: &str, last_modified: SystemTim
     if value.starts_with('"') {
         return value == etag;
     }
-    httpdate::parse_http_date(value).is_ok_and(|date| date == last_modified)
+    httpdate::parse_http_date(value).is_ok_and(|date| Some(date) == last_modified)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -211,9 +218,10 @@ mod tests {
     #[test]
     fn precondition_order() {
         let etag = "\"abc\"";
-        let lm = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let later = httpdate::fmt_http_date(lm + Duration::from_secs(10));
-        let earlier = httpdate::fmt_http_date(lm - Duration::from_secs(10));
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let lm = Some(at);
+        let later = httpdate::fmt_http_date(at + Duration::from_secs(10));
+        let earlier = httpdate::fmt_http_date(at - Duration::from_secs(10));
         let get = Method::GET;
         assert_eq!(
             evaluate(
@@ -292,9 +300,29 @@ mod tests {
             lm
         ));
         assert!(if_range_allows(
-            &headers(&[(header::IF_RANGE, &httpdate::fmt_http_date(lm))]),
+            &headers(&[(header::IF_RANGE, &httpdate::fmt_http_date(at))]),
             etag,
             lm
+        ));
+    }
+
+    #[test]
+    fn representations_without_a_date_are_validated_by_etag_alone() {
+        let old = "Mon, 01 Jan 2001 00:00:00 GMT";
+        let get = Method::GET;
+        let h = headers(&[(header::IF_MODIFIED_SINCE, "Mon, 01 Jan 2101 00:00:00 GMT")]);
+        assert_eq!(evaluate(&get, &h, "\"a\"", None), Precondition::Proceed);
+        let h = headers(&[(header::IF_UNMODIFIED_SINCE, old)]);
+        assert_eq!(evaluate(&get, &h, "\"a\"", None), Precondition::Proceed);
+        assert!(!if_range_allows(
+            &headers(&[(header::IF_RANGE, old)]),
+            "\"a\"",
+            None
+        ));
+        assert!(if_range_allows(
+            &headers(&[(header::IF_RANGE, "\"a\"")]),
+            "\"a\"",
+            None
         ));
     }
 }

@@ -5,22 +5,29 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::Utc;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use mediadrive_core::{BlobError, BlobProbe, ContentHash, Preview, ProbeStatus};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::{error::ApiError, previews, state::AppState};
 
 /// How long a node holds a claim; one that dies loses its blobs to the others after this.
-const CLAIM: Duration = Duration::from_secs(300);
-const BATCH: u32 = 16;
-/// Probes at once on one node: they are CPU and disk work, off the async runtime.
+const CLAIM: Duration = Duration::from_secs(600);
+/// Probes (and preview renderings) running at once on one node: CPU and disk work, off the async
+/// runtime. A permit is held by the thread doing the work, so work that overran its time limit
+/// still counts until it really ends.
 const CONCURRENCY: usize = 2;
 /// A file that takes longer than this to probe is treated as hostile.
-const TIME_LIMIT: Duration = Duration::from_secs(60);
+const PROBE_TIME_LIMIT: Duration = Duration::from_secs(60);
+/// Previews get a budget of their own: a slow preview never costs a file its metadata.
+const PREVIEW_TIME_LIMIT: Duration = Duration::from_secs(120);
 /// How often pending blobs are looked for when no upload announced one.
 const POLL: Duration = Duration::from_secs(2);
+
+static PERMITS: Semaphore = Semaphore::const_new(CONCURRENCY);
 
 /// The content type of a probed blob's bytes; none when probing has not finished or recognised
 /// no media, in which case the declared type stands.
@@ -32,22 +39,43 @@ pub fn real_type(probe: &BlobProbe) -> Option<String> {
     metadata["mime"].as_str().map(str::to_string)
 }
 
-/// Probes one batch of claimed blobs; returns how many it claimed.
+/// Claims as many blobs as can be probed at once and probes them; returns how many it claimed.
 pub async fn probe_once(state: &AppState) -> Result<usize, String> {
     let now = Utc::now();
+    let until = now + CLAIM;
     let claimed = state
         .catalog
-        .claim_probes(now, now + CLAIM, BATCH)
+        .claim_probes(now, until, CONCURRENCY as u32)
         .await
         .map_err(|e| e.to_string())?;
     let count = claimed.len();
     futures_util::stream::iter(claimed)
-        .for_each_concurrent(CONCURRENCY, |hash| probe_blob(state, hash))
+        .for_each_concurrent(CONCURRENCY, |hash| probe_blob(state, hash, until))
         .await;
     Ok(count)
 }
 
-async fn probe_blob(state: &AppState, hash: ContentHash) {
+/// Runs `work` on a blocking thread that holds a permit until it really ends, and waits for it
+/// at most `limit`.
+async fn bounded<T: Send + 'static>(
+    limit: Duration,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    let permit = PERMITS.acquire().await.map_err(|e| e.to_string())?;
+    permit.forget();
+    let task = tokio::task::spawn_blocking(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+        PERMITS.add_permits(1);
+        result
+    });
+    match tokio::time::timeout(limit, task).await {
+        Ok(Ok(Ok(value))) => Ok(value),
+        Ok(_) => Err("the file crashed the prober".to_string()),
+        Err(_) => Err(format!("took longer than {} s", limit.as_secs())),
+    }
+}
+
+async fn probe_blob(state: &AppState, hash: ContentHash, claimed_until: DateTime<Utc>) {
     // A preview's own bytes are probed like any blob's, but previews of previews would be endless.
     let wants_previews = match state.catalog.is_preview(&hash).await {
         Ok(is_preview) => !is_preview,
@@ -56,61 +84,87 @@ async fn probe_blob(state: &AppState, hash: ContentHash) {
             return;
         }
     };
-    let outcome = match state.blobs.local(&hash).await {
-        Ok(local) => {
-            let path = local.path().to_path_buf();
-            let task = tokio::task::spawn_blocking(move || {
-                mediadrive_probe::probe_path(&path).map(|info| {
-                    let rendered = if wants_previews {
-                        previews::render(&path, &info)
-                    } else {
-                        Vec::new()
-                    };
-                    (rendered, info)
-                })
-            });
-            let outcome = match tokio::time::timeout(TIME_LIMIT, task).await {
-                Ok(Ok(Ok((rendered, info)))) => {
-                    for preview in rendered {
-                        if let Err(e) = store_preview(state, &hash, preview).await {
-                            tracing::warn!(blob = %hash, error = e.message, "could not store preview");
-                        }
-                    }
-                    Ok(serde_json::to_string(&info).expect("metadata serialises"))
-                }
-                Ok(Ok(Err(e))) => Err(e.to_string()),
-                Ok(Err(_)) => Err("the file crashed the prober".to_string()),
-                Err(_) => Err(format!(
-                    "probing took longer than {} s",
-                    TIME_LIMIT.as_secs()
-                )),
-            };
-            drop(local);
-            outcome
+    let local = match state.blobs.local(&hash).await {
+        Ok(local) => Arc::new(local),
+        Err(BlobError::NotFound) => {
+            record(
+                state,
+                &hash,
+                Err("the bytes are missing".into()),
+                claimed_until,
+            )
+            .await;
+            return;
         }
-        Err(BlobError::NotFound) => Err("the bytes are missing".to_string()),
         Err(e) => {
             // Transient: the claim lapses and the blob is tried again.
             tracing::warn!(blob = %hash, error = %e, "could not read blob to probe it");
             return;
         }
     };
+    // The local copy moves into each thread, so it outlives any thread that overruns its limit.
+    let probing = Arc::clone(&local);
+    let outcome = bounded(PROBE_TIME_LIMIT, move || {
+        mediadrive_probe::probe_path(probing.path()).map_err(|e| e.to_string())
+    })
+    .await
+    .and_then(|probed| probed);
+    let info = match outcome {
+        Ok(info) => info,
+        Err(reason) => {
+            record(state, &hash, Err(reason), claimed_until).await;
+            return;
+        }
+    };
+    let metadata = serde_json::to_string(&info).expect("metadata serialises");
+    if !record(state, &hash, Ok(metadata), claimed_until).await || !wants_previews {
+        return;
+    }
+    let rendering = Arc::clone(&local);
+    drop(local);
+    match bounded(PREVIEW_TIME_LIMIT, move || {
+        previews::render(rendering.path(), &info)
+    })
+    .await
+    {
+        Ok(rendered) => {
+            for preview in rendered {
+                if let Err(e) = store_preview(state, &hash, preview).await {
+                    tracing::warn!(blob = %hash, error = e.message, "could not store preview");
+                }
+            }
+        }
+        Err(reason) => tracing::warn!(blob = %hash, reason, "previews left out"),
+    }
+}
+
+/// Stores a probe result; false when this node no longer holds the blob's claim.
+async fn record(
+    state: &AppState,
+    hash: &ContentHash,
+    outcome: Result<String, String>,
+    claimed_until: DateTime<Utc>,
+) -> bool {
     let probe = match outcome {
         Ok(metadata) => BlobProbe {
-            hash,
+            hash: hash.clone(),
             status: ProbeStatus::Done,
             metadata: Some(metadata),
             error: None,
         },
         Err(reason) => BlobProbe {
-            hash,
+            hash: hash.clone(),
             status: ProbeStatus::Failed,
             metadata: None,
             error: Some(reason),
         },
     };
-    if let Err(e) = state.catalog.record_probe(&probe).await {
-        tracing::warn!(blob = %probe.hash, error = %e, "could not store probe result");
+    match state.catalog.record_probe(&probe, claimed_until).await {
+        Ok(recorded) => recorded,
+        Err(e) => {
+            tracing::warn!(blob = %hash, error = %e, "could not store probe result");
+            false
+        }
     }
 }
 

@@ -176,11 +176,18 @@ pub async fn serve_file(
     let hash = &hash;
     let etag = format!("\"{hash}\"");
     // updated_at moves with uploads, moves and renames: a path that now names other bytes is newer.
-    let modified = to_http_seconds(file.updated_at);
+    // A preview's bytes change independently of the file's dates (a thumbnail replaces the
+    // image standing in for it): previews are validated by their ETag alone.
+    let modified = params
+        .preview
+        .is_none()
+        .then(|| to_http_seconds(file.updated_at));
 
-    let mut builder = Response::builder()
-        .header(header::ETAG, &etag)
-        .header(header::LAST_MODIFIED, httpdate::fmt_http_date(modified))
+    let mut builder = Response::builder().header(header::ETAG, &etag);
+    if let Some(modified) = modified {
+        builder = builder.header(header::LAST_MODIFIED, httpdate::fmt_http_date(modified));
+    }
+    builder = builder
         .header(header::ACCEPT_RANGES, "bytes")
         .header(
             header::CACHE_CONTROL,

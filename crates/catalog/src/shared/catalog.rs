@@ -134,8 +134,12 @@ impl Catalog for Backend {
         probes::claim(&self.pool, now, until, limit).await
     }
 
-    async fn record_probe(&self, probe: &BlobProbe) -> CatalogResult<()> {
-        probes::record(&self.pool, probe).await
+    async fn record_probe(
+        &self,
+        probe: &BlobProbe,
+        claimed_until: DateTime<Utc>,
+    ) -> CatalogResult<bool> {
+        probes::record(&self.pool, probe, claimed_until).await
     }
 
     async fn blob_probes(&self, hashes: &[ContentHash]) -> CatalogResult<Vec<BlobProbe>> {

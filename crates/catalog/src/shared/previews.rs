@@ -6,6 +6,19 @@ use super::{backend, blobs, prep, Pool};
 
 pub async fn add(pool: &Pool, preview: &Preview) -> CatalogResult<()> {
     let mut tx = pool.begin().await.map_err(backend)?;
+    // The source first (the order finish_reclaim takes too): it must still be alive, and it stays
+    // so until this commits, or its previews would outlive it.
+    let source_alive = sqlx::query(&prep(
+        "UPDATE blobs SET refcount = refcount
+         WHERE hash = ?1 AND refcount > 0 AND reclaim_token IS NULL",
+    ))
+    .bind(preview.source.as_str())
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if source_alive.rows_affected() != 1 {
+        return Err(CatalogError::NotFound);
+    }
     // The lease the preview's ingest took becomes the preview's reference.
     let referenced = sqlx::query(&prep(
         "UPDATE blobs SET refcount = refcount + 1,

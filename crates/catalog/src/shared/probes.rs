@@ -33,19 +33,26 @@ pub async fn claim(
     Ok(rows.iter().filter_map(|h| ContentHash::parse(h)).collect())
 }
 
-pub async fn record(pool: &Pool, probe: &BlobProbe) -> CatalogResult<()> {
-    sqlx::query(&prep(
+/// Stores a result only while the claim that produced it still holds: a node whose claim lapsed
+/// and was taken over must not overwrite the new holder's result.
+pub async fn record(
+    pool: &Pool,
+    probe: &BlobProbe,
+    claimed_until: DateTime<Utc>,
+) -> CatalogResult<bool> {
+    let done = sqlx::query(&prep(
         "UPDATE blobs SET probe_status = ?2, metadata = ?3, probe_error = ?4, probe_claim_until = NULL
-         WHERE hash = ?1",
+         WHERE hash = ?1 AND probe_status = 'pending' AND probe_claim_until = ?5",
     ))
     .bind(probe.hash.as_str())
     .bind(probe.status.as_str())
     .bind(probe.metadata.as_deref())
     .bind(probe.error.as_deref())
+    .bind(to_ms(claimed_until))
     .execute(pool)
     .await
     .map_err(backend)?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn of(pool: &Pool, hashes: &[ContentHash]) -> CatalogResult<Vec<BlobProbe>> {

@@ -91,9 +91,11 @@ fn thumbnail(url: &str, f: &FileRecord, probe: Option<&BlobProbe>) -> Option<Str
     let kind = probe
         .and_then(metadata_json)
         .and_then(|m| m["kind"].as_str().map(str::to_string));
+    // A video's thumbnail is cut from its poster, which needs ffmpeg; an image is its own
+    // thumbnail until one is made.
     let visual = match kind.as_deref() {
-        Some(k) => k == "image" || k == "video",
-        None => matches!(f.media_type, MediaType::Image | MediaType::Video),
+        Some(k) => k == "image" || (k == "video" && crate::previews::ffmpeg_available()),
+        None => f.media_type == MediaType::Image,
     };
     (visual && f.status == mediadrive_core::FileStatus::Uploaded)
         .then(|| format!("{url}?preview=thumb-256"))
