@@ -5,8 +5,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use mediadrive_catalog::{PostgresCatalog, SqliteCatalog};
 use mediadrive_core::{
-    Catalog, CatalogError, ClientId, ContentHash, FileName, FolderMove, FolderPath, NewUpload,
-    SweepRule, TenantUpdate, UploadClaim,
+    BlobProbe, Catalog, CatalogError, ClientId, ContentHash, FileName, FolderMove, FolderPath,
+    NewUpload, ProbeStatus, SweepRule, TenantUpdate, UploadClaim,
 };
 
 struct Fresh {
@@ -339,6 +339,7 @@ macro_rules! every_backend {
             folder_moves_touch_exactly_the_subtree,
             sweeps_remove_lapsed_uploads_and_old_temp_files,
             claims_are_released_only_by_their_holder,
+            probes_are_claimed_once_and_given_up_after_repeated_crashes,
         );)*
     };
 }
@@ -377,4 +378,57 @@ async fn claims_are_released_only_by_their_holder(c: Arc<dyn Catalog>) {
         c.claim_upload(&file.id, later, second).await.unwrap(),
         UploadClaim::Claimed(_)
     ));
+}
+
+async fn probes_are_claimed_once_and_given_up_after_repeated_crashes(c: Arc<dyn Catalog>) {
+    let cat = c.as_ref();
+    cat.ensure_tenant(&tenant(), Utc::now()).await.unwrap();
+    stored(cat, "", "p.bin", 4, &hash(7)).await;
+    let now = Utc::now();
+    let first = now + Duration::minutes(10);
+    assert_eq!(cat.claim_probes(now, first, 10).await.unwrap(), [hash(7)]);
+    assert!(
+        cat.claim_probes(now, first, 10).await.unwrap().is_empty(),
+        "claimed once"
+    );
+    let done = BlobProbe {
+        hash: hash(7),
+        status: ProbeStatus::Done,
+        metadata: Some("{}".into()),
+        error: None,
+    };
+    // A holder whose claim lapsed and was taken over cannot overwrite the new holder's result.
+    let later = now + Duration::minutes(11);
+    let second = later + Duration::minutes(10);
+    assert_eq!(
+        cat.claim_probes(later, second, 10).await.unwrap(),
+        [hash(7)]
+    );
+    assert!(!cat.record_probe(&done, first).await.unwrap());
+    assert!(cat.record_probe(&done, second).await.unwrap());
+    assert_eq!(
+        cat.blob_probes(&[hash(7)]).await.unwrap()[0].status,
+        ProbeStatus::Done
+    );
+
+    // A blob whose prober never comes back is given up after three claims.
+    stored(cat, "", "q.bin", 4, &hash(8)).await;
+    let mut at = now;
+    for _ in 0..3 {
+        assert_eq!(
+            cat.claim_probes(at, at + Duration::minutes(1), 10)
+                .await
+                .unwrap(),
+            [hash(8)]
+        );
+        at += Duration::minutes(2);
+    }
+    assert!(cat
+        .claim_probes(at, at + Duration::minutes(1), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let probe = &cat.blob_probes(&[hash(8)]).await.unwrap()[0];
+    assert_eq!(probe.status, ProbeStatus::Failed);
+    assert!(probe.error.is_some());
 }

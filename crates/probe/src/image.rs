@@ -51,7 +51,7 @@ pub fn probe(mut file: File, head: &[u8], sniffed: infer::Type) -> Result<MediaI
     info.container = Some(format.to_string());
     info.width = u32::try_from(size.width).ok();
     info.height = u32::try_from(size.height).ok();
-    info.orientation = orientation(file);
+    info.orientation = orientation(file, format);
     Ok(info)
 }
 
@@ -63,8 +63,14 @@ fn container(sniffed: infer::Type) -> &'static str {
     }
 }
 
+/// TIFF's EXIF reader loads the whole file; past this size, a TIFF's orientation is not read.
+const MAX_TIFF_EXIF_SCAN: u64 = 64 * 1024 * 1024;
+
 /// A missing or unreadable EXIF block is simply no orientation.
-fn orientation(file: File) -> Option<u32> {
+fn orientation(file: File, format: &str) -> Option<u32> {
+    if format == "tiff" && file.metadata().ok()?.len() > MAX_TIFF_EXIF_SCAN {
+        return None;
+    }
     let exif = exif::Reader::new()
         .read_from_container(&mut BufReader::new(file))
         .ok()?;

@@ -7,18 +7,31 @@ use sqlx::QueryBuilder;
 use super::{backend, prep, Db, Pool};
 use crate::time::to_ms;
 
+/// Claims after which a blob whose prober never came back (it crashed or hung the node) is given up.
+const MAX_ATTEMPTS: i64 = 3;
+
 pub async fn claim(
     pool: &Pool,
     now: DateTime<Utc>,
     until: DateTime<Utc>,
     limit: u32,
 ) -> CatalogResult<Vec<ContentHash>> {
+    sqlx::query(&prep(
+        "UPDATE blobs SET probe_status = 'failed', probe_claim_until = NULL,
+                          probe_error = 'probing this file never finished'
+         WHERE probe_status = 'pending' AND probe_attempts >= ?1 AND probe_claim_until < ?2",
+    ))
+    .bind(MAX_ATTEMPTS)
+    .bind(to_ms(now))
+    .execute(pool)
+    .await
+    .map_err(backend)?;
     // The condition is repeated on the row: on PostgreSQL a row another node claimed meanwhile is
     // re-read after its lock is released, and must no longer qualify.
     let rows: Vec<String> = sqlx::query_scalar(&prep(
-        "UPDATE blobs SET probe_claim_until = ?1
+        "UPDATE blobs SET probe_claim_until = ?1, probe_attempts = probe_attempts + 1
          WHERE hash IN (SELECT hash FROM blobs
-                        WHERE probe_status = 'pending' AND refcount > 0
+                        WHERE probe_status = 'pending' AND refcount > 0 AND probe_attempts < ?4
                           AND (probe_claim_until IS NULL OR probe_claim_until < ?2)
                         LIMIT ?3)
            AND probe_status = 'pending' AND (probe_claim_until IS NULL OR probe_claim_until < ?2)
@@ -27,6 +40,7 @@ pub async fn claim(
     .bind(to_ms(until))
     .bind(to_ms(now))
     .bind(i64::from(limit))
+    .bind(MAX_ATTEMPTS)
     .fetch_all(pool)
     .await
     .map_err(backend)?;
