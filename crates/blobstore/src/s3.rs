@@ -85,6 +85,21 @@ impl S3BlobStore {
         Ok(Self { op })
     }
 
+    async fn stream(
+        &self,
+        key: &str,
+        range: impl std::ops::RangeBounds<u64>,
+    ) -> BlobResult<opendal::FuturesBytesStream> {
+        self.op
+            .reader_with(key)
+            .chunk(READ_CHUNK)
+            .await
+            .map_err(io_error)?
+            .into_bytes_stream(range)
+            .await
+            .map_err(io_error)
+    }
+
     async fn exists(&self, key: &str) -> BlobResult<bool> {
         match self.op.stat(key).await {
             Ok(_) => Ok(true),
@@ -200,16 +215,9 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn read(&self, hash: &ContentHash, offset: u64, len: u64) -> BlobResult<ByteStream> {
-        let stream = self
-            .op
-            .reader_with(&blob_key(hash))
-            .chunk(READ_CHUNK)
-            .await
-            .map_err(io_error)?
-            .into_bytes_stream(offset..offset + len)
-            .await
-            .map_err(io_error)?;
-        Ok(Box::pin(stream))
+        Ok(Box::pin(
+            self.stream(&blob_key(hash), offset..offset + len).await?,
+        ))
     }
 
     async fn read_all(&self, hash: &ContentHash) -> BlobResult<Bytes> {
@@ -226,15 +234,7 @@ impl BlobStore for S3BlobStore {
             std::env::temp_dir().join(format!("mediadrive-blob-{}", uuid::Uuid::new_v4().simple()));
         // Owned from the start, so a failed download leaves nothing behind.
         let local = LocalBlob::copy(path.clone());
-        let mut stream = self
-            .op
-            .reader_with(&blob_key(hash))
-            .chunk(READ_CHUNK)
-            .await
-            .map_err(io_error)?
-            .into_bytes_stream(..)
-            .await
-            .map_err(io_error)?;
+        let mut stream = self.stream(&blob_key(hash), ..).await?;
         let mut file = tokio::fs::File::create(&path).await?;
         while let Some(chunk) = stream.next().await {
             tokio::io::AsyncWriteExt::write_all(&mut file, &chunk?).await?;

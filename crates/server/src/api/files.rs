@@ -6,8 +6,8 @@ use axum::{
 };
 use chrono::Utc;
 use mediadrive_core::{
-    paths::split_file_path, Action, CatalogError, FileMove, FileName, FileStatus, FolderPath,
-    NewUpload,
+    paths::split_file_path, Action, CatalogError, FileMove, FileName, FileRecord, FileStatus,
+    FolderPath, NewUpload,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -150,6 +150,23 @@ pub struct FileAnswer {
     pub file: FileView,
 }
 
+/// The caller's file at `path` (`folder/name`), for the endpoints that take one by query.
+pub(super) async fn file_at(
+    state: &AppState,
+    principal: &Principal,
+    path: Option<String>,
+) -> ApiResult<FileRecord> {
+    let path = path
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| ApiError::bad_request("path is required"))?;
+    let (folder, name) = split_file_path(&path).map_err(|_| ApiError::file_not_found())?;
+    state
+        .catalog
+        .file(&principal.tenant, &folder, &name)
+        .await?
+        .ok_or_else(ApiError::file_not_found)
+}
+
 /// One file's record.
 #[utoipa::path(get, path = "/v2/media/file", tag = "media",
     params(FileQuery),
@@ -161,16 +178,7 @@ pub async fn get_file(
     Query(q): Query<FileQuery>,
 ) -> ApiResult<Json<FileAnswer>> {
     principal.authorize(Action::List)?;
-    let path = q
-        .path
-        .filter(|p| !p.trim().is_empty())
-        .ok_or_else(|| ApiError::bad_request("path is required"))?;
-    let (folder, name) = split_file_path(&path).map_err(|_| ApiError::file_not_found())?;
-    let mut file = state
-        .catalog
-        .file(&principal.tenant, &folder, &name)
-        .await?
-        .ok_or_else(ApiError::file_not_found)?;
+    let mut file = file_at(&state, &principal, q.path).await?;
     if file.status == FileStatus::Pending {
         // In its own task: a client that stops waiting must not cut a confirmation off midway.
         let confirming = {
@@ -185,7 +193,7 @@ pub async fn get_file(
             Ok(true) => {
                 file = state
                     .catalog
-                    .file(&principal.tenant, &folder, &name)
+                    .file(&principal.tenant, &file.folder, &file.name)
                     .await?
                     .ok_or_else(ApiError::file_not_found)?;
             }

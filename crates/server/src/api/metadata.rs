@@ -4,14 +4,14 @@ use axum::{
     extract::{Query, State},
     Json,
 };
-use mediadrive_core::{paths::split_file_path, Action, ProbeStatus};
+use mediadrive_core::{Action, ProbeStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::views::metadata_json;
 use crate::{
     auth::Principal,
-    error::{ApiError, ApiResult, ErrorBody},
+    error::{ApiResult, ErrorBody},
     state::AppState,
 };
 
@@ -60,16 +60,7 @@ pub async fn file_metadata(
     Query(q): Query<MetadataQuery>,
 ) -> ApiResult<Json<FileMetadata>> {
     principal.authorize(Action::List)?;
-    let path = q
-        .path
-        .filter(|p| !p.trim().is_empty())
-        .ok_or_else(|| ApiError::bad_request("path is required"))?;
-    let (folder, name) = split_file_path(&path).map_err(|_| ApiError::file_not_found())?;
-    let file = state
-        .catalog
-        .file(&principal.tenant, &folder, &name)
-        .await?
-        .ok_or_else(ApiError::file_not_found)?;
+    let file = super::files::file_at(&state, &principal, q.path).await?;
     let probe = match &file.blob {
         Some(hash) => state
             .catalog
