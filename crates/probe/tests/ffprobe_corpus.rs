@@ -220,3 +220,48 @@ fn broken_files_fail_with_a_reason() {
         }
     }
 }
+
+/// An APP1 segment holding one EXIF tag, Orientation, in a little-endian TIFF block.
+fn exif_app1(orientation: u16) -> Vec<u8> {
+    let mut tiff = Vec::new();
+    tiff.extend_from_slice(b"II*\0");
+    tiff.extend_from_slice(&8u32.to_le_bytes()); // IFD0 right after the header
+    tiff.extend_from_slice(&1u16.to_le_bytes()); // one entry
+    tiff.extend_from_slice(&0x0112u16.to_le_bytes()); // Orientation
+    tiff.extend_from_slice(&3u16.to_le_bytes()); // SHORT
+    tiff.extend_from_slice(&1u32.to_le_bytes()); // one value
+    tiff.extend_from_slice(&orientation.to_le_bytes());
+    tiff.extend_from_slice(&[0, 0]); // padding of the 4-byte value field
+    tiff.extend_from_slice(&0u32.to_le_bytes()); // no next IFD
+    let mut segment = vec![0xFF, 0xE1];
+    let body_len = 2 + 6 + tiff.len();
+    segment.extend_from_slice(&(body_len as u16).to_be_bytes());
+    segment.extend_from_slice(b"Exif\0\0");
+    segment.extend_from_slice(&tiff);
+    segment
+}
+
+#[test]
+fn reads_the_exif_orientation_of_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = corpus(dir.path());
+    let jpg = std::fs::read(files.iter().find(|p| p.ends_with("i.jpg")).unwrap()).unwrap();
+    assert_eq!(
+        probe_path(files.iter().find(|p| p.ends_with("i.jpg")).unwrap())
+            .unwrap()
+            .orientation,
+        None
+    );
+    for orientation in [1u16, 6, 8] {
+        // Right after the JPEG's start-of-image marker.
+        let mut rotated = jpg[..2].to_vec();
+        rotated.extend(exif_app1(orientation));
+        rotated.extend_from_slice(&jpg[2..]);
+        let path = dir.path().join(format!("rotated-{orientation}.jpg"));
+        std::fs::write(&path, rotated).unwrap();
+        let info = probe_path(&path).unwrap();
+        assert_eq!(info.orientation, Some(u32::from(orientation)));
+        // The stored dimensions are the encoded ones; viewers rotate by the orientation.
+        assert_eq!((info.width, info.height), (Some(640), Some(360)));
+    }
+}
