@@ -50,6 +50,23 @@ use mediadrive_core::CatalogError;
 pub use postgres::PostgresCatalog;
 pub use sqlite::SqliteCatalog;
 
+/// Brings a schema up to date. During a rolling upgrade, nodes still on the old version must keep
+/// starting against a schema the new version already migrated (migrations are additive).
+async fn migrate<DB>(
+    mut migrations: sqlx::migrate::Migrator,
+    pool: &sqlx::Pool<DB>,
+) -> mediadrive_core::catalog::CatalogResult<()>
+where
+    DB: sqlx::Database,
+    DB::Connection: sqlx::migrate::Migrate,
+{
+    migrations.set_ignore_missing(true);
+    migrations
+        .run(pool)
+        .await
+        .map_err(|e| CatalogError::Backend(e.to_string()))
+}
+
 pub(crate) fn backend(e: sqlx::Error) -> CatalogError {
     CatalogError::Backend(e.to_string())
 }

@@ -2,7 +2,7 @@
 
 use std::{borrow::Cow, str::FromStr, time::Duration};
 
-use mediadrive_core::{catalog::CatalogResult, CatalogError, ClientId};
+use mediadrive_core::{catalog::CatalogResult, ClientId};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::{backend, rows};
@@ -27,14 +27,7 @@ impl PostgresCatalog {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        let mut migrations = sqlx::migrate!("./migrations/postgres");
-        // During a rolling upgrade, nodes still on the old version must keep starting against a
-        // schema the new version already migrated (migrations are additive).
-        migrations.set_ignore_missing(true);
-        migrations
-            .run(&pool)
-            .await
-            .map_err(|e| CatalogError::Backend(e.to_string()))?;
+        crate::migrate(sqlx::migrate!("./migrations/postgres"), &pool).await?;
         Ok(Self { pool })
     }
 }

@@ -2,7 +2,7 @@
 
 use std::{borrow::Cow, str::FromStr, time::Duration};
 
-use mediadrive_core::{catalog::CatalogResult, CatalogError, ClientId};
+use mediadrive_core::{catalog::CatalogResult, ClientId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::{backend, rows};
@@ -31,14 +31,7 @@ impl SqliteCatalog {
             .connect_with(options)
             .await
             .map_err(backend)?;
-        let mut migrations = sqlx::migrate!("./migrations/sqlite");
-        // During a rolling upgrade, nodes still on the old version must keep starting against a
-        // schema the new version already migrated (migrations are additive).
-        migrations.set_ignore_missing(true);
-        migrations
-            .run(&pool)
-            .await
-            .map_err(|e| CatalogError::Backend(e.to_string()))?;
+        crate::migrate(sqlx::migrate!("./migrations/sqlite"), &pool).await?;
         Ok(Self { pool })
     }
 }
