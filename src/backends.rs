@@ -62,7 +62,5 @@ pub fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>> {
 pub async fn open_state(config: Config) -> Result<AppState> {
     let catalog = open_catalog(&config).await?;
     let blobs = open_blobs(&config)?;
-    AppState::new(catalog, blobs, config)
-        .await
-        .context("loading the upload signing key")
+    Ok(AppState::new(catalog, blobs, config).await?)
 }

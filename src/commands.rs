@@ -82,7 +82,8 @@ pub async fn key(store: &StoreArgs, cmd: KeyCommand) -> Result<()> {
     let tenant = client_id(&client)?;
     let state = open_state(resolve(store, None)?).await?;
     let now = Utc::now();
-    state.catalog.ensure_tenant(&tenant, now).await?;
+    let credits = state.config.generation.initial_credits;
+    state.catalog.ensure_tenant(&tenant, credits, now).await?;
     let key = generate_key();
     state
         .catalog
@@ -119,6 +120,14 @@ pub enum ClientCommand {
         #[arg(long)]
         client: String,
     },
+    /// Print a tenant's credit ledger as JSON, newest first.
+    Ledger {
+        #[arg(long)]
+        client: String,
+        /// How many entries to show.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 pub async fn client(store: &StoreArgs, cmd: ClientCommand) -> Result<()> {
@@ -132,13 +141,20 @@ pub async fn client(store: &StoreArgs, cmd: ClientCommand) -> Result<()> {
             credits,
         } => {
             let id = client_id(&client)?;
-            state.catalog.ensure_tenant(&id, now).await?;
+            let initial = state.config.generation.initial_credits;
+            state.catalog.ensure_tenant(&id, initial, now).await?;
             let update = TenantUpdate {
                 quota,
                 storage_blocked,
                 credits,
             };
             state.catalog.update_tenant(&id, &update, now).await?
+        }
+        ClientCommand::Ledger { client, limit } => {
+            let id = client_id(&client)?;
+            let ledger = state.catalog.credit_ledger(&id, limit).await?;
+            println!("{}", serde_json::to_string_pretty(&ledger)?);
+            return Ok(());
         }
         ClientCommand::Show { client } => {
             let id = client_id(&client)?;
@@ -189,6 +205,11 @@ pub async fn sweep(store: &StoreArgs, args: SweepArgs) -> Result<()> {
         "dry_run": args.dry_run,
         "expired_uploads": paths(&report.expired_uploads),
         "expired_temp_files": paths(&report.expired_temp_files),
+        "purged_cache_entries": report
+            .purged_cache_entries
+            .iter()
+            .map(|e| e.url_path())
+            .collect::<Vec<_>>(),
         "reclaimed_blobs": report.reclaimed_blobs.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
     });
     println!("{}", serde_json::to_string_pretty(&shown)?);

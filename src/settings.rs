@@ -5,7 +5,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use mediadrive_server::Config;
+use ipnet::IpNet;
+use mediadrive_server::{config::GenerationConfig, Config};
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -52,6 +53,9 @@ pub struct ListenArgs {
     /// Seconds between lifecycle sweeps [default: 60]
     #[arg(long, env = "MEDIADRIVE_SWEEP_INTERVAL_SECS")]
     pub sweep_interval_secs: Option<u64>,
+    /// Private networks that `src` URLs may reach after all, e.g. 10.0.0.0/8 (comma-separated CIDRs)
+    #[arg(long, env = "MEDIADRIVE_FETCH_ALLOW", value_delimiter = ',')]
+    pub fetch_allow: Vec<IpNet>,
 }
 
 /// The TOML file: every key optional, unknown keys refused so a typo does not pass silently.
@@ -74,6 +78,7 @@ struct FileSettings {
     reconcile_interval_ms: Option<u64>,
     memory_cache_bytes: Option<u64>,
     memory_cache_max_file_bytes: Option<u64>,
+    generation: Option<GenerationConfig>,
 }
 
 fn read_file(path: Option<&PathBuf>) -> Result<FileSettings> {
@@ -166,6 +171,18 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
     }
     if let Some(b) = file.memory_cache_max_file_bytes {
         config.memory_cache_max_file = b;
+    }
+    if let Some(generation) = file.generation {
+        if generation.concurrency == 0 {
+            bail!("generation.concurrency must be at least 1");
+        }
+        if generation.timeout_secs == 0 || generation.fetch_timeout_secs == 0 {
+            bail!("generation time limits must be at least one second");
+        }
+        config.generation = generation;
+    }
+    if let Some(listen) = listen.filter(|l| !l.fetch_allow.is_empty()) {
+        config.generation.fetch_allow = listen.fetch_allow.clone();
     }
     Ok(config)
 }

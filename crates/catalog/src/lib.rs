@@ -10,14 +10,23 @@ macro_rules! shared_queries {
         mod blobs {
             include!("shared/blobs.rs");
         }
+        mod cache {
+            include!("shared/cache.rs");
+        }
         mod catalog {
             include!("shared/catalog.rs");
+        }
+        mod credits {
+            include!("shared/credits.rs");
         }
         mod drive {
             include!("shared/drive.rs");
         }
         mod folders {
             include!("shared/folders.rs");
+        }
+        mod preloads {
+            include!("shared/preloads.rs");
         }
         mod previews {
             include!("shared/previews.rs");

@@ -1,8 +1,9 @@
 //! Rows as every engine returns them, and their conversion into the core's records.
 
 use mediadrive_core::{
-    ApiKeyRecord, CatalogError, ClientId, ContentHash, FileId, FileName, FileRecord, FileStatus,
-    FolderPath, MediaType, Role, Tenant,
+    ApiKeyRecord, AssetType, CacheEntry, CatalogError, ClientId, ContentHash, CreditReason, FileId,
+    FileName, FileRecord, FileStatus, FolderPath, ItemRequest, ItemResult, ItemStatus, LedgerEntry,
+    MediaType, PreloadItem, Role, Tenant,
 };
 
 use crate::time::{from_ms, opt_from_ms};
@@ -109,6 +110,143 @@ impl TryFrom<KeyRow> for ApiKeyRecord {
             tenant: ClientId::parse(&r.tenant_id).map_err(|_| corrupt("client id"))?,
             role: r.role.parse::<Role>().map_err(|_| corrupt("role"))?,
             expires_at: opt_from_ms(r.expires_at),
+            created_at: from_ms(r.created_at),
+        })
+    }
+}
+
+pub const CACHE_COLUMNS: &str =
+    "id, tenant_id, fingerprint, asset_type, model, source, blob_hash, content_type, extension, \
+     size, width, height, duration_ms, generated_at, expires_at, persisted_file_id";
+
+#[derive(sqlx::FromRow)]
+pub struct CacheRow {
+    id: String,
+    tenant_id: String,
+    fingerprint: String,
+    asset_type: String,
+    model: String,
+    source: String,
+    blob_hash: Option<String>,
+    content_type: String,
+    extension: String,
+    size: i64,
+    width: Option<i64>,
+    height: Option<i64>,
+    duration_ms: Option<i64>,
+    generated_at: i64,
+    expires_at: i64,
+    pub persisted_file_id: Option<String>,
+}
+
+impl TryFrom<CacheRow> for CacheEntry {
+    type Error = CatalogError;
+    fn try_from(r: CacheRow) -> Result<Self, Self::Error> {
+        Ok(CacheEntry {
+            id: r.id,
+            tenant: ClientId::parse(&r.tenant_id).map_err(|_| corrupt("client id"))?,
+            fingerprint: r.fingerprint,
+            asset_type: AssetType::parse(&r.asset_type).ok_or_else(|| corrupt("asset type"))?,
+            model: r.model,
+            source: r.source,
+            blob: match r.blob_hash {
+                Some(h) => Some(ContentHash::parse(&h).ok_or_else(|| corrupt("blob hash"))?),
+                None => None,
+            },
+            content_type: r.content_type,
+            extension: r.extension,
+            size: r.size.max(0) as u64,
+            width: r.width.map(|v| v as u32),
+            height: r.height.map(|v| v as u32),
+            duration_ms: r.duration_ms.map(|v| v as u64),
+            generated_at: from_ms(r.generated_at),
+            expires_at: from_ms(r.expires_at),
+            persisted: None,
+        })
+    }
+}
+
+pub const ITEM_COLUMNS: &str =
+    "preload_id, position, tenant_id, item_id, asset_type, model, source, fingerprint, \
+     save_to_media, status, error, url_path, persistent, expires_at, width, height, size, \
+     duration_ms, warning";
+
+#[derive(sqlx::FromRow)]
+pub struct ItemRow {
+    preload_id: String,
+    position: i64,
+    tenant_id: String,
+    item_id: Option<String>,
+    asset_type: String,
+    model: String,
+    source: String,
+    fingerprint: String,
+    save_to_media: bool,
+    status: String,
+    error: Option<String>,
+    url_path: Option<String>,
+    persistent: Option<bool>,
+    expires_at: Option<i64>,
+    width: Option<i64>,
+    height: Option<i64>,
+    size: Option<i64>,
+    duration_ms: Option<i64>,
+    warning: Option<String>,
+}
+
+impl TryFrom<ItemRow> for PreloadItem {
+    type Error = CatalogError;
+    fn try_from(r: ItemRow) -> Result<Self, Self::Error> {
+        let result = r.url_path.map(|url_path| ItemResult {
+            url_path,
+            persistent: r.persistent.unwrap_or(false),
+            expires_at: opt_from_ms(r.expires_at),
+            width: r.width.map(|v| v as u32),
+            height: r.height.map(|v| v as u32),
+            size: r.size.map(|v| v as u64),
+            duration_ms: r.duration_ms.map(|v| v as u64),
+            warning: r.warning,
+        });
+        Ok(PreloadItem {
+            preload_id: r.preload_id,
+            position: r.position as u32,
+            tenant: ClientId::parse(&r.tenant_id).map_err(|_| corrupt("client id"))?,
+            request: ItemRequest {
+                item_id: r.item_id,
+                asset_type: AssetType::parse(&r.asset_type).ok_or_else(|| corrupt("asset type"))?,
+                model: r.model,
+                source: r.source,
+                fingerprint: r.fingerprint,
+                save_to_media: r.save_to_media,
+            },
+            status: ItemStatus::parse(&r.status).ok_or_else(|| corrupt("item status"))?,
+            error: r.error,
+            result,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct LedgerRow {
+    amount: i64,
+    balance: i64,
+    reason: String,
+    model: Option<String>,
+    preload_id: Option<String>,
+    position: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<LedgerRow> for LedgerEntry {
+    type Error = CatalogError;
+    fn try_from(r: LedgerRow) -> Result<Self, Self::Error> {
+        Ok(LedgerEntry {
+            amount: r.amount,
+            balance: r.balance,
+            reason: CreditReason::parse(&r.reason).ok_or_else(|| corrupt("credit reason"))?,
+            model: r.model,
+            preload_id: r.preload_id,
+            position: r.position.map(|p| p as u32),
             created_at: from_ms(r.created_at),
         })
     }

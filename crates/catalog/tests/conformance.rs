@@ -98,7 +98,7 @@ async fn reclaim(
 
 async fn blob_reclaim_respects_leases_and_references(c: Arc<dyn Catalog>) {
     let c = c.as_ref();
-    c.ensure_tenant(&tenant(), Utc::now()).await.unwrap();
+    c.ensure_tenant(&tenant(), 0, Utc::now()).await.unwrap();
     let now = Utc::now();
     let h = hash(1);
     c.lease_blob(&h, 10, now + Duration::minutes(10))
@@ -188,7 +188,7 @@ async fn blob_reclaim_respects_leases_and_references(c: Arc<dyn Catalog>) {
 }
 
 async fn concurrent_reservations_never_exceed_the_quota(c: Arc<dyn Catalog>) {
-    c.ensure_tenant(&tenant(), Utc::now()).await.unwrap();
+    c.ensure_tenant(&tenant(), 0, Utc::now()).await.unwrap();
     let tasks: Vec<_> = (0..30)
         .map(|i| {
             let c = c.clone();
@@ -233,7 +233,7 @@ async fn concurrent_reservations_never_exceed_the_quota(c: Arc<dyn Catalog>) {
 
 async fn folder_moves_touch_exactly_the_subtree(c: Arc<dyn Catalog>) {
     let c = c.as_ref();
-    c.ensure_tenant(&tenant(), Utc::now()).await.unwrap();
+    c.ensure_tenant(&tenant(), 0, Utc::now()).await.unwrap();
     stored(c, "a_b", "1.bin", 1, &hash(1)).await;
     stored(c, "a_b/c", "2.bin", 2, &hash(2)).await;
     // `_` is a LIKE wildcard: "aXb" must not be taken for "a_b".
@@ -286,7 +286,7 @@ async fn folder_moves_touch_exactly_the_subtree(c: Arc<dyn Catalog>) {
 
 async fn sweeps_remove_lapsed_uploads_and_old_temp_files(c: Arc<dyn Catalog>) {
     let c = c.as_ref();
-    c.ensure_tenant(&tenant(), Utc::now()).await.unwrap();
+    c.ensure_tenant(&tenant(), 0, Utc::now()).await.unwrap();
     stored(c, "temp", "old.bin", 3, &hash(1)).await;
     stored(c, "", "kept.bin", 7, &hash(2)).await;
     c.reserve_upload(&upload("", "lapsed.bin", 11, None))
@@ -297,6 +297,7 @@ async fn sweeps_remove_lapsed_uploads_and_old_temp_files(c: Arc<dyn Catalog>) {
         now,
         uploads_lapsed_before: now,
         temp_cutoff: now,
+        cache_cutoff: now,
         dry_run,
     };
     let dry = c.sweep_files(&rule(true)).await.unwrap();
@@ -347,7 +348,7 @@ macro_rules! every_backend {
 every_backend!(sqlite, postgres);
 
 async fn claims_are_released_only_by_their_holder(c: Arc<dyn Catalog>) {
-    c.ensure_tenant(&tenant(), Utc::now()).await.unwrap();
+    c.ensure_tenant(&tenant(), 0, Utc::now()).await.unwrap();
     let file = c
         .reserve_upload(&upload("", "c.bin", 1, None))
         .await
@@ -382,7 +383,7 @@ async fn claims_are_released_only_by_their_holder(c: Arc<dyn Catalog>) {
 
 async fn probes_are_claimed_once_and_given_up_after_repeated_crashes(c: Arc<dyn Catalog>) {
     let cat = c.as_ref();
-    cat.ensure_tenant(&tenant(), Utc::now()).await.unwrap();
+    cat.ensure_tenant(&tenant(), 0, Utc::now()).await.unwrap();
     stored(cat, "", "p.bin", 4, &hash(7)).await;
     let now = Utc::now();
     let first = now + Duration::minutes(10);

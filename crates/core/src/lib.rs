@@ -2,6 +2,7 @@
 
 pub mod blobs;
 pub mod catalog;
+pub mod generation;
 pub mod hash;
 pub mod ids;
 pub mod model;
@@ -10,6 +11,7 @@ pub mod role;
 
 pub use blobs::{BlobError, BlobStore};
 pub use catalog::{Catalog, CatalogError};
+pub use generation::*;
 pub use hash::ContentHash;
 pub use ids::{ClientId, FileId, IdError};
 pub use model::*;

@@ -308,6 +308,8 @@ pub struct SweepRule {
     pub uploads_lapsed_before: DateTime<Utc>,
     /// Files that entered `temp` before this go.
     pub temp_cutoff: DateTime<Utc>,
+    /// Cache entries expiring before this are purged.
+    pub cache_cutoff: DateTime<Utc>,
     pub dry_run: bool,
 }
 
@@ -316,5 +318,6 @@ pub struct SweepRule {
 pub struct SweepReport {
     pub expired_uploads: Vec<FileRecord>,
     pub expired_temp_files: Vec<FileRecord>,
+    pub purged_cache_entries: Vec<crate::CacheEntry>,
     pub reclaimed_blobs: Vec<ContentHash>,
 }

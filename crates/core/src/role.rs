@@ -67,14 +67,17 @@ pub enum Action {
     CreateFolder,
     Move,
     Delete,
+    /// Queue a preload: generation spends credits and may write into the drive.
+    Generate,
 }
 
 impl Action {
     /// Seed 002: uploading and creating folders need `render`; moving and deleting are editing.
+    /// Preloads write generated assets as uploads do, so they need `render` too.
     pub fn required_role(self) -> Role {
         match self {
             Action::List => Role::Viewer,
-            Action::Upload | Action::CreateFolder => Role::Render,
+            Action::Upload | Action::CreateFolder | Action::Generate => Role::Render,
             Action::Move | Action::Delete => Role::Editor,
         }
     }

@@ -2,6 +2,8 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+pub use mediadrive_generate::GenerationConfig;
+
 /// Seed 002: "Files larger than 500 MB are rejected."
 pub const MAX_UPLOAD_BYTES: u64 = 500 * 1024 * 1024;
 
@@ -35,6 +37,8 @@ pub struct Config {
     pub reconcile_interval: Duration,
     /// Serve files from object storage by redirecting to a presigned GET instead of proxying.
     pub serve_redirect: bool,
+    /// Preloads: generators, the temporary cache, credits, the fetch policy.
+    pub generation: GenerationConfig,
 }
 
 impl Config {
@@ -58,6 +62,7 @@ impl Config {
             memory_cache_max_file: 1024 * 1024,
             reconcile_interval: Duration::from_millis(250),
             serve_redirect: false,
+            generation: GenerationConfig::default(),
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod generation;
 pub mod lifecycle;
 pub mod preconditions;
 pub mod previews;
@@ -27,6 +28,15 @@ pub use state::AppState;
 
 const UPLOAD_SIGNING_SECRET: &str = "upload-signing-key";
 
+/// Why the server's state could not be put together.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("loading the upload signing key: {0}")]
+    Catalog(#[from] CatalogError),
+    #[error("configuring the generators: {0}")]
+    Generators(String),
+}
+
 impl AppState {
     /// Wires the ports together; the signing key is shared through the catalog so every node
     /// accepts URLs any node signed.
@@ -34,7 +44,9 @@ impl AppState {
         catalog: Arc<dyn Catalog>,
         blobs: Arc<dyn BlobStore>,
         config: Config,
-    ) -> Result<Self, CatalogError> {
+    ) -> Result<Self, StartError> {
+        let generators = mediadrive_generate::Registry::new(&config.generation)
+            .map_err(StartError::Generators)?;
         let key = catalog
             .secret(UPLOAD_SIGNING_SECRET, &|| {
                 let mut key = vec![0u8; 32];
@@ -54,6 +66,8 @@ impl AppState {
             signer: signing::UploadSigner::new(key),
             cache,
             probe_wakeup: Arc::default(),
+            generators: Arc::new(generators),
+            generation_wakeup: Arc::default(),
         })
     }
 }
@@ -71,6 +85,7 @@ pub async fn run(
     let sweeper = tokio::spawn(lifecycle::run_sweeper(state.clone(), shutdown.clone()));
     let reconciler = tokio::spawn(reconcile::run_reconciler(state.clone(), shutdown.clone()));
     let prober = tokio::spawn(probing::run_prober(state.clone(), shutdown.clone()));
+    let generator = tokio::spawn(generation::run_generator(state.clone(), shutdown.clone()));
     let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     // Without TCP_NODELAY a body written after its headers waits out the client's delayed ACK (~40 ms).
     let listener = listener.tap_io(|tcp| {
@@ -86,5 +101,6 @@ pub async fn run(
     let _ = sweeper.await;
     let _ = reconciler.await;
     let _ = prober.await;
+    let _ = generator.await;
     Ok(())
 }

@@ -89,7 +89,15 @@ async fn reclaim_batch(
 
 /// Reclaims the blobs of files just deleted. Failures are logged: the periodic sweep retries them.
 pub async fn reclaim(state: &AppState, deleted: &[FileRecord]) {
-    let mut hashes: Vec<ContentHash> = deleted.iter().filter_map(|f| f.blob.clone()).collect();
+    reclaim_hashes(
+        state,
+        deleted.iter().filter_map(|f| f.blob.clone()).collect(),
+    )
+    .await;
+}
+
+/// Reclaims blobs just released, if nothing else references them.
+pub async fn reclaim_hashes(state: &AppState, mut hashes: Vec<ContentHash>) {
     hashes.sort();
     hashes.dedup();
     if hashes.is_empty() {
@@ -101,7 +109,7 @@ pub async fn reclaim(state: &AppState, deleted: &[FileRecord]) {
 }
 
 /// One sweep with ages judged as if the time were `at`: lapsed uploads, expired temporary files,
-/// unreferenced blobs. Uploads in flight, leases and staged bytes are judged at the real time, so a
+/// expired cache entries, unreferenced blobs. Uploads in flight, leases and staged bytes are judged at the real time, so a
 /// sweep `--at` a future time never cuts off work that is still running.
 pub async fn sweep(
     state: &AppState,
@@ -120,6 +128,7 @@ pub async fn sweep(
         now,
         uploads_lapsed_before: at - grace,
         temp_cutoff: at - state.config.temp_max_age,
+        cache_cutoff: at,
         dry_run,
     };
     let mut report = state
@@ -162,11 +171,14 @@ pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
         }
         match sweep(&state, Utc::now(), false).await {
             Ok(r) => {
-                let removed = r.expired_uploads.len() + r.expired_temp_files.len();
+                let removed = r.expired_uploads.len()
+                    + r.expired_temp_files.len()
+                    + r.purged_cache_entries.len();
                 if removed + r.reclaimed_blobs.len() > 0 {
                     tracing::info!(
                         expired_uploads = r.expired_uploads.len(),
                         expired_temp_files = r.expired_temp_files.len(),
+                        purged_cache_entries = r.purged_cache_entries.len(),
                         reclaimed_blobs = r.reclaimed_blobs.len(),
                         "sweep"
                     );

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use mediadrive_core::{BlobError, BlobProbe, ContentHash, Preview, ProbeStatus};
+use mediadrive_core::{blobs::LocalBlob, BlobError, BlobProbe, ContentHash, Preview, ProbeStatus};
+use mediadrive_probe::MediaInfo;
 use tokio::sync::{watch, Semaphore};
 
 use crate::{error::ApiError, previews, state::AppState};
@@ -75,6 +76,23 @@ async fn bounded<T: Send + 'static>(
     }
 }
 
+/// Probes a local copy of a blob within the time limit. The copy moves into the thread, so it
+/// outlives a thread that overruns its limit.
+async fn probe_local(local: &Arc<LocalBlob>) -> Result<MediaInfo, String> {
+    let probing = Arc::clone(local);
+    bounded(PROBE_TIME_LIMIT, move || {
+        mediadrive_probe::probe_path(probing.path()).map_err(|e| e.to_string())
+    })
+    .await
+    .and_then(|probed| probed)
+}
+
+/// Probes a blob now, for a caller that needs the answer before it can reply (a generation).
+pub(crate) async fn probe_now(state: &AppState, hash: &ContentHash) -> Result<MediaInfo, String> {
+    let local = state.blobs.local(hash).await.map_err(|e| e.to_string())?;
+    probe_local(&Arc::new(local)).await
+}
+
 async fn probe_blob(state: &AppState, hash: ContentHash, claimed_until: DateTime<Utc>) {
     // A preview's own bytes are probed like any blob's, but previews of previews would be endless.
     let wants_previews = match state.catalog.is_preview(&hash).await {
@@ -102,14 +120,7 @@ async fn probe_blob(state: &AppState, hash: ContentHash, claimed_until: DateTime
             return;
         }
     };
-    // The local copy moves into each thread, so it outlives any thread that overruns its limit.
-    let probing = Arc::clone(&local);
-    let outcome = bounded(PROBE_TIME_LIMIT, move || {
-        mediadrive_probe::probe_path(probing.path()).map_err(|e| e.to_string())
-    })
-    .await
-    .and_then(|probed| probed);
-    let info = match outcome {
+    let info = match probe_local(&local).await {
         Ok(info) => info,
         Err(reason) => {
             record(state, &hash, Err(reason), claimed_until).await;

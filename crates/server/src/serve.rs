@@ -8,6 +8,7 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     response::Response,
 };
+use chrono::Utc;
 use mediadrive_core::{
     paths::split_file_path, BlobError, ClientId, ContentHash, FileRecord, FileStatus, MediaType,
     ProbeStatus,
@@ -33,12 +34,9 @@ pub struct ServeParams {
     preview: Option<String>,
 }
 
-impl ServeParams {
-    fn wants_attachment(&self) -> bool {
-        self.download
-            .as_deref()
-            .is_some_and(|v| v != "0" && v != "false")
-    }
+/// `?download` with any value but `0`/`false`.
+fn attachment_requested(download: Option<&str>) -> bool {
+    download.is_some_and(|v| v != "0" && v != "false")
 }
 
 /// Lifetime of the presigned GET a redirect points at.
@@ -132,6 +130,18 @@ fn header_value(s: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
 }
 
+/// What one URL serves: some bytes, how to label them, how long caches may keep them.
+struct Served {
+    hash: ContentHash,
+    len: u64,
+    content_type: String,
+    /// `Last-Modified`; none for bytes validated by their ETag alone.
+    modified: Option<std::time::SystemTime>,
+    /// The file name an attachment is saved as.
+    name: String,
+    max_age: u64,
+}
+
 /// Serves a file; GET and HEAD, single ranges, conditional requests.
 #[utoipa::path(get, path = "/{client_id}/files/{path}", tag = "files",
     params(
@@ -173,8 +183,10 @@ pub async fn serve_file(
             }
         }
     };
-    let hash = &hash;
-    let etag = format!("\"{hash}\"");
+    let content_type = match preview_type {
+        Some(t) => t,
+        None => served_type(&state, &file, &hash).await,
+    };
     // updated_at moves with uploads, moves and renames: a path that now names other bytes is newer.
     // A preview's bytes change independently of the file's dates (a thumbnail replaces the
     // image standing in for it): previews are validated by their ETag alone.
@@ -182,6 +194,83 @@ pub async fn serve_file(
         .preview
         .is_none()
         .then(|| to_http_seconds(file.updated_at));
+    let served = Served {
+        hash,
+        len,
+        content_type,
+        modified,
+        name: file.name.to_string(),
+        max_age: state.config.cache_max_age.as_secs(),
+    };
+    let attachment = attachment_requested(params.download.as_deref());
+    respond(&state, served, &method, &headers, attachment).await
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CacheParams {
+    /// Any value but `0`/`false`: serve as an attachment (`Content-Disposition: attachment`).
+    download: Option<String>,
+}
+
+/// Serves a generated asset from the temporary cache; `410 Gone` once it expired.
+#[utoipa::path(get, path = "/tmp/assets/{client_id}/{name}", tag = "files",
+    params(
+        ("client_id" = String, Path, description = "The tenant"),
+        ("name" = String, Path, description = "Cache entry id and extension"),
+        CacheParams,
+    ),
+    responses(
+        (status = 200, description = "The asset"),
+        (status = 206, description = "One byte range of the asset"),
+        (status = 304, description = "Not modified"),
+        (status = 404, description = "Asset not found", body = ErrorBody),
+        (status = 410, description = "This asset has expired", body = ErrorBody),
+    ))]
+pub async fn serve_cached(
+    State(state): State<AppState>,
+    Path((client, name)): Path<(String, String)>,
+    Query(params): Query<CacheParams>,
+    method: Method,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let not_found = || ApiError::not_found("Asset not found");
+    let (id, ext) = name.split_once('.').ok_or_else(not_found)?;
+    let entry = match state.catalog.cache_entry_by_id(id).await? {
+        Some(e) if e.tenant.as_str() == client && e.extension == ext => e,
+        _ => return Err(not_found()),
+    };
+    let now = Utc::now();
+    let hash = match &entry.blob {
+        Some(hash) if entry.expires_at > now => hash.clone(),
+        _ => return Err(ApiError::new(StatusCode::GONE, "This asset has expired")),
+    };
+    // A cache may keep it no longer than it lives.
+    let remaining = (entry.expires_at - now).num_seconds().max(0) as u64;
+    let served = Served {
+        hash,
+        len: entry.size,
+        content_type: entry.content_type.clone(),
+        modified: Some(to_http_seconds(entry.generated_at)),
+        name,
+        max_age: remaining.min(state.config.cache_max_age.as_secs()),
+    };
+    let attachment = attachment_requested(params.download.as_deref());
+    respond(&state, served, &method, &headers, attachment).await
+}
+
+/// The response for some bytes: validators, preconditions, redirect or body, single ranges.
+async fn respond(
+    state: &AppState,
+    served: Served,
+    method: &Method,
+    headers: &HeaderMap,
+    attachment: bool,
+) -> ApiResult<Response> {
+    let hash = &served.hash;
+    let len = served.len;
+    let modified = served.modified;
+    let etag = format!("\"{hash}\"");
 
     let mut builder = Response::builder().header(header::ETAG, &etag);
     if let Some(modified) = modified {
@@ -191,14 +280,14 @@ pub async fn serve_file(
         .header(header::ACCEPT_RANGES, "bytes")
         .header(
             header::CACHE_CONTROL,
-            format!("public, max-age={}", state.config.cache_max_age.as_secs()),
+            format!("public, max-age={}", served.max_age),
         )
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         // Files are user content on the API's origin: a type a browser would run (HTML, SVG) must
         // not run with that origin's rights.
         .header(header::CONTENT_SECURITY_POLICY, "sandbox");
 
-    match evaluate(&method, &headers, &etag, modified) {
+    match evaluate(method, headers, &etag, modified) {
         Precondition::Proceed => {}
         Precondition::NotModified => {
             return Ok(builder
@@ -214,7 +303,7 @@ pub async fn serve_file(
         }
     }
 
-    if state.config.serve_redirect && method == Method::GET && !params.wants_attachment() {
+    if state.config.serve_redirect && method == Method::GET && !attachment {
         if let Some(url) = state.blobs.presign_read(hash, REDIRECT_TTL).await? {
             return Ok(builder
                 .status(StatusCode::FOUND)
@@ -224,20 +313,16 @@ pub async fn serve_file(
                 .expect("valid response"));
         }
     }
-    let content_type = match preview_type {
-        Some(t) => t,
-        None => served_type(&state, &file, hash).await,
-    };
-    builder = builder.header(header::CONTENT_TYPE, header_value(&content_type));
-    if params.wants_attachment() {
+    builder = builder.header(header::CONTENT_TYPE, header_value(&served.content_type));
+    if attachment {
         builder = builder.header(
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}\"", file.name),
+            format!("attachment; filename=\"{}\"", served.name),
         );
     }
 
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(r) if method == Method::GET && if_range_allows(&headers, &etag, modified) => {
+        Some(r) if method == Method::GET && if_range_allows(headers, &etag, modified) => {
             parse_range(r, len)
         }
         _ => RangeRequest::Full,
@@ -260,7 +345,7 @@ pub async fn serve_file(
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        body(&state, len, hash, start, count).await?
+        body(state, len, hash, start, count).await?
     };
     Ok(builder.body(body).expect("valid response"))
 }

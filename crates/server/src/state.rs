@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use mediadrive_core::{BlobStore, Catalog, ClientId, FileRecord};
+use mediadrive_generate::Registry;
 
 use crate::{config::Config, serve_cache::ServeCache, signing::UploadSigner};
 
@@ -15,6 +16,10 @@ pub struct AppState {
     pub cache: ServeCache,
     /// Woken when new bytes arrive, so probing starts at once.
     pub probe_wakeup: Arc<tokio::sync::Notify>,
+    /// The generators preload items are made by.
+    pub generators: Arc<Registry>,
+    /// Woken when a preload is queued, so generation starts at once.
+    pub generation_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -25,5 +30,10 @@ impl AppState {
 
     pub fn record_url(&self, file: &FileRecord) -> String {
         self.file_url(&file.tenant, &file.path())
+    }
+
+    /// A URL from its path below the public URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.public_url)
     }
 }

@@ -3,15 +3,16 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
-    catalog::CatalogResult, ApiKeyRecord, BlobProbe, BlobReclaim, Catalog, ClientId, ContentHash,
-    FileId, FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath,
-    FolderStats, ListQuery, NewApiKey, NewUpload, Preview, SweepReport, SweepRule, Tenant,
-    TenantUpdate, UploadClaim,
+    catalog::CatalogResult, ApiKeyRecord, BlobProbe, BlobReclaim, CacheEntry, Catalog, Charge,
+    ClientId, ContentHash, CreditMovement, FileId, FileMove, FileName, FilePage, FileRecord,
+    FolderEntry, FolderMove, FolderPath, FolderStats, ItemOutcome, LedgerEntry, ListQuery,
+    NewApiKey, NewCacheEntry, NewPreload, NewUpload, PreloadItem, PreloadRecord, Preview,
+    Promotion, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
 };
 
 use super::{
-    backend, blobs, drive, folders, lock_tenant, previews, probes, sweep, tenants, uploads,
-    write_tx, Backend,
+    backend, blobs, cache, credits, drive, folders, lock_tenant, preloads, previews, probes, sweep,
+    tenants, uploads, write_tx, Backend,
 };
 
 #[async_trait]
@@ -24,8 +25,13 @@ impl Catalog for Backend {
         Ok(())
     }
 
-    async fn ensure_tenant(&self, id: &ClientId, now: DateTime<Utc>) -> CatalogResult<Tenant> {
-        tenants::ensure(&self.pool, id, now).await
+    async fn ensure_tenant(
+        &self,
+        id: &ClientId,
+        initial_credits: i64,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<Tenant> {
+        tenants::ensure(&self.pool, id, initial_credits, now).await
     }
 
     async fn tenant(&self, id: &ClientId) -> CatalogResult<Option<Tenant>> {
@@ -228,5 +234,67 @@ impl Catalog for Backend {
 
     async fn sweep_files(&self, rule: &SweepRule) -> CatalogResult<SweepReport> {
         sweep::sweep(&self.pool, rule).await
+    }
+
+    async fn create_preload(&self, preload: &NewPreload) -> CatalogResult<(PreloadRecord, bool)> {
+        preloads::create(&self.pool, preload).await
+    }
+
+    async fn preload(&self, tenant: &ClientId, id: &str) -> CatalogResult<Option<PreloadRecord>> {
+        preloads::get(&self.pool, tenant, id).await
+    }
+
+    async fn claim_preload_items(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> CatalogResult<Vec<PreloadItem>> {
+        preloads::claim(&self.pool, now, until, limit).await
+    }
+
+    async fn finish_preload_item(
+        &self,
+        preload_id: &str,
+        position: u32,
+        claimed_until: DateTime<Utc>,
+        outcome: &ItemOutcome,
+    ) -> CatalogResult<bool> {
+        preloads::finish(&self.pool, preload_id, position, claimed_until, outcome).await
+    }
+
+    async fn cache_entry(
+        &self,
+        tenant: &ClientId,
+        fingerprint: &str,
+    ) -> CatalogResult<Option<CacheEntry>> {
+        cache::by_fingerprint(&self.pool, tenant, fingerprint).await
+    }
+
+    async fn cache_entry_by_id(&self, id: &str) -> CatalogResult<Option<CacheEntry>> {
+        cache::by_id(&self.pool, id).await
+    }
+
+    async fn store_cache_entry(
+        &self,
+        entry: &NewCacheEntry,
+    ) -> CatalogResult<(CacheEntry, Option<ContentHash>)> {
+        cache::store(&self.pool, entry).await
+    }
+
+    async fn promote_cache_entry(&self, promotion: &Promotion) -> CatalogResult<FileRecord> {
+        cache::promote(&self.pool, promotion).await
+    }
+
+    async fn move_credits(&self, movement: &CreditMovement) -> CatalogResult<Charge> {
+        credits::transfer(&self.pool, movement).await
+    }
+
+    async fn credit_ledger(
+        &self,
+        tenant: &ClientId,
+        limit: u32,
+    ) -> CatalogResult<Vec<LedgerEntry>> {
+        credits::ledger(&self.pool, tenant, limit).await
     }
 }

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::time::to_ms;
 
-async fn find(
+pub(super) async fn find(
     conn: &mut Conn,
     tenant: &ClientId,
     folder: &FolderPath,

@@ -1,14 +1,14 @@
 // Tenants, API keys and shared secrets.
 
 use super::{
-    backend, prep,
+    backend, credits, prep,
     rows::{KeyRow, TenantRow},
     Conn, Pool,
 };
 use crate::time::to_ms;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
-    catalog::CatalogResult, ApiKeyRecord, ClientId, NewApiKey, Tenant, TenantUpdate,
+    catalog::CatalogResult, ApiKeyRecord, ClientId, CreditReason, NewApiKey, Tenant, TenantUpdate,
 };
 
 pub async fn fetch(conn: &mut Conn, id: &ClientId) -> CatalogResult<Option<Tenant>> {
@@ -20,19 +20,32 @@ pub async fn fetch(conn: &mut Conn, id: &ClientId) -> CatalogResult<Option<Tenan
     row.map(Tenant::try_from).transpose()
 }
 
-pub async fn ensure(pool: &Pool, id: &ClientId, now: DateTime<Utc>) -> CatalogResult<Tenant> {
-    let mut conn = pool.acquire().await.map_err(backend)?;
-    sqlx::query(&prep(
-        "INSERT INTO tenants (id, created_at) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+pub async fn ensure(
+    pool: &Pool,
+    id: &ClientId,
+    initial_credits: i64,
+    now: DateTime<Utc>,
+) -> CatalogResult<Tenant> {
+    let mut tx = super::write_tx(pool).await?;
+    let created: Option<String> = sqlx::query_scalar(&prep(
+        "INSERT INTO tenants (id, credits, created_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (id) DO NOTHING RETURNING id",
     ))
     .bind(id.as_str())
+    .bind(initial_credits)
     .bind(to_ms(now))
-    .execute(&mut *conn)
+    .fetch_optional(&mut *tx)
     .await
     .map_err(backend)?;
-    fetch(&mut conn, id)
+    if created.is_some() && initial_credits != 0 {
+        let reason = CreditReason::Initial;
+        credits::record(&mut tx, id, initial_credits, initial_credits, reason, now).await?;
+    }
+    let tenant = fetch(&mut tx, id)
         .await?
-        .ok_or(mediadrive_core::CatalogError::NotFound)
+        .ok_or(mediadrive_core::CatalogError::NotFound)?;
+    tx.commit().await.map_err(backend)?;
+    Ok(tenant)
 }
 
 pub async fn update(
@@ -42,6 +55,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> CatalogResult<Tenant> {
     let mut tx = super::write_tx(pool).await?;
+    super::lock_tenant(&mut tx, id).await?;
     if let Some(quota) = update.quota {
         sqlx::query(&prep("UPDATE tenants SET quota = ?1 WHERE id = ?2"))
             .bind(quota as i64)
@@ -65,12 +79,22 @@ pub async fn update(
         .map_err(backend)?;
     }
     if let Some(credits) = update.credits {
+        let before: Option<i64> =
+            sqlx::query_scalar(&prep("SELECT credits FROM tenants WHERE id = ?1"))
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
         sqlx::query(&prep("UPDATE tenants SET credits = ?1 WHERE id = ?2"))
             .bind(credits)
             .bind(id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        if let Some(before) = before.filter(|b| *b != credits) {
+            let reason = CreditReason::Adjustment;
+            credits::record(&mut tx, id, credits - before, credits, reason, now).await?;
+        }
     }
     let tenant = fetch(&mut tx, id)
         .await?

@@ -6,6 +6,8 @@ mod folders;
 mod listing;
 mod media;
 mod metadata;
+mod models;
+mod preloads;
 mod views;
 
 use axum::{routing::get, Json, Router};
@@ -20,10 +22,11 @@ use crate::{serve, state::AppState, upload};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "mediadrive", description = "Self-hosted media drive for generative and rendering video pipelines."),
-    paths(crate::serve::serve_file),
+    paths(crate::serve::serve_file, crate::serve::serve_cached),
     modifiers(&ApiKeyAuth),
     tags(
         (name = "media", description = "The drive: uploads, folders, listing, moves, deletes (JSON2Video /v2/media)"),
+        (name = "preloads", description = "Generated assets: preloads, the temporary cache, save-to-media (JSON2Video /v2/preloads)"),
         (name = "upload", description = "Presigned upload URLs"),
         (name = "files", description = "Stable file URLs"),
         (name = "health", description = "Liveness"),
@@ -82,12 +85,16 @@ pub fn router(state: AppState) -> Router {
             folders::delete_folder
         ))
         .routes(routes!(metadata::file_metadata))
+        .routes(routes!(preloads::create_preload))
+        .routes(routes!(preloads::get_preload))
+        .routes(routes!(models::list_models))
         .routes(routes!(upload::receive))
         .routes(routes!(healthz))
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
     router
         .route("/{client_id}/files/{*path}", get(serve::serve_file))
+        .route("/tmp/assets/{client_id}/{name}", get(serve::serve_cached))
         .route(
             "/openapi.json",
             get(move || {

@@ -1,0 +1,280 @@
+// The temporary cache of generated assets, and their promotion into the drive without a byte copy.
+
+use mediadrive_core::{
+    catalog::CatalogResult, CacheEntry, CatalogError, ClientId, ContentHash, FileRecord,
+    FileStatus, MediaType, NewCacheEntry, Promotion, SweepRule,
+};
+
+use super::{
+    backend, blobs, drive, folders, lock_tenant, prep,
+    rows::{CacheRow, FileRow, CACHE_COLUMNS, FILE_COLUMNS},
+    usage, write_tx, Conn, Pool,
+};
+use crate::time::to_ms;
+
+/// Entries purged per round, so a large purge never holds a lock for long.
+const BATCH: i64 = 500;
+
+/// An entry with its backreference resolved to the drive file, if that file is still there.
+async fn resolve(conn: &mut Conn, row: CacheRow) -> CatalogResult<CacheEntry> {
+    let file_id = row.persisted_file_id.clone();
+    let mut entry = CacheEntry::try_from(row)?;
+    if let Some(id) = file_id {
+        let file: Option<FileRow> = sqlx::query_as(&prep(&format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE id = ?1 AND status = 'uploaded'"
+        )))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?;
+        entry.persisted = file.map(FileRecord::try_from).transpose()?;
+    }
+    Ok(entry)
+}
+
+async fn find(
+    conn: &mut Conn,
+    condition: &str,
+    binds: &[&str],
+) -> CatalogResult<Option<CacheEntry>> {
+    let sql = prep(&format!(
+        "SELECT {CACHE_COLUMNS} FROM cache_entries WHERE {condition}"
+    ))
+    .into_owned();
+    let mut query = sqlx::query_as::<_, CacheRow>(&sql);
+    for value in binds {
+        query = query.bind(*value);
+    }
+    let row = query.fetch_optional(&mut *conn).await.map_err(backend)?;
+    match row {
+        Some(row) => Ok(Some(resolve(conn, row).await?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn by_fingerprint(
+    pool: &Pool,
+    tenant: &ClientId,
+    fingerprint: &str,
+) -> CatalogResult<Option<CacheEntry>> {
+    let mut conn = pool.acquire().await.map_err(backend)?;
+    let condition = "tenant_id = ?1 AND fingerprint = ?2";
+    find(&mut conn, condition, &[tenant.as_str(), fingerprint]).await
+}
+
+pub async fn by_id(pool: &Pool, id: &str) -> CatalogResult<Option<CacheEntry>> {
+    let mut conn = pool.acquire().await.map_err(backend)?;
+    find(&mut conn, "id = ?1", &[id]).await
+}
+
+pub async fn store(
+    pool: &Pool,
+    e: &NewCacheEntry,
+) -> CatalogResult<(CacheEntry, Option<ContentHash>)> {
+    let mut tx = write_tx(pool).await?;
+    lock_tenant(&mut tx, &e.tenant).await?;
+    let earlier: Option<(String, Option<String>)> = sqlx::query_as(&prep(
+        "SELECT id, blob_hash FROM cache_entries WHERE tenant_id = ?1 AND fingerprint = ?2",
+    ))
+    .bind(e.tenant.as_str())
+    .bind(&e.fingerprint)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(backend)?;
+    // The lease the generation took becomes the entry's reference.
+    let referenced = sqlx::query(&prep(
+        "UPDATE blobs SET refcount = refcount + 1,
+                          leases = CASE WHEN leases > 0 THEN leases - 1 ELSE 0 END
+         WHERE hash = ?1 AND reclaim_token IS NULL",
+    ))
+    .bind(e.blob.as_str())
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if referenced.rows_affected() != 1 {
+        return Err(CatalogError::BlobBusy);
+    }
+    let (id, replaced) = match earlier {
+        Some((id, old)) => (id, old.and_then(|h| ContentHash::parse(&h))),
+        None => (uuid::Uuid::new_v4().simple().to_string(), None),
+    };
+    sqlx::query(&prep(
+        "INSERT INTO cache_entries (id, tenant_id, fingerprint, asset_type, model, source, blob_hash,
+                                    content_type, extension, size, width, height, duration_ms,
+                                    generated_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT (id) DO UPDATE SET
+             blob_hash = excluded.blob_hash, content_type = excluded.content_type,
+             extension = excluded.extension, size = excluded.size, width = excluded.width,
+             height = excluded.height, duration_ms = excluded.duration_ms,
+             generated_at = excluded.generated_at, expires_at = excluded.expires_at",
+    ))
+    .bind(&id)
+    .bind(e.tenant.as_str())
+    .bind(&e.fingerprint)
+    .bind(e.asset_type.as_str())
+    .bind(&e.model)
+    .bind(&e.source)
+    .bind(e.blob.as_str())
+    .bind(&e.content_type)
+    .bind(&e.extension)
+    .bind(e.size as i64)
+    .bind(e.width.map(i64::from))
+    .bind(e.height.map(i64::from))
+    .bind(e.duration_ms.map(|v| v as i64))
+    .bind(to_ms(e.generated_at))
+    .bind(to_ms(e.expires_at))
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if let Some(old) = &replaced {
+        blobs::unreference(&mut tx, old, 1).await?;
+    }
+    let entry = find(&mut tx, "id = ?1", &[&id])
+        .await?
+        .ok_or(CatalogError::NotFound)?;
+    tx.commit().await.map_err(backend)?;
+    Ok((entry, replaced.filter(|old| *old != e.blob)))
+}
+
+pub async fn promote(pool: &Pool, p: &Promotion) -> CatalogResult<FileRecord> {
+    let mut tx = write_tx(pool).await?;
+    lock_tenant(&mut tx, &p.tenant).await?;
+    let entry = find(
+        &mut tx,
+        "id = ?1 AND tenant_id = ?2",
+        &[&p.entry_id, p.tenant.as_str()],
+    )
+    .await?
+    .ok_or(CatalogError::NotFound)?;
+    if let Some(file) = entry.persisted {
+        return Ok(file);
+    }
+    let blob = entry.blob.clone().ok_or(CatalogError::NotFound)?;
+    for name in &p.names {
+        super::uploads::drop_lapsed_pending(&mut tx, &p.tenant, &p.folder, name, p.now).await?;
+        match drive::find(&mut tx, &p.tenant, &p.folder, name).await? {
+            // The same asset is already there (an earlier persist, or an upload of these bytes).
+            Some(file) if file.blob.as_ref() == Some(&blob) => {
+                link(&mut tx, &entry.id, &file).await?;
+                tx.commit().await.map_err(backend)?;
+                return Ok(file);
+            }
+            Some(_) => continue,
+            None => {}
+        }
+        usage::charge(
+            &mut tx,
+            &p.tenant,
+            FileStatus::Uploaded,
+            entry.size,
+            p.default_quota,
+        )
+        .await?;
+        folders::ensure(&mut tx, &p.tenant, &p.folder, p.now).await?;
+        let now = to_ms(p.now);
+        let row: FileRow = sqlx::query_as(&prep(&format!(
+            "INSERT INTO files (id, tenant_id, folder, name, content_type, media_type, size, status,
+                                temporary, blob_hash, created_at, updated_at, uploaded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'uploaded', FALSE, ?8, ?9, ?9, ?9)
+             RETURNING {FILE_COLUMNS}"
+        )))
+        .bind(uuid::Uuid::new_v4().simple().to_string())
+        .bind(p.tenant.as_str())
+        .bind(p.folder.as_str())
+        .bind(name.as_str())
+        .bind(&entry.content_type)
+        .bind(MediaType::from_content_type(&entry.content_type).as_str())
+        .bind(entry.size as i64)
+        .bind(blob.as_str())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let file = FileRecord::try_from(row)?;
+        // The entry holds its own reference, so the blob cannot be in reclaim here.
+        sqlx::query(&prep(
+            "UPDATE blobs SET refcount = refcount + 1 WHERE hash = ?1",
+        ))
+        .bind(blob.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        link(&mut tx, &entry.id, &file).await?;
+        tx.commit().await.map_err(backend)?;
+        return Ok(file);
+    }
+    Err(CatalogError::FileExists)
+}
+
+/// Records the backreference from a cache entry to the file it was persisted as.
+async fn link(conn: &mut Conn, entry_id: &str, file: &FileRecord) -> CatalogResult<()> {
+    sqlx::query(&prep(
+        "UPDATE cache_entries SET persisted_file_id = ?1 WHERE id = ?2",
+    ))
+    .bind(file.id.as_str())
+    .bind(entry_id)
+    .execute(conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+const EXPIRED: &str = "blob_hash IS NOT NULL AND expires_at < ?1";
+
+pub async fn purge(pool: &Pool, rule: &SweepRule) -> CatalogResult<Vec<CacheEntry>> {
+    let cutoff = to_ms(rule.cache_cutoff);
+    if rule.dry_run {
+        let rows: Vec<CacheRow> = sqlx::query_as(&prep(&format!(
+            "SELECT {CACHE_COLUMNS} FROM cache_entries WHERE {EXPIRED} ORDER BY expires_at"
+        )))
+        .bind(cutoff)
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+        return rows.into_iter().map(CacheEntry::try_from).collect();
+    }
+    let mut purged = Vec::new();
+    loop {
+        let candidates: Vec<(String, String)> = sqlx::query_as(&prep(&format!(
+            "SELECT tenant_id, id FROM cache_entries WHERE {EXPIRED} LIMIT ?2"
+        )))
+        .bind(cutoff)
+        .bind(BATCH)
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+        if candidates.is_empty() {
+            return Ok(purged);
+        }
+        for (tenant, id) in candidates {
+            let tenant = ClientId::parse(&tenant)
+                .map_err(|_| CatalogError::Backend("corrupt client id".into()))?;
+            let mut tx = write_tx(pool).await?;
+            lock_tenant(&mut tx, &tenant).await?;
+            // Checked again: the entry may have been regenerated since it was picked.
+            let row: Option<CacheRow> = sqlx::query_as(&prep(&format!(
+                "SELECT {CACHE_COLUMNS} FROM cache_entries WHERE {EXPIRED} AND id = ?2"
+            )))
+            .bind(cutoff)
+            .bind(&id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+            let Some(row) = row else { continue };
+            let entry = CacheEntry::try_from(row)?;
+            sqlx::query(&prep(
+                "UPDATE cache_entries SET blob_hash = NULL WHERE id = ?1",
+            ))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            if let Some(blob) = &entry.blob {
+                blobs::unreference(&mut tx, blob, 1).await?;
+            }
+            tx.commit().await.map_err(backend)?;
+            purged.push(entry);
+        }
+    }
+}

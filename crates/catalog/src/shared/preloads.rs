@@ -1,0 +1,211 @@
+// Preload jobs: the request as validated, its items' progress, and the claims that let any node
+// work on them once.
+
+use chrono::{DateTime, Utc};
+use mediadrive_core::{
+    catalog::CatalogResult, ClientId, ItemOutcome, NewPreload, PreloadItem, PreloadRecord,
+};
+
+use super::{
+    backend, prep,
+    rows::{ItemRow, ITEM_COLUMNS},
+    write_tx, Conn, Pool,
+};
+use crate::time::{from_ms, to_ms};
+
+async fn load(
+    conn: &mut Conn,
+    tenant: &ClientId,
+    id: &str,
+) -> CatalogResult<Option<PreloadRecord>> {
+    let created: Option<i64> = sqlx::query_scalar(&prep(
+        "SELECT created_at FROM preloads WHERE id = ?1 AND tenant_id = ?2",
+    ))
+    .bind(id)
+    .bind(tenant.as_str())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let Some(created) = created else {
+        return Ok(None);
+    };
+    let rows: Vec<ItemRow> = sqlx::query_as(&prep(&format!(
+        "SELECT {ITEM_COLUMNS} FROM preload_items WHERE preload_id = ?1 ORDER BY position"
+    )))
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(Some(PreloadRecord {
+        id: id.to_string(),
+        tenant: tenant.clone(),
+        created_at: from_ms(created),
+        items: rows
+            .into_iter()
+            .map(PreloadItem::try_from)
+            .collect::<CatalogResult<_>>()?,
+    }))
+}
+
+pub async fn get(pool: &Pool, tenant: &ClientId, id: &str) -> CatalogResult<Option<PreloadRecord>> {
+    let mut conn = pool.acquire().await.map_err(backend)?;
+    load(&mut conn, tenant, id).await
+}
+
+/// The preload an idempotency key still answers with; an older use of the key is forgotten.
+async fn replay(
+    conn: &mut Conn,
+    p: &NewPreload,
+    key: &str,
+) -> CatalogResult<Option<PreloadRecord>> {
+    let earlier: Option<(String, i64)> = sqlx::query_as(&prep(
+        "SELECT id, created_at FROM preloads WHERE tenant_id = ?1 AND idempotency_key = ?2",
+    ))
+    .bind(p.tenant.as_str())
+    .bind(key)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?;
+    match earlier {
+        Some((id, at)) if at >= to_ms(p.idempotency_since) => load(conn, &p.tenant, &id).await,
+        Some((id, _)) => {
+            sqlx::query(&prep(
+                "UPDATE preloads SET idempotency_key = NULL WHERE id = ?1",
+            ))
+            .bind(&id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
+pub async fn create(pool: &Pool, p: &NewPreload) -> CatalogResult<(PreloadRecord, bool)> {
+    let mut tx = write_tx(pool).await?;
+    if let Some(key) = &p.idempotency_key {
+        // Two requests with one key racing on PostgreSQL: the loser waits for the winner's
+        // insert at the unique index and then fails; it is answered with the winner's preload.
+        if let Some(earlier) = replay(&mut tx, p, key).await? {
+            return Ok((earlier, false));
+        }
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let now = to_ms(p.now);
+    let inserted = sqlx::query(&prep(
+        "INSERT INTO preloads (id, tenant_id, idempotency_key, created_at) VALUES (?1, ?2, ?3, ?4)",
+    ))
+    .bind(&id)
+    .bind(p.tenant.as_str())
+    .bind(p.idempotency_key.as_deref())
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
+    if let Err(e) = inserted {
+        let raced = matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation());
+        drop(tx);
+        if raced {
+            let mut conn = pool.acquire().await.map_err(backend)?;
+            let key = p.idempotency_key.as_deref().unwrap_or_default();
+            if let Some(earlier) = replay(&mut conn, p, key).await? {
+                return Ok((earlier, false));
+            }
+        }
+        return Err(backend(e));
+    }
+    for (position, item) in p.items.iter().enumerate() {
+        sqlx::query(&prep(
+            "INSERT INTO preload_items (preload_id, position, tenant_id, item_id, asset_type, model,
+                                        source, fingerprint, save_to_media, status, queued_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10)",
+        ))
+        .bind(&id)
+        .bind(position as i64)
+        .bind(p.tenant.as_str())
+        .bind(item.item_id.as_deref())
+        .bind(item.asset_type.as_str())
+        .bind(&item.model)
+        .bind(&item.source)
+        .bind(&item.fingerprint)
+        .bind(item.save_to_media)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    }
+    let record = load(&mut tx, &p.tenant, &id)
+        .await?
+        .ok_or(mediadrive_core::CatalogError::NotFound)?;
+    tx.commit().await.map_err(backend)?;
+    Ok((record, true))
+}
+
+// ?1: the new claim, ?2: now.
+const CLAIMABLE: &str = "(status = 'queued' OR (status = 'processing' AND claim_until < ?2))";
+
+pub async fn claim(
+    pool: &Pool,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: u32,
+) -> CatalogResult<Vec<PreloadItem>> {
+    // The condition is checked again on the row: on PostgreSQL another node may have claimed it
+    // between the subquery and the update.
+    let rows: Vec<ItemRow> = sqlx::query_as(&prep(&format!(
+        "UPDATE preload_items SET status = 'processing', claim_until = ?1
+         WHERE (preload_id, position) IN (
+                 SELECT preload_id, position FROM preload_items WHERE {CLAIMABLE}
+                 ORDER BY queued_at, preload_id, position LIMIT ?3)
+           AND {CLAIMABLE}
+         RETURNING {ITEM_COLUMNS}"
+    )))
+    .bind(to_ms(until))
+    .bind(to_ms(now))
+    .bind(limit as i64)
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    let mut items: Vec<PreloadItem> = rows
+        .into_iter()
+        .map(PreloadItem::try_from)
+        .collect::<CatalogResult<_>>()?;
+    items.sort_by(|a, b| (&a.preload_id, a.position).cmp(&(&b.preload_id, b.position)));
+    Ok(items)
+}
+
+pub async fn finish(
+    pool: &Pool,
+    preload_id: &str,
+    position: u32,
+    claimed_until: DateTime<Utc>,
+    outcome: &ItemOutcome,
+) -> CatalogResult<bool> {
+    let (status, error, result) = match outcome {
+        ItemOutcome::Ready(r) => ("ready", None, Some(r)),
+        ItemOutcome::Failed(e) => ("failed", Some(e.as_str()), None),
+    };
+    let done = sqlx::query(&prep(
+        "UPDATE preload_items SET status = ?1, claim_until = NULL, error = ?2, url_path = ?3,
+                persistent = ?4, expires_at = ?5, width = ?6, height = ?7, size = ?8,
+                duration_ms = ?9, warning = ?10
+         WHERE preload_id = ?11 AND position = ?12 AND status = 'processing' AND claim_until = ?13",
+    ))
+    .bind(status)
+    .bind(error)
+    .bind(result.map(|r| r.url_path.as_str()))
+    .bind(result.map(|r| r.persistent))
+    .bind(result.and_then(|r| r.expires_at).map(to_ms))
+    .bind(result.and_then(|r| r.width).map(i64::from))
+    .bind(result.and_then(|r| r.height).map(i64::from))
+    .bind(result.and_then(|r| r.size).map(|v| v as i64))
+    .bind(result.and_then(|r| r.duration_ms).map(|v| v as i64))
+    .bind(result.and_then(|r| r.warning.as_deref()))
+    .bind(preload_id)
+    .bind(position as i64)
+    .bind(to_ms(claimed_until))
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(done.rows_affected() == 1)
+}

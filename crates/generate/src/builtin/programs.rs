@@ -1,0 +1,337 @@
+//! Built-ins that run a local program: `espeak-ng` (speech synthesis), headless Chromium (HTML to
+//! an image) and ffmpeg (a generated test video). Each is available only where its program is
+//! installed; a generation that overruns its time limit kills the program (`kill_on_drop`).
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+};
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use tokio::{io::AsyncWriteExt, process::Command};
+
+use crate::{
+    inputs::{self, Default, Input, InputKind, MAX_TEXT},
+    GenerateError, Generator, Output,
+};
+
+/// The first of `names` found on `PATH`.
+fn find_program(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn program(names: &[&str]) -> Result<PathBuf, GenerateError> {
+    find_program(names).ok_or_else(|| {
+        GenerateError::Unavailable(format!("{} is not installed on this server", names[0]))
+    })
+}
+
+fn scratch() -> Result<tempfile::TempDir, GenerateError> {
+    tempfile::Builder::new()
+        .prefix("mediadrive-gen-")
+        .tempdir()
+        .map_err(|e| GenerateError::Failed(format!("could not create a scratch directory: {e}")))
+}
+
+/// Runs a prepared command to its end, feeding `stdin`; a failure carries the program's last words.
+async fn run(mut command: Command, stdin: Option<&str>) -> Result<(), GenerateError> {
+    command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .map_err(|e| GenerateError::Unavailable(format!("could not start the program: {e}")))?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes())
+            .await
+            .map_err(|e| GenerateError::Failed(format!("could not feed the program: {e}")))?;
+    }
+    let output = child
+        .wait_with_output()
+        .await
+        .map_err(|e| GenerateError::Failed(format!("the program failed: {e}")))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    Err(GenerateError::Failed(format!(
+        "the program failed ({}): {}",
+        output.status,
+        last.trim()
+    )))
+}
+
+const ESPEAK: &[&str] = &["espeak-ng"];
+
+const ESPEAK_INPUTS: &[Input] = &[
+    Input::required(
+        "text",
+        InputKind::Text {
+            max_chars: MAX_TEXT,
+        },
+    ),
+    Input::with_default(
+        "voice",
+        InputKind::Text { max_chars: 40 },
+        Default::Text("en"),
+    ),
+    Input::with_default(
+        "speed",
+        InputKind::Integer { min: 80, max: 450 },
+        Default::Integer(175),
+    ),
+];
+
+/// `espeak-ng`: formant speech synthesis, robotic but intelligible, as WAV.
+pub struct EspeakNg;
+
+#[async_trait]
+impl Generator for EspeakNg {
+    fn inputs(&self) -> &[Input] {
+        ESPEAK_INPUTS
+    }
+
+    fn local(&self) -> bool {
+        true
+    }
+
+    fn description(&self) -> String {
+        "Built in, not an AI model: espeak-ng formant speech synthesis (WAV); voice is an espeak-ng voice such as en, en-us, de".into()
+    }
+
+    async fn available(&self) -> bool {
+        find_program(ESPEAK).is_some()
+    }
+
+    async fn generate(
+        &self,
+        inputs: &Map<String, Value>,
+        out: &mut Output<'_>,
+    ) -> Result<(), GenerateError> {
+        let dir = scratch()?;
+        let wav = dir.path().join("speech.wav");
+        let voice = inputs::text(inputs, "voice").unwrap_or("en");
+        if !voice
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_+".contains(c))
+        {
+            return Err(GenerateError::Failed(format!(
+                "voice '{voice}' is not an espeak-ng voice name"
+            )));
+        }
+        let mut command = Command::new(program(ESPEAK)?);
+        command
+            .arg("-v")
+            .arg(voice)
+            .arg("-s")
+            .arg(inputs::integer(inputs, "speed").unwrap_or(175).to_string())
+            .arg("-w")
+            .arg(&wav)
+            .arg("--stdin");
+        run(command, inputs::text(inputs, "text")).await?;
+        out.write_file(&wav).await
+    }
+}
+
+const CHROMIUM: &[&str] = &["chromium", "chromium-browser", "google-chrome"];
+
+const HTML_INPUTS: &[Input] = &[
+    Input::required(
+        "html",
+        InputKind::Text {
+            max_chars: 1_000_000,
+        },
+    ),
+    Input::with_default(
+        "width",
+        InputKind::Integer { min: 16, max: 3840 },
+        Default::Integer(1024),
+    ),
+    Input::with_default(
+        "height",
+        InputKind::Integer { min: 16, max: 3840 },
+        Default::Integer(768),
+    ),
+];
+
+/// Headless Chromium: the item's HTML rendered to a PNG screenshot, with every network request
+/// blocked (the page is client content; it must not reach the server's network).
+pub struct Chromium;
+
+#[async_trait]
+impl Generator for Chromium {
+    fn inputs(&self) -> &[Input] {
+        HTML_INPUTS
+    }
+
+    fn local(&self) -> bool {
+        true
+    }
+
+    fn description(&self) -> String {
+        "Built in: the html rendered by headless Chromium to a PNG, offline (no network requests)"
+            .into()
+    }
+
+    async fn available(&self) -> bool {
+        find_program(CHROMIUM).is_some()
+    }
+
+    async fn generate(
+        &self,
+        inputs: &Map<String, Value>,
+        out: &mut Output<'_>,
+    ) -> Result<(), GenerateError> {
+        let dir = scratch()?;
+        let page = dir.path().join("page.html");
+        let png = dir.path().join("shot.png");
+        tokio::fs::write(&page, inputs::text(inputs, "html").unwrap_or_default())
+            .await
+            .map_err(|e| GenerateError::Failed(format!("could not write the page: {e}")))?;
+        let width = inputs::integer(inputs, "width").unwrap_or(1024);
+        let height = inputs::integer(inputs, "height").unwrap_or(768);
+        let mut command = Command::new(program(CHROMIUM)?);
+        command
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-extensions",
+                // Every request goes to a proxy that is not there, loopback included; names resolve nowhere.
+                "--proxy-server=http://127.0.0.1:9",
+                "--proxy-bypass-list=<-loopback>",
+                "--host-resolver-rules=MAP * ~NOTFOUND",
+                "--virtual-time-budget=3000",
+            ])
+            .arg(format!(
+                "--user-data-dir={}",
+                dir.path().join("profile").display()
+            ))
+            .arg(format!("--window-size={width},{height}"))
+            .arg(format!("--screenshot={}", png.display()))
+            .arg(url_of(&page));
+        run(command, None).await?;
+        out.write_file(&png).await
+    }
+}
+
+fn url_of(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+const FFMPEG: &[&str] = &["ffmpeg"];
+
+const VIDEO_INPUTS: &[Input] = &[
+    Input::with_default(
+        "prompt",
+        InputKind::Text {
+            max_chars: MAX_TEXT,
+        },
+        Default::Text(""),
+    ),
+    Input::with_default(
+        "duration",
+        InputKind::Number {
+            min: 0.5,
+            max: 60.0,
+        },
+        Default::Number(5.0),
+    ),
+    Input::with_default(
+        "width",
+        InputKind::Integer { min: 64, max: 1920 },
+        Default::Integer(640),
+    ),
+    Input::with_default(
+        "height",
+        InputKind::Integer { min: 64, max: 1080 },
+        Default::Integer(360),
+    ),
+];
+
+/// ffmpeg: moving gradients seeded by the prompt with a tone, as H.264/AAC MP4.
+pub struct LocalVideo;
+
+#[async_trait]
+impl Generator for LocalVideo {
+    fn inputs(&self) -> &[Input] {
+        VIDEO_INPUTS
+    }
+
+    fn local(&self) -> bool {
+        true
+    }
+
+    fn description(&self) -> String {
+        "Built in, not an AI model: moving gradients seeded by the prompt, with a tone, rendered by ffmpeg (H.264/AAC MP4)".into()
+    }
+
+    async fn available(&self) -> bool {
+        find_program(FFMPEG).is_some()
+    }
+
+    async fn generate(
+        &self,
+        inputs: &Map<String, Value>,
+        out: &mut Output<'_>,
+    ) -> Result<(), GenerateError> {
+        let dir = scratch()?;
+        let mp4 = dir.path().join("video.mp4");
+        let seed = super::seed(inputs::text(inputs, "prompt").unwrap_or_default()) % 1_000_000;
+        let duration = inputs::number(inputs, "duration").unwrap_or(5.0);
+        // H.264 in 4:2:0 needs even dimensions.
+        let width = inputs::integer(inputs, "width").unwrap_or(640) & !1;
+        let height = inputs::integer(inputs, "height").unwrap_or(360) & !1;
+        let tone = 220 + seed % 440;
+        let mut command = Command::new(program(FFMPEG)?);
+        command
+            .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i"])
+            .arg(format!(
+                "gradients=s={width}x{height}:r=25:d={duration}:seed={seed}:speed=0.02"
+            ))
+            .args(["-f", "lavfi", "-i"])
+            .arg(format!("sine=frequency={tone}:duration={duration}"))
+            .args([
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:a",
+                "aac",
+                "-shortest",
+                "-movflags",
+                "+faststart",
+            ])
+            .arg(&mp4);
+        run(command, None).await?;
+        out.write_file(&mp4).await
+    }
+}

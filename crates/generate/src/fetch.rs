@@ -1,0 +1,277 @@
+//! Outbound fetches of URLs clients name (`src` of image and video items): downloaded once,
+//! size-capped and time-limited, and refused for private, loopback and link-local addresses unless
+//! the operator allow-lists them. Addresses are checked after DNS resolution (the resolver itself
+//! refuses) and on every redirect, so neither a name pointing inwards nor a redirect gets through.
+
+use std::{
+    error::Error as StdError,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
+
+use futures_util::StreamExt;
+use ipnet::IpNet;
+use reqwest::{
+    dns::{Addrs, Name, Resolve, Resolving},
+    redirect, Url,
+};
+
+use crate::{GenerateError, Output};
+
+/// Redirects followed at most.
+const MAX_REDIRECTS: usize = 5;
+
+#[derive(Debug, Clone)]
+pub struct FetchPolicy {
+    /// Networks fetches may reach even though they are private (`--fetch-allow`).
+    pub allow: Vec<IpNet>,
+    pub timeout: Duration,
+}
+
+impl FetchPolicy {
+    /// Refuses an address that is not public, unless allow-listed.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Refused> {
+        if self.allow.iter().any(|net| net.contains(&ip)) || is_public(ip) {
+            Ok(())
+        } else {
+            Err(Refused(ip))
+        }
+    }
+
+    fn check_url(&self, url: &Url) -> Result<(), GenerateError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(GenerateError::Refused(format!(
+                "only http and https URLs can be fetched, not {}",
+                url.scheme()
+            )));
+        }
+        let ip = match url.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            Some(url::Host::Domain(_)) => return Ok(()),
+            None => return Err(GenerateError::Refused("the URL has no host".into())),
+        };
+        self.check(ip)
+            .map_err(|refused| GenerateError::Refused(refused.to_string()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0} is a private, loopback or link-local address, which may not be fetched")]
+pub struct Refused(IpAddr);
+
+/// Whether an address is reachable on the public internet. IPv6 forms that embed an IPv4 address
+/// (mapped, NAT64, 6to4) are judged by that address.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_v4(v4);
+            }
+            let s = v6.segments();
+            if s[0] == 0x0064 && s[1] == 0xff9b {
+                return is_public_v4(Ipv4Addr::new(
+                    (s[6] >> 8) as u8,
+                    s[6] as u8,
+                    (s[7] >> 8) as u8,
+                    s[7] as u8,
+                ));
+            }
+            if s[0] == 0x2002 {
+                return is_public_v4(Ipv4Addr::new(
+                    (s[1] >> 8) as u8,
+                    s[1] as u8,
+                    (s[2] >> 8) as u8,
+                    s[2] as u8,
+                ));
+            }
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || (s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0 && s[4] == 0 && s[5] == 0) // IPv4-compatible
+                || (s[0] == 0x2001 && s[1] == 0x0db8)) // documentation
+        }
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let o = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || o[0] == 0
+        || (o[0] == 100 && (o[1] & 0xc0) == 64) // shared address space (CGNAT)
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // benchmarking
+        || o[0] >= 240) // reserved
+}
+
+/// Resolves names and refuses the answer if any address it holds may not be fetched: a name that
+/// resolves both inwards and outwards is refused rather than filtered.
+struct GuardedResolver(Arc<FetchPolicy>);
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.0.clone();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            for addr in &addrs {
+                policy.check(addr.ip())?;
+            }
+            let addrs: Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// Downloads URLs under a [`FetchPolicy`].
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    policy: Arc<FetchPolicy>,
+}
+
+impl Fetcher {
+    pub fn new(policy: FetchPolicy) -> Self {
+        let policy = Arc::new(policy);
+        let on_redirect = policy.clone();
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(policy.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .dns_resolver(Arc::new(GuardedResolver(policy.clone())))
+            .redirect(redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= MAX_REDIRECTS {
+                    return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+                }
+                match on_redirect.check_url(attempt.url()) {
+                    Ok(()) => attempt.follow(),
+                    Err(e) => attempt.error(e.to_string()),
+                }
+            }))
+            .user_agent(concat!("mediadrive/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("a client with these settings builds");
+        Self { client, policy }
+    }
+
+    pub fn policy(&self) -> &FetchPolicy {
+        &self.policy
+    }
+
+    /// Refuses a URL whose scheme or literal address may not be fetched, before any request.
+    pub fn check_url(&self, url: &str) -> Result<(), GenerateError> {
+        let url =
+            Url::parse(url).map_err(|e| GenerateError::Refused(format!("not a valid URL: {e}")))?;
+        self.policy.check_url(&url)
+    }
+
+    /// Streams the body of `url` into `out`.
+    pub async fn fetch(&self, url: &str, out: &mut Output<'_>) -> Result<(), GenerateError> {
+        self.check_url(url)?;
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| explain(url, &e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(GenerateError::Failed(format!(
+                "fetching {url} failed: the server answered {status}"
+            )));
+        }
+        if response
+            .content_length()
+            .is_some_and(|len| len > out.max_bytes())
+        {
+            return Err(GenerateError::TooLarge(out.max_bytes()));
+        }
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            out.write(chunk.map_err(|e| explain(url, &e))?).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The refusal or the cause behind a failed request, said plainly.
+fn explain(url: &str, e: &reqwest::Error) -> GenerateError {
+    let mut source: Option<&(dyn StdError + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(refused) = err.downcast_ref::<Refused>() {
+            return GenerateError::Refused(refused.to_string());
+        }
+        source = err.source();
+    }
+    if e.is_redirect() {
+        // The policy's own message is the innermost cause.
+        let mut cause = e.to_string();
+        let mut inner = e.source();
+        while let Some(err) = inner {
+            cause = err.to_string();
+            inner = err.source();
+        }
+        return GenerateError::Refused(format!("fetching {url} was refused: {cause}"));
+    }
+    if e.is_timeout() {
+        return GenerateError::Failed(format!("fetching {url} timed out"));
+    }
+    GenerateError::Failed(format!("fetching {url} failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn public(s: &str) -> bool {
+        is_public(s.parse().unwrap())
+    }
+
+    #[test]
+    fn inward_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fc00::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+        ] {
+            assert!(!public(ip), "{ip} must not be public");
+        }
+        for ip in ["93.184.216.34", "8.8.8.8", "172.32.0.1", "2606:4700::1111"] {
+            assert!(public(ip), "{ip} is public");
+        }
+    }
+
+    #[test]
+    fn the_allow_list_opens_only_its_networks() {
+        let policy = FetchPolicy {
+            allow: vec!["127.0.0.2/32".parse().unwrap()],
+            timeout: Duration::from_secs(1),
+        };
+        assert!(policy.check("127.0.0.2".parse().unwrap()).is_ok());
+        assert!(policy.check("127.0.0.1".parse().unwrap()).is_err());
+    }
+}

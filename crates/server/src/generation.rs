@@ -1,0 +1,407 @@
+//! Makes preload items (seed 000) off the request path: items are claimed through the catalog (so
+//! each is made by one node), a few at a time. Each generated asset lands in the temporary cache
+//! as a content-addressed blob; `save-to-media` promotes it into the drive without a byte copy.
+//! A cached asset is never generated twice, and promotion (or a regeneration because the cache
+//! purged the bytes first) costs nothing.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use mediadrive_core::{
+    AssetType, CacheEntry, CatalogError, Charge, CreditMovement, CreditReason, FileName,
+    FileRecord, ItemOutcome, ItemResult, NewCacheEntry, PreloadItem, Promotion,
+};
+use mediadrive_generate::{Model, Output};
+use mediadrive_probe::{Kind, MediaInfo};
+use serde_json::{Map, Value};
+use tokio::sync::{watch, Semaphore};
+
+use crate::{lifecycle, probing, state::AppState, upload};
+
+/// How often queued items are looked for when no preload announced one.
+const POLL: Duration = Duration::from_secs(2);
+/// A claim outlasts the generation's own time limit by this much, for probing and storing.
+const CLAIM_MARGIN: Duration = Duration::from_secs(120);
+
+/// The seed's warning when the drive cannot take a `save-to-media` asset.
+pub const QUOTA_BLOCKED: &str = "quota_blocked";
+
+/// Runs until shutdown: claims as many items as there are free slots and makes each.
+pub async fn run_generator(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(state.config.generation.concurrency.max(1)));
+    let claim = state.config.generation.timeout() + CLAIM_MARGIN;
+    loop {
+        let free = slots.available_permits() as u32;
+        let mut claimed = 0;
+        if free > 0 {
+            let now = Utc::now();
+            let until = now + claim;
+            match state.catalog.claim_preload_items(now, until, free).await {
+                Ok(items) => {
+                    claimed = items.len();
+                    for item in items {
+                        let slot = slots.clone().acquire_owned().await.expect("never closed");
+                        let state = state.clone();
+                        tokio::spawn(async move {
+                            process(&state, item, until).await;
+                            drop(slot);
+                            state.generation_wakeup.notify_one();
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not claim preload items"),
+            }
+        }
+        // A full batch suggests more are waiting.
+        if claimed > 0 && claimed as u32 == free {
+            continue;
+        }
+        tokio::select! {
+            _ = state.generation_wakeup.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn process(state: &AppState, item: PreloadItem, claimed_until: DateTime<Utc>) {
+    let outcome = match produce(state, &item).await {
+        Ok(result) => ItemOutcome::Ready(result),
+        Err(message) => ItemOutcome::Failed(message),
+    };
+    match state
+        .catalog
+        .finish_preload_item(&item.preload_id, item.position, claimed_until, &outcome)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(preload = %item.preload_id, position = item.position,
+            "preload item was taken over by another node"),
+        Err(e) => tracing::error!(preload = %item.preload_id, position = item.position, error = %e,
+            "could not record preload item; it is retried when its claim lapses"),
+    }
+}
+
+/// Makes one item: from the cache when it holds the asset, by its generator otherwise.
+async fn produce(state: &AppState, item: &PreloadItem) -> Result<ItemResult, String> {
+    let request = &item.request;
+    let model = state
+        .generators
+        .models()
+        .iter()
+        .find(|m| m.asset_type == request.asset_type && m.name == request.model)
+        .ok_or_else(|| {
+            format!(
+                "model {} is no longer available for type {}",
+                request.model, request.asset_type
+            )
+        })?;
+    let now = Utc::now();
+    let cached = state
+        .catalog
+        .cache_entry(&item.tenant, &request.fingerprint)
+        .await
+        .map_err(internal)?;
+    let entry = match cached {
+        Some(entry) if request.save_to_media && entry.persisted.is_some() => {
+            let file = entry.persisted.clone().expect("checked");
+            return Ok(persisted(&entry, &file));
+        }
+        Some(entry) if entry.is_live(now) => (entry, true),
+        // Compensating for the cache miss is on us (seed 000): a purged asset asked for again
+        // with save-to-media is made again from its stored source, at no cost.
+        Some(entry) if request.save_to_media => {
+            let reason = CreditReason::Regeneration;
+            let made = generate(state, item, model, &entry.source, 0, reason).await?;
+            (made, false)
+        }
+        _ => {
+            let reason = CreditReason::Generation;
+            let made = generate(state, item, model, &request.source, model.credits, reason).await?;
+            (made, false)
+        }
+    };
+    let (entry, from_cache) = entry;
+    if !request.save_to_media {
+        return Ok(cached_result(&entry, None));
+    }
+    promote(state, item, &entry, from_cache).await
+}
+
+/// The asset persisted into the drive as `generated/{type}/{filename}.{ext}`; when the drive is
+/// blocked or full, the cached asset with the seed's warning. A promotion of an asset that was
+/// already cached is recorded in the ledger at zero cost.
+async fn promote(
+    state: &AppState,
+    item: &PreloadItem,
+    entry: &CacheEntry,
+    from_cache: bool,
+) -> Result<ItemResult, String> {
+    let hash = entry.blob.as_ref().ok_or("the cached asset has no bytes")?;
+    let promotion = Promotion {
+        entry_id: entry.id.clone(),
+        tenant: item.tenant.clone(),
+        folder: entry.asset_type.folder(),
+        names: file_names(
+            item.request.item_id.as_deref(),
+            hash.as_str(),
+            &entry.extension,
+        ),
+        now: Utc::now(),
+        default_quota: state.config.default_quota,
+    };
+    match state.catalog.promote_cache_entry(&promotion).await {
+        Ok(file) => {
+            state.cache.forget_tenant(&item.tenant);
+            if from_cache {
+                charge(state, item, &entry.model, 0, CreditReason::Promotion).await?;
+            }
+            Ok(persisted(entry, &file))
+        }
+        Err(CatalogError::StorageBlocked) => Ok(cached_result(entry, Some(QUOTA_BLOCKED))),
+        Err(CatalogError::FileExists) => Ok(cached_result(entry, Some("path_taken"))),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// Seed 000: the item id when it is a safe identifier, else the first 12 characters of the
+/// asset hash; a different asset already there makes it `-{hash[:6]}`, and should that be taken
+/// too, the whole hash.
+fn file_names(item_id: Option<&str>, hash: &str, ext: &str) -> Vec<FileName> {
+    let safe = item_id.filter(|id| {
+        !id.is_empty()
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    });
+    let stem = safe.unwrap_or(&hash[..12]);
+    [
+        format!("{stem}.{ext}"),
+        format!("{stem}-{}.{ext}", &hash[..6]),
+        format!("{hash}.{ext}"),
+    ]
+    .iter()
+    .filter_map(|name| FileName::sanitise(name).ok())
+    .collect()
+}
+
+/// Results hold paths below the public URL, so a changed public URL changes every link at once.
+fn persisted(entry: &CacheEntry, file: &FileRecord) -> ItemResult {
+    ItemResult {
+        url_path: format!("/{}/files/{}", file.tenant, file.path()),
+        persistent: true,
+        expires_at: None,
+        width: entry.width,
+        height: entry.height,
+        size: Some(file.size),
+        duration_ms: entry.duration_ms,
+        warning: None,
+    }
+}
+
+fn cached_result(entry: &CacheEntry, warning: Option<&str>) -> ItemResult {
+    ItemResult {
+        url_path: entry.url_path(),
+        persistent: false,
+        expires_at: Some(entry.expires_at),
+        width: entry.width,
+        height: entry.height,
+        size: Some(entry.size),
+        duration_ms: entry.duration_ms,
+        warning: warning.map(str::to_string),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> String {
+    tracing::error!(error = %e, "preload item failed");
+    "internal error, the item can be retried in a new preload".to_string()
+}
+
+/// Records a credit movement for the item. A negative amount the balance cannot cover fails it.
+async fn charge(
+    state: &AppState,
+    item: &PreloadItem,
+    model: &str,
+    amount: i64,
+    reason: CreditReason,
+) -> Result<(), String> {
+    let movement = CreditMovement {
+        tenant: item.tenant.clone(),
+        amount,
+        reason,
+        model: Some(model.to_string()),
+        item: Some((item.preload_id.clone(), item.position)),
+        now: Utc::now(),
+    };
+    match state
+        .catalog
+        .move_credits(&movement)
+        .await
+        .map_err(internal)?
+    {
+        Charge::Done(_) | Charge::AlreadyRecorded => Ok(()),
+        Charge::Insufficient { balance } => Err(format!(
+            "Not enough credits: model {model} costs {} credits and {balance} are left",
+            -amount
+        )),
+    }
+}
+
+/// Charges, runs the generator, stores the asset in the cache; refunds if anything fails.
+async fn generate(
+    state: &AppState,
+    item: &PreloadItem,
+    model: &Model,
+    source: &str,
+    cost: i64,
+    reason: CreditReason,
+) -> Result<CacheEntry, String> {
+    charge(state, item, &model.name, -cost, reason).await?;
+    let made = make(state, item, model, source).await;
+    if made.is_err() && cost > 0 {
+        charge(state, item, &model.name, cost, CreditReason::Refund).await?;
+    }
+    made
+}
+
+/// What the bytes of each item type must turn out to be.
+fn expected_kind(t: AssetType) -> Kind {
+    match t {
+        AssetType::Image | AssetType::Html => Kind::Image,
+        AssetType::Audio | AssetType::Voice => Kind::Audio,
+        AssetType::Video | AssetType::Component => Kind::Video,
+    }
+}
+
+/// The file extension of a probed container; WebP stays `.webp` (seed 000).
+fn extension(info: &MediaInfo) -> String {
+    match info.container.as_deref() {
+        Some("jpeg") => "jpg".into(),
+        Some(other) => other.into(),
+        None => "bin".into(),
+    }
+}
+
+async fn make(
+    state: &AppState,
+    item: &PreloadItem,
+    model: &Model,
+    source: &str,
+) -> Result<CacheEntry, String> {
+    let source_json: Value = serde_json::from_str(source).map_err(internal)?;
+    let inputs: Map<String, Value> = source_json["inputs"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let config = &state.config.generation;
+    let mut staged = state.blobs.stage().await.map_err(internal)?;
+    let run = async {
+        let mut out = Output::new(staged.as_mut(), config.max_asset_bytes);
+        model.generator.generate(&inputs, &mut out).await?;
+        Ok::<u64, mediadrive_generate::GenerateError>(out.written())
+    };
+    let written = match tokio::time::timeout(config.timeout(), run).await {
+        Ok(Ok(written)) => written,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => {
+            return Err(format!(
+                "the generation took longer than {} s",
+                config.timeout_secs
+            ))
+        }
+    };
+    if written == 0 {
+        return Err("the generator produced no data".into());
+    }
+    let (hash, len) = staged.finish().await.map_err(internal)?;
+    upload::lease_blob(state, &hash, len)
+        .await
+        .map_err(|e| internal(e.message))?;
+    if let Err(e) = staged.commit(&hash).await {
+        let _ = state.catalog.release_blob_lease(&hash).await;
+        return Err(internal(e));
+    }
+    let expected = expected_kind(item.request.asset_type);
+    let info = match probing::probe_now(state, &hash).await {
+        Ok(info) if info.kind == expected => info,
+        Ok(info) => {
+            let _ = state.catalog.release_blob_lease(&hash).await;
+            return Err(format!(
+                "the generator returned {} ({}), not {} {}",
+                article(&info.kind),
+                info.mime,
+                article(&expected),
+                item.request.asset_type
+            ));
+        }
+        Err(reason) => {
+            let _ = state.catalog.release_blob_lease(&hash).await;
+            return Err(format!(
+                "the generator's output is not valid media: {reason}"
+            ));
+        }
+    };
+    let now = Utc::now();
+    let stored = state
+        .catalog
+        .store_cache_entry(&NewCacheEntry {
+            tenant: item.tenant.clone(),
+            fingerprint: item.request.fingerprint.clone(),
+            asset_type: item.request.asset_type,
+            model: model.name.clone(),
+            source: source.to_string(),
+            blob: hash.clone(),
+            content_type: info.mime.clone(),
+            extension: extension(&info),
+            size: len,
+            width: info.width,
+            height: info.height,
+            duration_ms: info.duration_ms,
+            generated_at: now,
+            expires_at: now + config.cache_ttl(),
+        })
+        .await;
+    let (entry, replaced) = match stored {
+        Ok(stored) => stored,
+        Err(e) => {
+            let _ = state.catalog.release_blob_lease(&hash).await;
+            return Err(internal(e));
+        }
+    };
+    if let Some(old) = replaced {
+        lifecycle::reclaim_hashes(state, vec![old]).await;
+    }
+    // Thumbnails and waveforms come from the prober, as for uploads.
+    state.probe_wakeup.notify_one();
+    Ok(entry)
+}
+
+fn article(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Image => "an image",
+        Kind::Video => "a video",
+        Kind::Audio => "audio",
+        Kind::Other => "data of no media type",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(id: Option<&str>) -> Vec<String> {
+        file_names(id, &"ab12cd34ef56".repeat(5), "webp")
+            .into_iter()
+            .map(|n| n.as_str().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_safe_id_names_the_file_else_the_hash_does() {
+        assert_eq!(names(Some("campaign_hero"))[0], "campaign_hero.webp");
+        assert_eq!(names(Some("campaign_hero"))[1], "campaign_hero-ab12cd.webp");
+        assert_eq!(names(Some("hero image!"))[0], "ab12cd34ef56.webp");
+        assert_eq!(names(None)[0], "ab12cd34ef56.webp");
+        assert_eq!(names(Some("../etc"))[0], "ab12cd34ef56.webp");
+    }
+}
