@@ -327,11 +327,11 @@ async fn make(
         Ok(info) => {
             let _ = state.catalog.release_blob_lease(&hash).await;
             return Err(format!(
-                "the generator returned {} ({}), not {} {}",
+                "the generator returned {} ({}) where {} items need {}",
                 article(&info.kind),
                 info.mime,
-                article(&expected),
-                item.request.asset_type
+                item.request.asset_type,
+                article(&expected)
             ));
         }
         Err(reason) => {

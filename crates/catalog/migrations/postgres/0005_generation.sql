@@ -59,6 +59,9 @@ CREATE TABLE preload_items (
     PRIMARY KEY (preload_id, position)
 );
 CREATE INDEX preload_items_open ON preload_items (queued_at) WHERE status IN ('queued', 'processing');
+-- Items of one source queued or in progress: only the first is made, the others wait for the cache.
+CREATE INDEX preload_items_by_source ON preload_items (tenant_id, fingerprint)
+    WHERE status IN ('queued', 'processing');
 
 -- Append-only: every movement of a tenant's credits, with the balance after it.
 CREATE TABLE credit_ledger (

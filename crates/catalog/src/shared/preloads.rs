@@ -141,8 +141,21 @@ pub async fn create(pool: &Pool, p: &NewPreload) -> CatalogResult<(PreloadRecord
     Ok((record, true))
 }
 
-// ?1: the new claim, ?2: now.
-const CLAIMABLE: &str = "(status = 'queued' OR (status = 'processing' AND claim_until < ?2))";
+/// Whether row `t` may be claimed (?2 is now): queued, or its claim lapsed (its node died). An
+/// item whose source is being made, or waits behind an earlier item of the same source, waits for
+/// it: it then finds the asset in the cache instead of generating (and charging) it twice.
+fn claimable(t: &str) -> String {
+    format!(
+        "({t}.status = 'queued' OR ({t}.status = 'processing' AND {t}.claim_until < ?2))
+         AND NOT EXISTS (
+             SELECT 1 FROM preload_items other
+             WHERE other.tenant_id = {t}.tenant_id AND other.fingerprint = {t}.fingerprint
+               AND ((other.status = 'processing' AND other.claim_until >= ?2)
+                    OR (other.status = 'queued'
+                        AND (other.queued_at, other.preload_id, other.position)
+                            < ({t}.queued_at, {t}.preload_id, {t}.position))))"
+    )
+}
 
 pub async fn claim(
     pool: &Pool,
@@ -155,10 +168,13 @@ pub async fn claim(
     let rows: Vec<ItemRow> = sqlx::query_as(&prep(&format!(
         "UPDATE preload_items SET status = 'processing', claim_until = ?1
          WHERE (preload_id, position) IN (
-                 SELECT preload_id, position FROM preload_items WHERE {CLAIMABLE}
-                 ORDER BY queued_at, preload_id, position LIMIT ?3)
-           AND {CLAIMABLE}
-         RETURNING {ITEM_COLUMNS}"
+                 SELECT candidate.preload_id, candidate.position FROM preload_items candidate
+                 WHERE {}
+                 ORDER BY candidate.queued_at, candidate.preload_id, candidate.position LIMIT ?3)
+           AND {}
+         RETURNING {ITEM_COLUMNS}",
+        claimable("candidate"),
+        claimable("preload_items")
     )))
     .bind(to_ms(until))
     .bind(to_ms(now))
