@@ -223,6 +223,29 @@ mod tests {
             file.memory_cache_max_file_bytes,
             Some(defaults.memory_cache_max_file)
         );
+        let (given, default) = (file.generation.unwrap(), defaults.generation);
+        assert_eq!(
+            (
+                given.concurrency,
+                given.timeout_secs,
+                given.cache_ttl_secs,
+                given.initial_credits,
+                given.max_asset_bytes,
+                given.fetch_timeout_secs,
+                given.fetch_allow,
+                given.models.len(),
+            ),
+            (
+                default.concurrency,
+                default.timeout_secs,
+                default.cache_ttl_secs,
+                default.initial_credits,
+                default.max_asset_bytes,
+                default.fetch_timeout_secs,
+                default.fetch_allow,
+                0,
+            )
+        );
     }
 
     #[test]
