@@ -232,6 +232,7 @@ mod tests {
                 given.initial_credits,
                 given.max_asset_bytes,
                 given.fetch_timeout_secs,
+                given.preload_retention_days,
                 given.fetch_allow,
                 given.models.len(),
             ),
@@ -242,6 +243,7 @@ mod tests {
                 default.initial_credits,
                 default.max_asset_bytes,
                 default.fetch_timeout_secs,
+                default.preload_retention_days,
                 default.fetch_allow,
                 0,
             )

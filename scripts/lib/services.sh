@@ -45,7 +45,8 @@ api_bind_addr = "127.0.0.1:$S3PORT"
 root_domain = ".s3.garage.localhost"
 GARAGE
 g() { garage -c "$RUN/garage/garage.toml" "$@"; }
-g server > "$RUN/garage/server.log" 2>&1 &
+# Started directly rather than through g(), so that $! is garage itself and cleanup stops it.
+garage -c "$RUN/garage/garage.toml" server > "$RUN/garage/server.log" 2>&1 &
 GARAGE_PID=$!
 for _ in $(seq 100); do g status >/dev/null 2>&1 && break; sleep 0.1; done
 g layout assign -z dc1 -c 1G "$(g node id -q 2>/dev/null | cut -d@ -f1)" >/dev/null

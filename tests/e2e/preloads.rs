@@ -665,7 +665,9 @@ async fn the_builtins_and_the_http_generator_make_real_media() {
             {"id": "speech", "type": "voice", "model": "espeak-ng", "text": "Hello from mediadrive", "save-to-media": true},
             {"id": "page", "type": "html", "html": "<body style='background:#c00'><h1>Hi</h1></body>", "width": 400, "height": 300},
             {"id": "clip", "type": "video", "duration": 1, "width": 160, "height": 90},
-            {"id": "lower", "type": "component", "model": "lower-third", "template": "news", "save-to-media": true}
+            {"id": "lower", "type": "component", "model": "lower-third", "template": "news", "save-to-media": true},
+            {"id": "peek", "type": "html", "width": 320, "height": 240, "html":
+                "<body style='margin:0;background:#fff'><iframe src='file:///etc/passwd' style='border:0;width:100%;height:100%'></iframe></body>"}
         ]))
         .await;
     let img = ready(&items[0]);
@@ -705,8 +707,15 @@ async fn the_builtins_and_the_http_generator_make_real_media() {
     for item in &items {
         assert_eq!(s.get_bytes(url(item)).await.0, StatusCode::OK, "{item}");
     }
-    // Five built-ins at 1 credit each, the HTTP generator at 4.
-    assert_eq!(s.credits(), 100 - 5 - 4);
+    // Client HTML cannot show the server's files: the page comes from a data: URL.
+    let (_, png) = s.get_bytes(url(ready(&items[6]))).await;
+    let shot = image::load_from_memory(&png).unwrap().to_luma8();
+    assert!(
+        shot.pixels().all(|p| p.0[0] > 200),
+        "the screenshot shows something of file:///etc/passwd"
+    );
+    // Six built-in generations at 1 credit each, the HTTP generator at 4.
+    assert_eq!(s.credits(), 100 - 6 - 4);
 }
 
 #[tokio::test]

@@ -300,6 +300,7 @@ async fn sweeps_remove_lapsed_uploads_and_old_temp_files(c: Arc<dyn Catalog>) {
         uploads_lapsed_before: now,
         temp_cutoff: now,
         cache_cutoff: now,
+        preloads_before: now,
         dry_run,
     };
     let dry = c.sweep_files(&rule(true)).await.unwrap();
@@ -541,6 +542,37 @@ async fn items_of_one_source_are_made_one_at_a_time(c: Arc<dyn Catalog>) {
         stored.items[0].result.as_ref().unwrap().url_path,
         "/acme/files/x.webp"
     );
+
+    // Old preloads are forgotten once every item ended, not before.
+    let rule = |dry_run| SweepRule {
+        now,
+        uploads_lapsed_before: now,
+        temp_cutoff: now - Duration::days(1),
+        cache_cutoff: now,
+        preloads_before: now + Duration::days(31),
+        dry_run,
+    };
+    assert_eq!(
+        c.sweep_files(&rule(false)).await.unwrap().expired_preloads,
+        0
+    );
+    let failed = ItemOutcome::Failed("no".into());
+    for position in [1, 2] {
+        let claim = lapsed + Duration::minutes(5);
+        assert!(c
+            .finish_preload_item(&p.id, position, claim, &failed)
+            .await
+            .unwrap());
+    }
+    assert_eq!(
+        c.sweep_files(&rule(true)).await.unwrap().expired_preloads,
+        1
+    );
+    assert_eq!(
+        c.sweep_files(&rule(false)).await.unwrap().expired_preloads,
+        1
+    );
+    assert!(c.preload(&tenant(), &p.id).await.unwrap().is_none());
 }
 
 async fn credits_never_go_negative_and_an_item_is_charged_once(c: Arc<dyn Catalog>) {
@@ -657,6 +689,7 @@ async fn promotion_counts_the_quota_and_purges_keep_the_source(c: Arc<dyn Catalo
         uploads_lapsed_before: now,
         temp_cutoff: now - Duration::days(1),
         cache_cutoff: now + Duration::days(4),
+        preloads_before: now,
         dry_run,
     };
     assert_eq!(

@@ -310,6 +310,8 @@ pub struct SweepRule {
     pub temp_cutoff: DateTime<Utc>,
     /// Cache entries expiring before this are purged.
     pub cache_cutoff: DateTime<Utc>,
+    /// Finished preloads created before this are forgotten.
+    pub preloads_before: DateTime<Utc>,
     pub dry_run: bool,
 }
 
@@ -319,5 +321,7 @@ pub struct SweepReport {
     pub expired_uploads: Vec<FileRecord>,
     pub expired_temp_files: Vec<FileRecord>,
     pub purged_cache_entries: Vec<crate::CacheEntry>,
+    /// How many finished preloads were forgotten.
+    pub expired_preloads: u64,
     pub reclaimed_blobs: Vec<ContentHash>,
 }

@@ -82,6 +82,9 @@ fn default_max_asset_bytes() -> u64 {
 fn default_fetch_timeout() -> u64 {
     120
 }
+fn default_preload_retention() -> u64 {
+    30
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,6 +107,9 @@ pub struct GenerationConfig {
     /// Longest one download of a `src` URL may take, in seconds.
     #[serde(default = "default_fetch_timeout")]
     pub fetch_timeout_secs: u64,
+    /// Finished preloads are forgotten this many days after they were made (their assets stay).
+    #[serde(default = "default_preload_retention")]
+    pub preload_retention_days: u64,
     /// Private networks `src` URLs may reach after all (CIDR).
     #[serde(default)]
     pub fetch_allow: Vec<IpNet>,
@@ -120,6 +126,7 @@ impl Default for GenerationConfig {
             initial_credits: default_initial_credits(),
             max_asset_bytes: default_max_asset_bytes(),
             fetch_timeout_secs: default_fetch_timeout(),
+            preload_retention_days: default_preload_retention(),
             fetch_allow: Vec::new(),
             models: Vec::new(),
         }

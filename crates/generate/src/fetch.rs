@@ -71,7 +71,10 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public_v4(v4);
             }
             let s = v6.segments();
-            if s[0] == 0x0064 && s[1] == 0xff9b {
+            // SIIT (::ffff:0:a.b.c.d) and well-known NAT64 (64:ff9b::/96) carry an IPv4 address.
+            if (s[..4] == [0, 0, 0, 0] && s[4] == 0xffff && s[5] == 0)
+                || (s[0] == 0x0064 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0])
+            {
                 return is_public_v4(Ipv4Addr::new(
                     (s[6] >> 8) as u8,
                     s[6] as u8,
@@ -88,6 +91,7 @@ pub fn is_public(ip: IpAddr) -> bool {
                 ));
             }
             !(v6.is_loopback()
+                || (s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 0x0001) // local-use NAT64
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (s[0] & 0xfe00) == 0xfc00 // unique local
@@ -257,6 +261,8 @@ mod tests {
             "::ffff:10.0.0.1",
             "64:ff9b::a9fe:a9fe",
             "2002:7f00:1::",
+            "::ffff:0:7f00:1",
+            "64:ff9b:1::a00:1",
         ] {
             assert!(!public(ip), "{ip} must not be public");
         }

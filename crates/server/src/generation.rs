@@ -25,6 +25,10 @@ const CLAIM_MARGIN: Duration = Duration::from_secs(120);
 
 /// The seed's warning when the drive cannot take a `save-to-media` asset.
 pub const QUOTA_BLOCKED: &str = "quota_blocked";
+/// Every name the asset could take in `generated/{type}/` holds another asset.
+const PATH_TAKEN: &str = "path_taken";
+/// The drive could not take the asset for another reason (logged); it stays in the cache.
+const PERSIST_FAILED: &str = "persist_failed";
 
 /// Runs until shutdown: claims as many items as there are free slots and makes each.
 pub async fn run_generator(state: AppState, mut shutdown: watch::Receiver<bool>) {
@@ -64,10 +68,30 @@ pub async fn run_generator(state: AppState, mut shutdown: watch::Receiver<bool>)
     }
 }
 
+/// Why an item did not become ready.
+enum Failure {
+    /// The item failed; the message is its `error`.
+    Item(String),
+    /// Something the item's outcome depends on could not be recorded (a refund): the item is left
+    /// to its claim, and made again once the claim lapses.
+    Retry(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Item(message)
+    }
+}
+
 async fn process(state: &AppState, item: PreloadItem, claimed_until: DateTime<Utc>) {
     let outcome = match produce(state, &item).await {
         Ok(result) => ItemOutcome::Ready(result),
-        Err(message) => ItemOutcome::Failed(message),
+        Err(Failure::Item(message)) => ItemOutcome::Failed(message),
+        Err(Failure::Retry(cause)) => {
+            tracing::error!(preload = %item.preload_id, position = item.position, %cause,
+                "preload item left to be retried when its claim lapses");
+            return;
+        }
     };
     match state
         .catalog
@@ -82,27 +106,33 @@ async fn process(state: &AppState, item: PreloadItem, claimed_until: DateTime<Ut
     }
 }
 
-/// Makes one item: from the cache when it holds the asset, by its generator otherwise.
-async fn produce(state: &AppState, item: &PreloadItem) -> Result<ItemResult, String> {
+/// The generator an item names; looked up only when something must be generated, so promotions
+/// keep working after an operator removed the model.
+fn model_of<'a>(state: &'a AppState, item: &PreloadItem) -> Result<&'a Model, Failure> {
     let request = &item.request;
-    let model = state
+    state
         .generators
         .models()
         .iter()
         .find(|m| m.asset_type == request.asset_type && m.name == request.model)
         .ok_or_else(|| {
-            format!(
+            Failure::Item(format!(
                 "model {} is no longer available for type {}",
                 request.model, request.asset_type
-            )
-        })?;
+            ))
+        })
+}
+
+/// Makes one item: from the cache when it holds the asset, by its generator otherwise.
+async fn produce(state: &AppState, item: &PreloadItem) -> Result<ItemResult, Failure> {
+    let request = &item.request;
     let now = Utc::now();
     let cached = state
         .catalog
         .cache_entry(&item.tenant, &request.fingerprint)
         .await
         .map_err(internal)?;
-    let entry = match cached {
+    let (entry, from_cache) = match cached {
         Some(entry) if request.save_to_media && entry.persisted.is_some() => {
             let file = entry.persisted.clone().expect("checked");
             return Ok(persisted(&entry, &file));
@@ -111,33 +141,37 @@ async fn produce(state: &AppState, item: &PreloadItem) -> Result<ItemResult, Str
         // Compensating for the cache miss is on us (seed 000): a purged asset asked for again
         // with save-to-media is made again from its stored source, at no cost.
         Some(entry) if request.save_to_media => {
+            let model = model_of(state, item)?;
             let reason = CreditReason::Regeneration;
             let made = generate(state, item, model, &entry.source, 0, reason).await?;
             (made, false)
         }
         _ => {
+            let model = model_of(state, item)?;
             let reason = CreditReason::Generation;
             let made = generate(state, item, model, &request.source, model.credits, reason).await?;
             (made, false)
         }
     };
-    let (entry, from_cache) = entry;
     if !request.save_to_media {
         return Ok(cached_result(&entry, None));
     }
-    promote(state, item, &entry, from_cache).await
+    Ok(promote(state, item, &entry, from_cache).await)
 }
 
 /// The asset persisted into the drive as `generated/{type}/{filename}.{ext}`; when the drive is
-/// blocked or full, the cached asset with the seed's warning. A promotion of an asset that was
-/// already cached is recorded in the ledger at zero cost.
+/// blocked or full, the cached asset with the seed's warning. Save-to-media never fails an item
+/// (seed 000): whatever keeps the asset out of the drive leaves it in the cache with a warning. A
+/// promotion of an asset that was already cached is recorded in the ledger at zero cost.
 async fn promote(
     state: &AppState,
     item: &PreloadItem,
     entry: &CacheEntry,
     from_cache: bool,
-) -> Result<ItemResult, String> {
-    let hash = entry.blob.as_ref().ok_or("the cached asset has no bytes")?;
+) -> ItemResult {
+    let Some(hash) = entry.blob.as_ref() else {
+        return cached_result(entry, Some(PERSIST_FAILED));
+    };
     let promotion = Promotion {
         entry_id: entry.id.clone(),
         tenant: item.tenant.clone(),
@@ -154,13 +188,22 @@ async fn promote(
         Ok(file) => {
             state.cache.forget_tenant(&item.tenant);
             if from_cache {
-                charge(state, item, &entry.model, 0, CreditReason::Promotion).await?;
+                // The promotion happened; a ledger hiccup must not turn it into a failure.
+                if let Err(e) = charge(state, item, &entry.model, 0, CreditReason::Promotion).await
+                {
+                    tracing::warn!(preload = %item.preload_id, error = ?e.message(),
+                        "could not record the promotion in the ledger");
+                }
             }
-            Ok(persisted(entry, &file))
+            persisted(entry, &file)
         }
-        Err(CatalogError::StorageBlocked) => Ok(cached_result(entry, Some(QUOTA_BLOCKED))),
-        Err(CatalogError::FileExists) => Ok(cached_result(entry, Some("path_taken"))),
-        Err(e) => Err(internal(e)),
+        Err(CatalogError::StorageBlocked) => cached_result(entry, Some(QUOTA_BLOCKED)),
+        Err(CatalogError::FileExists) => cached_result(entry, Some(PATH_TAKEN)),
+        Err(e) => {
+            tracing::error!(preload = %item.preload_id, position = item.position, error = %e,
+                "could not persist a generated asset; it stays in the cache");
+            cached_result(entry, Some(PERSIST_FAILED))
+        }
     }
 }
 
@@ -212,6 +255,14 @@ fn cached_result(entry: &CacheEntry, warning: Option<&str>) -> ItemResult {
     }
 }
 
+impl Failure {
+    fn message(&self) -> &str {
+        match self {
+            Failure::Item(m) | Failure::Retry(m) => m,
+        }
+    }
+}
+
 fn internal(e: impl std::fmt::Display) -> String {
     tracing::error!(error = %e, "preload item failed");
     "internal error, the item can be retried in a new preload".to_string()
@@ -224,7 +275,7 @@ async fn charge(
     model: &str,
     amount: i64,
     reason: CreditReason,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     let movement = CreditMovement {
         tenant: item.tenant.clone(),
         amount,
@@ -240,14 +291,15 @@ async fn charge(
         .map_err(internal)?
     {
         Charge::Done(_) | Charge::AlreadyRecorded => Ok(()),
-        Charge::Insufficient { balance } => Err(format!(
+        Charge::Insufficient { balance } => Err(Failure::Item(format!(
             "Not enough credits: model {model} costs {} credits and {balance} are left",
             -amount
-        )),
+        ))),
     }
 }
 
-/// Charges, runs the generator, stores the asset in the cache; refunds if anything fails.
+/// Charges, runs the generator, stores the asset in the cache; refunds if anything fails. A refund
+/// that cannot be recorded leaves the item to be retried rather than failed unrefunded.
 async fn generate(
     state: &AppState,
     item: &PreloadItem,
@@ -255,13 +307,18 @@ async fn generate(
     source: &str,
     cost: i64,
     reason: CreditReason,
-) -> Result<CacheEntry, String> {
+) -> Result<CacheEntry, Failure> {
     charge(state, item, &model.name, -cost, reason).await?;
     let made = make(state, item, model, source).await;
     if made.is_err() && cost > 0 {
-        charge(state, item, &model.name, cost, CreditReason::Refund).await?;
+        if let Err(refund) = charge(state, item, &model.name, cost, CreditReason::Refund).await {
+            return Err(Failure::Retry(format!(
+                "refund not recorded: {}",
+                refund.message()
+            )));
+        }
     }
-    made
+    Ok(made?)
 }
 
 /// What the bytes of each item type must turn out to be.

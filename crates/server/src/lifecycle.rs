@@ -109,7 +109,7 @@ pub async fn reclaim_hashes(state: &AppState, mut hashes: Vec<ContentHash>) {
 }
 
 /// One sweep with ages judged as if the time were `at`: lapsed uploads, expired temporary files,
-/// expired cache entries, unreferenced blobs. Uploads in flight, leases and staged bytes are judged at the real time, so a
+/// expired cache entries, old preloads, unreferenced blobs. Uploads in flight, leases and staged bytes are judged at the real time, so a
 /// sweep `--at` a future time never cuts off work that is still running.
 pub async fn sweep(
     state: &AppState,
@@ -129,6 +129,8 @@ pub async fn sweep(
         uploads_lapsed_before: at - grace,
         temp_cutoff: at - state.config.temp_max_age,
         cache_cutoff: at,
+        preloads_before: at
+            - chrono::Duration::days(state.config.generation.preload_retention_days as i64),
         dry_run,
     };
     let mut report = state
@@ -173,12 +175,14 @@ pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
             Ok(r) => {
                 let removed = r.expired_uploads.len()
                     + r.expired_temp_files.len()
-                    + r.purged_cache_entries.len();
+                    + r.purged_cache_entries.len()
+                    + r.expired_preloads as usize;
                 if removed + r.reclaimed_blobs.len() > 0 {
                     tracing::info!(
                         expired_uploads = r.expired_uploads.len(),
                         expired_temp_files = r.expired_temp_files.len(),
                         purged_cache_entries = r.purged_cache_entries.len(),
+                        expired_preloads = r.expired_preloads,
                         reclaimed_blobs = r.reclaimed_blobs.len(),
                         "sweep"
                     );

@@ -33,6 +33,7 @@ CREATE TABLE preloads (
 );
 -- NULL keys are distinct on both engines.
 CREATE UNIQUE INDEX preloads_idempotency ON preloads (tenant_id, idempotency_key);
+CREATE INDEX preloads_by_age ON preloads (created_at);
 
 CREATE TABLE preload_items (
     preload_id    TEXT NOT NULL REFERENCES preloads(id),

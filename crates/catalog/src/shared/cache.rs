@@ -81,6 +81,16 @@ pub async fn store(
     .fetch_optional(&mut *tx)
     .await
     .map_err(backend)?;
+    let (id, replaced) = match earlier {
+        Some((id, old)) => (id, old.and_then(|h| ContentHash::parse(&h))),
+        None => (uuid::Uuid::new_v4().simple().to_string(), None),
+    };
+    // Blob rows are locked in hash order, as everywhere: blobs are shared across tenants, so the
+    // tenant lock alone does not keep two transactions from taking them in opposite orders.
+    let old_first = replaced.as_ref().is_some_and(|old| *old < e.blob);
+    if old_first {
+        blobs::unreference(&mut tx, replaced.as_ref().expect("checked"), 1).await?;
+    }
     // The lease the generation took becomes the entry's reference.
     let referenced = sqlx::query(&prep(
         "UPDATE blobs SET refcount = refcount + 1,
@@ -94,10 +104,9 @@ pub async fn store(
     if referenced.rows_affected() != 1 {
         return Err(CatalogError::BlobBusy);
     }
-    let (id, replaced) = match earlier {
-        Some((id, old)) => (id, old.and_then(|h| ContentHash::parse(&h))),
-        None => (uuid::Uuid::new_v4().simple().to_string(), None),
-    };
+    if let Some(old) = replaced.as_ref().filter(|_| !old_first) {
+        blobs::unreference(&mut tx, old, 1).await?;
+    }
     sqlx::query(&prep(
         "INSERT INTO cache_entries (id, tenant_id, fingerprint, asset_type, model, source, blob_hash,
                                     content_type, extension, size, width, height, duration_ms,
@@ -127,9 +136,6 @@ pub async fn store(
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    if let Some(old) = &replaced {
-        blobs::unreference(&mut tx, old, 1).await?;
-    }
     let entry = find(&mut tx, "id = ?1", &[&id])
         .await?
         .ok_or(CatalogError::NotFound)?;

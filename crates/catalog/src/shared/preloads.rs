@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
     catalog::CatalogResult, ClientId, ItemOutcome, NewPreload, PreloadItem, PreloadRecord,
+    SweepRule,
 };
 
 use super::{
@@ -141,9 +142,9 @@ pub async fn create(pool: &Pool, p: &NewPreload) -> CatalogResult<(PreloadRecord
     Ok((record, true))
 }
 
-/// Whether row `t` may be claimed (?2 is now): queued, or its claim lapsed (its node died). An
-/// item whose source is being made, or waits behind an earlier item of the same source, waits for
-/// it: it then finds the asset in the cache instead of generating (and charging) it twice.
+/// Whether row `t` may be claimed (?2 is now): queued, or its claim lapsed (its node died). Of the
+/// open items of one source only the earliest is claimable, and none while one is being made: the
+/// others then find the asset in the cache instead of generating (and charging) it again.
 fn claimable(t: &str) -> String {
     format!(
         "({t}.status = 'queued' OR ({t}.status = 'processing' AND {t}.claim_until < ?2))
@@ -151,7 +152,7 @@ fn claimable(t: &str) -> String {
              SELECT 1 FROM preload_items other
              WHERE other.tenant_id = {t}.tenant_id AND other.fingerprint = {t}.fingerprint
                AND ((other.status = 'processing' AND other.claim_until >= ?2)
-                    OR (other.status = 'queued'
+                    OR (other.status IN ('queued', 'processing')
                         AND (other.queued_at, other.preload_id, other.position)
                             < ({t}.queued_at, {t}.preload_id, {t}.position))))"
     )
@@ -224,4 +225,56 @@ pub async fn finish(
     .await
     .map_err(backend)?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Preloads forgotten per round, so the sweep never holds a lock for long.
+const EXPIRE_BATCH: i64 = 500;
+
+// ?1: the cutoff. A preload with items still queued or in progress is kept whatever its age.
+const EXPIRED: &str = "created_at < ?1 AND NOT EXISTS (
+     SELECT 1 FROM preload_items i
+     WHERE i.preload_id = preloads.id AND i.status IN ('queued', 'processing'))";
+
+/// Forgets finished preloads created before `rule.preloads_before`; returns how many.
+pub async fn expire(pool: &Pool, rule: &SweepRule) -> CatalogResult<u64> {
+    let cutoff = to_ms(rule.preloads_before);
+    if rule.dry_run {
+        let count: i64 = sqlx::query_scalar(&prep(&format!(
+            "SELECT COUNT(*) FROM preloads WHERE {EXPIRED}"
+        )))
+        .bind(cutoff)
+        .fetch_one(pool)
+        .await
+        .map_err(backend)?;
+        return Ok(count as u64);
+    }
+    let mut expired = 0;
+    loop {
+        let ids: Vec<String> = sqlx::query_scalar(&prep(&format!(
+            "SELECT id FROM preloads WHERE {EXPIRED} LIMIT ?2"
+        )))
+        .bind(cutoff)
+        .bind(EXPIRE_BATCH)
+        .fetch_all(pool)
+        .await
+        .map_err(backend)?;
+        if ids.is_empty() {
+            return Ok(expired);
+        }
+        for id in ids {
+            let mut tx = write_tx(pool).await?;
+            sqlx::query(&prep("DELETE FROM preload_items WHERE preload_id = ?1"))
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            sqlx::query(&prep("DELETE FROM preloads WHERE id = ?1"))
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+            expired += 1;
+        }
+    }
 }

@@ -1,5 +1,5 @@
-// The lifecycle rule: lapsed pending uploads and old temporary files go, and expired cache entries
-// lose their bytes, in bounded batches, one tenant per transaction (tenant lock first, as
+// The lifecycle rule: lapsed pending uploads and old temporary files go, expired cache entries lose
+// their bytes, old finished preloads are forgotten, in bounded batches, one tenant per transaction (tenant lock first, as
 // everywhere), so several nodes may sweep at once.
 
 use std::collections::BTreeMap;
@@ -26,6 +26,7 @@ pub async fn sweep(pool: &Pool, rule: &SweepRule) -> CatalogResult<SweepReport> 
         expired_uploads: run(pool, EXPIRED_UPLOADS, rule).await?,
         expired_temp_files: run(pool, EXPIRED_TEMP, rule).await?,
         purged_cache_entries: super::cache::purge(pool, rule).await?,
+        expired_preloads: super::preloads::expire(pool, rule).await?,
         reclaimed_blobs: Vec::new(),
     })
 }

@@ -8,6 +8,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use base64::Engine;
 use serde_json::{Map, Value};
 use tokio::{io::AsyncWriteExt, process::Command};
 
@@ -156,11 +157,15 @@ impl Generator for EspeakNg {
 
 const CHROMIUM: &[&str] = &["chromium", "chromium-browser", "google-chrome"];
 
+/// The page travels as a `data:` URL in one argument, which Linux caps at 128 KiB; base64 of this
+/// many bytes stays under it.
+const MAX_HTML_BYTES: usize = 90_000;
+
 const HTML_INPUTS: &[Input] = &[
     Input::required(
         "html",
         InputKind::Text {
-            max_chars: 1_000_000,
+            max_chars: MAX_HTML_BYTES,
         },
     ),
     Input::with_default(
@@ -175,8 +180,9 @@ const HTML_INPUTS: &[Input] = &[
     ),
 ];
 
-/// Headless Chromium: the item's HTML rendered to a PNG screenshot, with every network request
-/// blocked (the page is client content; it must not reach the server's network).
+/// Headless Chromium: the item's HTML rendered to a PNG screenshot. The page is client content: it
+/// is loaded from a `data:` URL, whose opaque origin may not load `file:` URLs (a page loaded from a
+/// file could show the server's files), and every network request goes nowhere.
 pub struct Chromium;
 
 #[async_trait]
@@ -203,18 +209,26 @@ impl Generator for Chromium {
         inputs: &Map<String, Value>,
         out: &mut Output<'_>,
     ) -> Result<(), GenerateError> {
+        let html = inputs::text(inputs, "html").unwrap_or_default();
+        if html.len() > MAX_HTML_BYTES {
+            return Err(GenerateError::Failed(format!(
+                "html must be at most {MAX_HTML_BYTES} bytes"
+            )));
+        }
         let dir = scratch()?;
-        let page = dir.path().join("page.html");
         let png = dir.path().join("shot.png");
-        tokio::fs::write(&page, inputs::text(inputs, "html").unwrap_or_default())
-            .await
-            .map_err(|e| GenerateError::Failed(format!("could not write the page: {e}")))?;
         let width = inputs::integer(inputs, "width").unwrap_or(1024);
         let height = inputs::integer(inputs, "height").unwrap_or(768);
+        let page = format!(
+            "data:text/html;charset=utf-8;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(html)
+        );
         let mut command = Command::new(program(CHROMIUM)?);
         command
             .args([
                 "--headless",
+                // Chromium refuses to start as root with its sandbox; deployment.md says to run
+                // mediadrive as an unprivileged user.
                 "--no-sandbox",
                 "--disable-gpu",
                 "--hide-scrollbars",
@@ -223,10 +237,12 @@ impl Generator for Chromium {
                 "--disable-component-update",
                 "--disable-sync",
                 "--disable-extensions",
-                // Every request goes to a proxy that is not there, loopback included; names resolve nowhere.
+                // Every request goes to a proxy that is not there, loopback included; names resolve
+                // nowhere; WebRTC may not send UDP around the proxy.
                 "--proxy-server=http://127.0.0.1:9",
                 "--proxy-bypass-list=<-loopback>",
                 "--host-resolver-rules=MAP * ~NOTFOUND",
+                "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
                 "--virtual-time-budget=3000",
             ])
             .arg(format!(
@@ -235,14 +251,10 @@ impl Generator for Chromium {
             ))
             .arg(format!("--window-size={width},{height}"))
             .arg(format!("--screenshot={}", png.display()))
-            .arg(url_of(&page));
+            .arg(page);
         run(command, None).await?;
         out.write_file(&png).await
     }
-}
-
-fn url_of(path: &Path) -> String {
-    format!("file://{}", path.display())
 }
 
 const FFMPEG: &[&str] = &["ffmpeg"];

@@ -40,6 +40,8 @@ impl Endpoint {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(10))
+            // A redirect could carry a key header (`xi-api-key`) to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("mediadrive/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a client with these settings builds");
