@@ -44,8 +44,17 @@ enum Command {
 }
 
 fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // symphonia's format probe warns about the size field before every MP4's `ftyp` box ("skipped
+    // 4 bytes of junk"); unless RUST_LOG asks for it, that is noise.
+    if !std::env::var("RUST_LOG").is_ok_and(|v| v.contains("symphonia")) {
+        filter = filter.add_directive(
+            "symphonia_core::formats::probe=error"
+                .parse()
+                .expect("a valid directive"),
+        );
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

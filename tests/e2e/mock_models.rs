@@ -121,6 +121,10 @@ async fn images(
         .and_then(|s| s.split_once('x'))
         .map(|(w, h)| (w.parse().unwrap(), h.parse().unwrap()))
         .unwrap_or((1024, 1024));
+    // "by url URL": answer with a link, as servers do for `response_format: url`.
+    if let Some(link) = prompt.strip_prefix("by url ") {
+        return Json(json!({"created": 1_700_000_000, "data": [{"url": link}]})).into_response();
+    }
     let image = if prompt.contains("garbage") {
         b"this is not an image".to_vec()
     } else {

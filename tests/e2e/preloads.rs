@@ -805,6 +805,24 @@ async fn src_urls_to_private_addresses_are_refused() {
         items[5]["error"],
         "the generator returned an image (image/webp) where video items need a video"
     );
+    // An image a model server answers with by URL is fetched under the same rules.
+    let by_url = |link: String| json!({"type": "image", "model": "flux-schnell", "prompt": format!("by url {link}")});
+    let linked = s
+        .run(json!([
+            by_url(format!("{}/files/linked.webp", files.base)),
+            by_url(format!("{}/files/linked.webp", s.mock.base)),
+        ]))
+        .await;
+    assert_eq!(ready(&linked[0])["width"], 32);
+    assert_eq!(linked[1]["status"], "failed");
+    assert!(
+        linked[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("is a private, loopback or link-local address"),
+        "{}",
+        linked[1]
+    );
     // Downloaded once: asking again is served from the cache.
     let fetched = files.calls.count("files");
     let again = s
@@ -812,6 +830,7 @@ async fn src_urls_to_private_addresses_are_refused() {
         .await;
     assert_eq!(ready(&again)["persistent"], false);
     assert_eq!(files.calls.count("files"), fetched);
-    // URL sources cost nothing by default; the refused and failed ones were never charged.
-    assert_eq!(s.credits(), 100);
+    // URL sources cost nothing by default; the model's two images cost 5 each, the refused one
+    // was refunded.
+    assert_eq!(s.credits(), 95);
 }
