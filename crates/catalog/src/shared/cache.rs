@@ -1,7 +1,7 @@
 // The temporary cache of generated assets, and their promotion into the drive without a byte copy.
 
 use mediadrive_core::{
-    catalog::CatalogResult, CacheEntry, CatalogError, ClientId, ContentHash, FileRecord,
+    catalog::CatalogResult, CacheEntry, CatalogError, ClientId, ContentHash, FileId, FileRecord,
     FileStatus, MediaType, NewCacheEntry, Promotion, SweepRule,
 };
 
@@ -65,6 +65,11 @@ pub async fn by_fingerprint(
 pub async fn by_id(pool: &Pool, id: &str) -> CatalogResult<Option<CacheEntry>> {
     let mut conn = pool.acquire().await.map_err(backend)?;
     find(&mut conn, "id = ?1", &[id]).await
+}
+
+pub async fn of_file(pool: &Pool, file: &FileId) -> CatalogResult<Option<CacheEntry>> {
+    let mut conn = pool.acquire().await.map_err(backend)?;
+    find(&mut conn, "persisted_file_id = ?1", &[file.as_str()]).await
 }
 
 pub async fn store(

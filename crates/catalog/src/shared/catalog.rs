@@ -160,6 +160,14 @@ impl Catalog for Backend {
         previews::of(&self.pool, source).await
     }
 
+    async fn with_preview(
+        &self,
+        sources: &[ContentHash],
+        name: &str,
+    ) -> CatalogResult<Vec<ContentHash>> {
+        previews::having(&self.pool, sources, name).await
+    }
+
     async fn is_preview(&self, hash: &ContentHash) -> CatalogResult<bool> {
         previews::is_preview(&self.pool, hash).await
     }
@@ -273,6 +281,10 @@ impl Catalog for Backend {
 
     async fn cache_entry_by_id(&self, id: &str) -> CatalogResult<Option<CacheEntry>> {
         cache::by_id(&self.pool, id).await
+    }
+
+    async fn cache_entry_of_file(&self, file: &FileId) -> CatalogResult<Option<CacheEntry>> {
+        cache::of_file(&self.pool, file).await
     }
 
     async fn store_cache_entry(

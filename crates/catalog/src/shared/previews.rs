@@ -2,7 +2,9 @@
 
 use mediadrive_core::{catalog::CatalogResult, CatalogError, ContentHash, Preview};
 
-use super::{backend, blobs, prep, Pool};
+use sqlx::QueryBuilder;
+
+use super::{backend, blobs, prep, Db, Pool};
 
 pub async fn add(pool: &Pool, preview: &Preview) -> CatalogResult<()> {
     let mut tx = pool.begin().await.map_err(backend)?;
@@ -89,4 +91,30 @@ pub async fn is_preview(pool: &Pool, hash: &ContentHash) -> CatalogResult<bool> 
     .fetch_one(pool)
     .await
     .map_err(backend)
+}
+
+/// Which of `sources` have a preview called `name`.
+pub async fn having(
+    pool: &Pool,
+    sources: &[ContentHash],
+    name: &str,
+) -> CatalogResult<Vec<ContentHash>> {
+    let mut found = Vec::new();
+    for chunk in sources.chunks(500) {
+        let mut qb: QueryBuilder<Db> =
+            QueryBuilder::new("SELECT source_hash FROM previews WHERE name = ");
+        qb.push_bind(name).push(" AND source_hash IN (");
+        let mut list = qb.separated(", ");
+        for h in chunk {
+            list.push_bind(h.as_str());
+        }
+        list.push_unseparated(")");
+        let rows: Vec<String> = qb
+            .build_query_scalar()
+            .fetch_all(pool)
+            .await
+            .map_err(backend)?;
+        found.extend(rows.iter().filter_map(|h| ContentHash::parse(h)));
+    }
+    Ok(found)
 }

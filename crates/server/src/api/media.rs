@@ -21,6 +21,10 @@ use crate::{
 #[derive(Serialize, ToSchema)]
 pub struct MediaOverview {
     pub success: bool,
+    /// The tenant the key belongs to.
+    pub client_id: String,
+    /// The key's role: viewer, render, editor, manager or admin.
+    pub role: String,
     pub storage: StorageView,
     #[serde(flatten)]
     pub root: FolderListing,
@@ -50,6 +54,8 @@ pub async fn overview(
     let root = folder_page(&state, &principal.tenant, &params).await?;
     Ok(Json(MediaOverview {
         success: true,
+        client_id: principal.tenant.to_string(),
+        role: principal.role.as_str().to_string(),
         storage: StorageView::new(&state, &tenant),
         root,
     }))

@@ -43,6 +43,33 @@ pub struct FileMetadata {
     /// sample_rate, channels, orientation.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
+    /// For a generated asset persisted with save-to-media: what made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Origin {
+    /// The preload item type: image, video, audio, voice, html or component.
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub model: String,
+    /// The generator's inputs (prompt, text, voice, src, …).
+    #[schema(value_type = Object)]
+    pub inputs: serde_json::Value,
+    pub generated_at: String,
+}
+
+impl Origin {
+    fn of(entry: &mediadrive_core::CacheEntry) -> Self {
+        let source: serde_json::Value = serde_json::from_str(&entry.source).unwrap_or_default();
+        Self {
+            item_type: entry.asset_type.to_string(),
+            model: entry.model.clone(),
+            inputs: source["inputs"].clone(),
+            generated_at: super::views::timestamp(entry.generated_at),
+        }
+    }
 }
 
 /// What the bytes of one file really are.
@@ -70,6 +97,11 @@ pub async fn file_metadata(
         None => None,
     };
     let metadata = probe.as_ref().and_then(metadata_json);
+    let origin = state
+        .catalog
+        .cache_entry_of_file(&file.id)
+        .await?
+        .map(|entry| Origin::of(&entry));
     let real_type = probe.as_ref().and_then(crate::probing::real_type);
     Ok(Json(FileMetadata {
         success: true,
@@ -86,5 +118,6 @@ pub async fn file_metadata(
         real_type,
         declared_type: file.content_type,
         metadata,
+        origin,
     }))
 }

@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
     router
         .route("/{client_id}/files/{*path}", get(serve::serve_file))
         .route("/tmp/assets/{client_id}/{name}", get(serve::serve_cached))
+        .merge(crate::dashboard::routes())
         .route(
             "/openapi.json",
             get(move || {

@@ -1,7 +1,7 @@
 //! The JSON shapes the v2 surface answers with (seed 002 and JSON2Video's API reference).
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use mediadrive_core::{
     BlobProbe, ContentHash, FileRecord, FolderEntry, FolderStats, MediaType, ProbeStatus, Tenant,
@@ -52,23 +52,31 @@ pub struct FileView {
     pub metadata: Option<serde_json::Value>,
 }
 
-/// Views of files with what probing found out about their bytes (one catalog query for all).
+/// The preview a file's `thumbnailUrl` names.
+const THUMBNAIL: &str = "thumb-256";
+
+/// Views of files with what probing found out about their bytes (one catalog query for all, and
+/// one for which of them have a thumbnail).
 pub async fn file_views(state: &AppState, files: &[FileRecord]) -> ApiResult<Vec<FileView>> {
     let hashes: Vec<ContentHash> = files.iter().filter_map(|f| f.blob.clone()).collect();
-    let probes: HashMap<ContentHash, BlobProbe> = if hashes.is_empty() {
-        HashMap::new()
-    } else {
-        state
-            .catalog
-            .blob_probes(&hashes)
-            .await?
-            .into_iter()
-            .map(|p| (p.hash.clone(), p))
-            .collect()
-    };
+    let (probes, thumbnails): (HashMap<ContentHash, BlobProbe>, HashSet<ContentHash>) =
+        if hashes.is_empty() {
+            Default::default()
+        } else {
+            let probes = state.catalog.blob_probes(&hashes).await?;
+            let thumbnails = state.catalog.with_preview(&hashes, THUMBNAIL).await?;
+            (
+                probes.into_iter().map(|p| (p.hash.clone(), p)).collect(),
+                thumbnails.into_iter().collect(),
+            )
+        };
     Ok(files
         .iter()
-        .map(|f| FileView::new(state, f, f.blob.as_ref().and_then(|h| probes.get(h))))
+        .map(|f| {
+            let blob = f.blob.as_ref();
+            let has_thumbnail = blob.is_some_and(|h| thumbnails.contains(h));
+            FileView::new(state, f, blob.and_then(|h| probes.get(h)), has_thumbnail)
+        })
         .collect())
 }
 
@@ -86,23 +94,27 @@ pub fn metadata_json(probe: &BlobProbe) -> Option<serde_json::Value> {
         .and_then(|m| serde_json::from_str(m).ok())
 }
 
-/// Images and videos (by what probing found, else by their declared type) have thumbnails.
-fn thumbnail(url: &str, f: &FileRecord, probe: Option<&BlobProbe>) -> Option<String> {
+/// An image is its own thumbnail until one is made; anything else has one once it is made (a
+/// video's comes from its poster, which needs ffmpeg), so the URL never answers 404.
+fn thumbnail(url: &str, f: &FileRecord, probe: Option<&BlobProbe>, made: bool) -> Option<String> {
     let kind = probe
         .and_then(metadata_json)
         .and_then(|m| m["kind"].as_str().map(str::to_string));
-    // A video's thumbnail is cut from its poster, which needs ffmpeg; an image is its own
-    // thumbnail until one is made.
-    let visual = match kind.as_deref() {
-        Some(k) => k == "image" || (k == "video" && crate::previews::ffmpeg_available()),
+    let image = match kind.as_deref() {
+        Some(k) => k == "image",
         None => f.media_type == MediaType::Image,
     };
-    (visual && f.status == mediadrive_core::FileStatus::Uploaded)
-        .then(|| format!("{url}?preview=thumb-256"))
+    ((image || made) && f.status == mediadrive_core::FileStatus::Uploaded)
+        .then(|| format!("{url}?preview={THUMBNAIL}"))
 }
 
 impl FileView {
-    pub fn new(state: &AppState, f: &FileRecord, probe: Option<&BlobProbe>) -> Self {
+    pub fn new(
+        state: &AppState,
+        f: &FileRecord,
+        probe: Option<&BlobProbe>,
+        has_thumbnail: bool,
+    ) -> Self {
         let url = state.record_url(f);
         Self {
             name: f.name.as_str().to_string(),
@@ -111,7 +123,7 @@ impl FileView {
             content_type: f.content_type.clone(),
             size: f.size,
             download_url: format!("{url}?download=1"),
-            thumbnail_url: thumbnail(&url, f, probe),
+            thumbnail_url: thumbnail(&url, f, probe, has_thumbnail),
             url,
             status: f.status.as_str().to_string(),
             temporary: f.temporary,

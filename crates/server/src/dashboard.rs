@@ -1,0 +1,96 @@
+//! The dashboard (seed 001's media panel): three static files compiled into the binary, so it is
+//! served on a fresh machine with nothing else installed. The page talks to the v2 API only.
+
+use std::sync::LazyLock;
+
+use axum::{
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+    Router,
+};
+
+use crate::state::AppState;
+
+struct Asset {
+    body: &'static str,
+    content_type: &'static str,
+    etag: String,
+}
+
+impl Asset {
+    fn new(body: &'static str, content_type: &'static str) -> Self {
+        let etag = format!("\"{}\"", &blake3::hash(body.as_bytes()).to_hex()[..16]);
+        Self {
+            body,
+            content_type,
+            etag,
+        }
+    }
+
+    /// Revalidated on every load (`no-cache`), answered with 304 while unchanged.
+    fn respond(&self, headers: &HeaderMap) -> Response {
+        let fresh = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|tags| tags.split(',').any(|t| t.trim() == self.etag));
+        let common = [
+            (header::ETAG, self.etag.clone()),
+            (header::CACHE_CONTROL, "no-cache".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (header::CONTENT_SECURITY_POLICY, CSP.to_string()),
+            (header::REFERRER_POLICY, "no-referrer".to_string()),
+        ];
+        if fresh {
+            return (StatusCode::NOT_MODIFIED, common).into_response();
+        }
+        (
+            common,
+            [(header::CONTENT_TYPE, self.content_type)],
+            self.body,
+        )
+            .into_response()
+    }
+}
+
+/// Scripts and styles only from the binary; media and uploads may live elsewhere (object storage).
+const CSP: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src * data: blob:; \
+     media-src *; connect-src *; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+static INDEX: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        include_str!("../dashboard/index.html"),
+        "text/html; charset=utf-8",
+    )
+});
+static SCRIPT: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        include_str!("../dashboard/app.js"),
+        "text/javascript; charset=utf-8",
+    )
+});
+static STYLE: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        include_str!("../dashboard/app.css"),
+        "text/css; charset=utf-8",
+    )
+});
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/dashboard/") }))
+        .route("/dashboard", get(|| async { Redirect::to("/dashboard/") }))
+        .route(
+            "/dashboard/",
+            get(|h: HeaderMap| async move { INDEX.respond(&h) }),
+        )
+        .route(
+            "/dashboard/app.js",
+            get(|h: HeaderMap| async move { SCRIPT.respond(&h) }),
+        )
+        .route(
+            "/dashboard/app.css",
+            get(|h: HeaderMap| async move { STYLE.respond(&h) }),
+        )
+}

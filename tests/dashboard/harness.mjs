@@ -1,0 +1,148 @@
+// Starts the real mediadrive binary with a fresh data directory and drives Debian's Chromium
+// against it with playwright-core.
+
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const BIN = process.env.MEDIADRIVE_BIN || path.join(ROOT, "target/debug/mediadrive");
+export const SHOTS = process.env.SCREENSHOT_DIR || path.join(ROOT, "target/dashboard-screenshots");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function freePort() {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startServer() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "mediadrive-dashboard-"));
+  const data = path.join(dir, "data");
+  const port = await freePort();
+  const child = spawn(BIN, ["serve", "--data-dir", data, "--listen", `127.0.0.1:${port}`], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, RUST_LOG: "warn" },
+  });
+  const base = `http://127.0.0.1:${port}`;
+  let up = false;
+  for (let i = 0; i < 400 && !up; i++) {
+    up = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
+    if (!up) await sleep(25);
+  }
+  if (!up) throw new Error("mediadrive did not start");
+  const cli = (...args) => execFileSync(BIN, [...args, "--data-dir", data], { encoding: "utf8" }).trim();
+  const key = cli("key", "create", "--client", "acme", "--role", "admin");
+  const api = async (method, route, body) => {
+    const resp = await fetch(base + route, {
+      method,
+      headers: { "x-api-key": key, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return resp.json();
+  };
+  return {
+    base,
+    key,
+    cli,
+    api,
+    stop() {
+      child.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function launch() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  });
+}
+
+/** A page of a fresh context that records every console error and uncaught exception. */
+export async function newPage(browser, server, options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, ...options });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.base });
+  const page = await context.newPage();
+  page.problems = [];
+  page.on("pageerror", (e) => page.problems.push(`uncaught: ${e.message}`));
+  page.on("console", (msg) => {
+    if (msg.type() === "error") page.problems.push(`console: ${msg.text()} (${msg.location().url})`);
+  });
+  return page;
+}
+
+export async function signIn(page, server) {
+  await page.goto(`${server.base}/dashboard/`);
+  await page.fill("#key", server.key);
+  await page.click("#sign-in button[type=submit]");
+  await page.waitForSelector("#drive:not([hidden])");
+}
+
+export async function shot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Media made by ffmpeg once per run: an image, a video and an audio file. */
+export function media() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "mediadrive-media-"));
+  const make = (name, args) => {
+    const out = path.join(dir, name);
+    execFileSync("ffmpeg", ["-v", "error", "-nostdin", "-y", ...args, out]);
+    return readFileSync(out);
+  };
+  return {
+    "sunrise.png": { type: "image/png", bytes: make("sunrise.png", ["-f", "lavfi", "-i", "testsrc2=size=640x480", "-frames:v", "1"]) },
+    "clip.mp4": {
+      type: "video/mp4",
+      bytes: make("clip.mp4", ["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]),
+    },
+    "tone.wav": { type: "audio/wav", bytes: make("tone.wav", ["-f", "lavfi", "-i", "sine=frequency=440:duration=2"]) },
+  };
+}
+
+/** Drops files onto an element as a user dragging them from the desktop would. */
+export async function dropFiles(page, selector, files) {
+  const payload = Object.entries(files).map(([name, f]) => ({ name, type: f.type, b64: f.bytes.toString("base64") }));
+  const transfer = await page.evaluateHandle((items) => {
+    const dt = new DataTransfer();
+    for (const { name, type, b64 } of items) {
+      const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      dt.items.add(new File([raw], name, { type }));
+    }
+    return dt;
+  }, payload);
+  await page.dispatchEvent(selector, "dragover", { dataTransfer: transfer });
+  await page.dispatchEvent(selector, "drop", { dataTransfer: transfer });
+}
+
+/** Waits until probing, and the previews made with it, finished for every file of a folder. */
+export async function settled(server, folder = "") {
+  for (let i = 0; i < 300; i++) {
+    const page = await server.api("GET", `/v2/media/folder?folder=${encodeURIComponent(folder)}&limit=1000`);
+    const probed = page.files.every((f) => f.probe_status !== "pending");
+    const previews = [
+      ...page.files.filter((f) => f.thumbnailUrl).map((f) => f.thumbnailUrl),
+      ...page.files.filter((f) => f.metadata?.kind === "audio").map((f) => `${f.url}?preview=waveform`),
+    ];
+    const thumbs = await Promise.all(previews.map((u) => fetch(u, { method: "HEAD" }).then((r) => r.ok)));
+    if (probed && thumbs.every(Boolean)) return page.files;
+    await sleep(100);
+  }
+  throw new Error("probing did not finish");
+}
