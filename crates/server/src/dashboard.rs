@@ -1,7 +1,7 @@
 //! The dashboard (seed 001's media panel): three static files compiled into the binary, so it is
 //! served on a fresh machine with nothing else installed. The page talks to the v2 API only.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use axum::{
     http::{header, HeaderMap, StatusCode},
@@ -10,7 +10,7 @@ use axum::{
     Router,
 };
 
-use crate::state::AppState;
+use crate::{config::Config, state::AppState};
 
 struct Asset {
     body: &'static str,
@@ -29,7 +29,7 @@ impl Asset {
     }
 
     /// Revalidated on every load (`no-cache`), answered with 304 while unchanged.
-    fn respond(&self, headers: &HeaderMap) -> Response {
+    fn respond(&self, headers: &HeaderMap, csp: &str) -> Response {
         let fresh = headers
             .get(header::IF_NONE_MATCH)
             .and_then(|v| v.to_str().ok())
@@ -38,7 +38,7 @@ impl Asset {
             (header::ETAG, self.etag.clone()),
             (header::CACHE_CONTROL, "no-cache".to_string()),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-            (header::CONTENT_SECURITY_POLICY, CSP.to_string()),
+            (header::CONTENT_SECURITY_POLICY, csp.to_string()),
             (header::REFERRER_POLICY, "no-referrer".to_string()),
         ];
         if fresh {
@@ -53,10 +53,37 @@ impl Asset {
     }
 }
 
-/// Scripts and styles only from the binary; media and uploads may live elsewhere (object storage).
-const CSP: &str =
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src * data: blob:; \
-     media-src *; connect-src *; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/// Scripts and styles only from the binary; data only to this origin, the public URL (files,
+/// presigned uploads through mediadrive) and the object store clients upload to directly.
+fn content_security_policy(config: &Config) -> String {
+    let mut sources = vec!["'self'".to_string()];
+    let mut add = |url: &str| {
+        if let Ok(parsed) = url::Url::parse(url) {
+            let origin = parsed.origin().ascii_serialization();
+            if origin != "null" && !sources.contains(&origin) {
+                sources.push(origin);
+            }
+        }
+    };
+    add(&config.public_url);
+    if let Some(endpoint) = url::Url::parse(&config.blob_url)
+        .ok()
+        .filter(|u| u.scheme() == "s3")
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "endpoint")
+                .map(|(_, v)| v.into_owned())
+        })
+    {
+        add(&endpoint);
+    }
+    let allowed = sources.join(" ");
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src {allowed} data: blob:; \
+         media-src {allowed}; connect-src {allowed}; frame-ancestors 'none'; base-uri 'none'; \
+         form-action 'self'"
+    )
+}
 
 static INDEX: LazyLock<Asset> = LazyLock::new(|| {
     Asset::new(
@@ -77,20 +104,16 @@ static STYLE: LazyLock<Asset> = LazyLock::new(|| {
     )
 });
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(config: &Config) -> Router<AppState> {
+    let csp: Arc<str> = content_security_policy(config).into();
+    let serve = |asset: &'static LazyLock<Asset>| {
+        let csp = csp.clone();
+        get(move |h: HeaderMap| async move { asset.respond(&h, &csp) })
+    };
     Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard/") }))
         .route("/dashboard", get(|| async { Redirect::to("/dashboard/") }))
-        .route(
-            "/dashboard/",
-            get(|h: HeaderMap| async move { INDEX.respond(&h) }),
-        )
-        .route(
-            "/dashboard/app.js",
-            get(|h: HeaderMap| async move { SCRIPT.respond(&h) }),
-        )
-        .route(
-            "/dashboard/app.css",
-            get(|h: HeaderMap| async move { STYLE.respond(&h) }),
-        )
+        .route("/dashboard/", serve(&INDEX))
+        .route("/dashboard/app.js", serve(&SCRIPT))
+        .route("/dashboard/app.css", serve(&STYLE))
 }

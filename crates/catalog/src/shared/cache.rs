@@ -5,10 +5,12 @@ use mediadrive_core::{
     FileStatus, MediaType, NewCacheEntry, Promotion, SweepRule,
 };
 
+use sqlx::QueryBuilder;
+
 use super::{
     backend, blobs, drive, folders, lock_tenant, prep,
     rows::{CacheRow, FileRow, CACHE_COLUMNS, FILE_COLUMNS},
-    usage, write_tx, Conn, Pool,
+    usage, write_tx, Conn, Db, Pool,
 };
 use crate::time::to_ms;
 
@@ -67,9 +69,29 @@ pub async fn by_id(pool: &Pool, id: &str) -> CatalogResult<Option<CacheEntry>> {
     find(&mut conn, "id = ?1", &[id]).await
 }
 
-pub async fn of_file(pool: &Pool, file: &FileId) -> CatalogResult<Option<CacheEntry>> {
-    let mut conn = pool.acquire().await.map_err(backend)?;
-    find(&mut conn, "persisted_file_id = ?1", &[file.as_str()]).await
+/// The cache entries drive files were persisted from, by file: where generated files came from.
+pub async fn of_files(pool: &Pool, files: &[FileId]) -> CatalogResult<Vec<(FileId, CacheEntry)>> {
+    let mut found = Vec::new();
+    for chunk in files.chunks(500) {
+        let mut qb: QueryBuilder<Db> = QueryBuilder::new(format!(
+            "SELECT {CACHE_COLUMNS} FROM cache_entries WHERE persisted_file_id IN ("
+        ));
+        let mut list = qb.separated(", ");
+        for id in chunk {
+            list.push_bind(id.as_str());
+        }
+        list.push_unseparated(")");
+        let rows: Vec<CacheRow> = qb.build_query_as().fetch_all(pool).await.map_err(backend)?;
+        for row in rows {
+            let file = row
+                .persisted_file_id
+                .as_deref()
+                .and_then(|id| FileId::parse(id).ok())
+                .ok_or_else(|| CatalogError::Backend("corrupt file id in catalog".into()))?;
+            found.push((file, CacheEntry::try_from(row)?));
+        }
+    }
+    Ok(found)
 }
 
 pub async fn store(

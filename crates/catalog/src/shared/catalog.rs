@@ -283,8 +283,11 @@ impl Catalog for Backend {
         cache::by_id(&self.pool, id).await
     }
 
-    async fn cache_entry_of_file(&self, file: &FileId) -> CatalogResult<Option<CacheEntry>> {
-        cache::of_file(&self.pool, file).await
+    async fn cache_entries_of_files(
+        &self,
+        files: &[FileId],
+    ) -> CatalogResult<Vec<(FileId, CacheEntry)>> {
+        cache::of_files(&self.pool, files).await
     }
 
     async fn store_cache_entry(

@@ -8,7 +8,7 @@ use mediadrive_core::{Action, ProbeStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::views::metadata_json;
+use super::views::{metadata_json, Origin};
 use crate::{
     auth::Principal,
     error::{ApiResult, ErrorBody},
@@ -48,30 +48,6 @@ pub struct FileMetadata {
     pub origin: Option<Origin>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct Origin {
-    /// The preload item type: image, video, audio, voice, html or component.
-    #[serde(rename = "type")]
-    pub item_type: String,
-    pub model: String,
-    /// The generator's inputs (prompt, text, voice, src, …).
-    #[schema(value_type = Object)]
-    pub inputs: serde_json::Value,
-    pub generated_at: String,
-}
-
-impl Origin {
-    fn of(entry: &mediadrive_core::CacheEntry) -> Self {
-        let source: serde_json::Value = serde_json::from_str(&entry.source).unwrap_or_default();
-        Self {
-            item_type: entry.asset_type.to_string(),
-            model: entry.model.clone(),
-            inputs: source["inputs"].clone(),
-            generated_at: super::views::timestamp(entry.generated_at),
-        }
-    }
-}
-
 /// What the bytes of one file really are.
 #[utoipa::path(get, path = "/v2/media/file/metadata", tag = "media",
     params(MetadataQuery),
@@ -99,9 +75,10 @@ pub async fn file_metadata(
     let metadata = probe.as_ref().and_then(metadata_json);
     let origin = state
         .catalog
-        .cache_entry_of_file(&file.id)
+        .cache_entries_of_files(std::slice::from_ref(&file.id))
         .await?
-        .map(|entry| Origin::of(&entry));
+        .pop()
+        .map(|(_, entry)| Origin::of(&entry));
     let real_type = probe.as_ref().and_then(crate::probing::real_type);
     Ok(Json(FileMetadata {
         success: true,

@@ -95,7 +95,7 @@ pub fn router(state: AppState) -> Router {
     router
         .route("/{client_id}/files/{*path}", get(serve::serve_file))
         .route("/tmp/assets/{client_id}/{name}", get(serve::serve_cached))
-        .merge(crate::dashboard::routes())
+        .merge(crate::dashboard::routes(&state.config))
         .route(
             "/openapi.json",
             get(move || {
@@ -103,5 +103,37 @@ pub fn router(state: AppState) -> Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        .layer(cors())
         .with_state(state)
+}
+
+/// Browsers on other origins may read files and call the API: keys travel in a header, never in
+/// cookies, so a cross-origin page gains nothing it was not given. Presigned uploads and file URLs
+/// may sit on another origin than the dashboard (`public_url` behind a proxy, say).
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderName, Method};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::RANGE,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+            HeaderName::from_static(crate::auth::API_KEY_HEADER),
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::CONTENT_LENGTH,
+            header::CONTENT_RANGE,
+            header::ACCEPT_RANGES,
+            header::LAST_MODIFIED,
+        ])
 }

@@ -4,7 +4,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::{HashMap, HashSet};
 
 use mediadrive_core::{
-    BlobProbe, ContentHash, FileRecord, FolderEntry, FolderStats, MediaType, ProbeStatus, Tenant,
+    BlobProbe, CacheEntry, ContentHash, FileId, FileRecord, FileStatus, FolderEntry, FolderStats,
+    MediaType, ProbeStatus, Tenant,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -50,33 +51,91 @@ pub struct FileView {
     /// What the bytes really are (kind, type, container, codecs, dimensions, duration, …) once probed.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
+    /// The peaks of an audio file's waveform (JSON), once they were computed.
+    #[serde(rename = "waveformUrl", skip_serializing_if = "Option::is_none")]
+    pub waveform_url: Option<String>,
+    /// For a generated asset persisted with save-to-media: what made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// Where a generated asset came from (seed 001: the `generated/` folder says so).
+#[derive(Serialize, ToSchema, Clone)]
+pub struct Origin {
+    /// The preload item type: image, video, audio, voice, html or component.
+    #[serde(rename = "type")]
+    pub item_type: String,
+    pub model: String,
+    /// The generator's inputs (prompt, text, voice, src, …).
+    #[schema(value_type = Object)]
+    pub inputs: serde_json::Value,
+    pub generated_at: String,
+    /// Always true for a drive file: it stays until deleted, unlike the temporary cache.
+    pub persistent: bool,
+}
+
+impl Origin {
+    pub fn of(entry: &CacheEntry) -> Self {
+        let source: serde_json::Value = serde_json::from_str(&entry.source).unwrap_or_default();
+        Self {
+            item_type: entry.asset_type.to_string(),
+            model: entry.model.clone(),
+            inputs: source["inputs"].clone(),
+            generated_at: timestamp(entry.generated_at),
+            persistent: true,
+        }
+    }
 }
 
 /// The preview a file's `thumbnailUrl` names.
 const THUMBNAIL: &str = "thumb-256";
+const WAVEFORM: &str = "waveform";
 
-/// Views of files with what probing found out about their bytes (one catalog query for all, and
-/// one for which of them have a thumbnail).
+/// What the views of some files need besides the files: probes, made previews, origins.
+#[derive(Default)]
+struct Extras {
+    probes: HashMap<ContentHash, BlobProbe>,
+    thumbnails: HashSet<ContentHash>,
+    waveforms: HashSet<ContentHash>,
+    origins: HashMap<FileId, Origin>,
+}
+
+/// Views of files with what probing found out about their bytes, which previews exist and where
+/// generated files came from: four catalog queries for a whole page.
 pub async fn file_views(state: &AppState, files: &[FileRecord]) -> ApiResult<Vec<FileView>> {
     let hashes: Vec<ContentHash> = files.iter().filter_map(|f| f.blob.clone()).collect();
-    let (probes, thumbnails): (HashMap<ContentHash, BlobProbe>, HashSet<ContentHash>) =
-        if hashes.is_empty() {
-            Default::default()
-        } else {
-            let probes = state.catalog.blob_probes(&hashes).await?;
-            let thumbnails = state.catalog.with_preview(&hashes, THUMBNAIL).await?;
-            (
-                probes.into_iter().map(|p| (p.hash.clone(), p)).collect(),
-                thumbnails.into_iter().collect(),
-            )
+    let mut extras = Extras::default();
+    if !hashes.is_empty() {
+        let catalog = &state.catalog;
+        let ids: Vec<FileId> = files.iter().map(|f| f.id.clone()).collect();
+        extras = Extras {
+            probes: catalog
+                .blob_probes(&hashes)
+                .await?
+                .into_iter()
+                .map(|p| (p.hash.clone(), p))
+                .collect(),
+            thumbnails: catalog
+                .with_preview(&hashes, THUMBNAIL)
+                .await?
+                .into_iter()
+                .collect(),
+            waveforms: catalog
+                .with_preview(&hashes, WAVEFORM)
+                .await?
+                .into_iter()
+                .collect(),
+            origins: catalog
+                .cache_entries_of_files(&ids)
+                .await?
+                .into_iter()
+                .map(|(id, entry)| (id, Origin::of(&entry)))
+                .collect(),
         };
+    }
     Ok(files
         .iter()
-        .map(|f| {
-            let blob = f.blob.as_ref();
-            let has_thumbnail = blob.is_some_and(|h| thumbnails.contains(h));
-            FileView::new(state, f, blob.and_then(|h| probes.get(h)), has_thumbnail)
-        })
+        .map(|f| FileView::new(state, f, &extras))
         .collect())
 }
 
@@ -94,28 +153,19 @@ pub fn metadata_json(probe: &BlobProbe) -> Option<serde_json::Value> {
         .and_then(|m| serde_json::from_str(m).ok())
 }
 
-/// An image is its own thumbnail until one is made; anything else has one once it is made (a
-/// video's comes from its poster, which needs ffmpeg), so the URL never answers 404.
-fn thumbnail(url: &str, f: &FileRecord, probe: Option<&BlobProbe>, made: bool) -> Option<String> {
-    let kind = probe
-        .and_then(metadata_json)
-        .and_then(|m| m["kind"].as_str().map(str::to_string));
-    let image = match kind.as_deref() {
-        Some(k) => k == "image",
-        None => f.media_type == MediaType::Image,
-    };
-    ((image || made) && f.status == mediadrive_core::FileStatus::Uploaded)
+/// A file declared an image is its own thumbnail until one is made (as serving falls back); any
+/// other file has one once it is made, so the URL never answers 404.
+fn thumbnail(url: &str, f: &FileRecord, made: bool) -> Option<String> {
+    ((f.media_type == MediaType::Image || made) && f.status == FileStatus::Uploaded)
         .then(|| format!("{url}?preview={THUMBNAIL}"))
 }
 
 impl FileView {
-    pub fn new(
-        state: &AppState,
-        f: &FileRecord,
-        probe: Option<&BlobProbe>,
-        has_thumbnail: bool,
-    ) -> Self {
+    fn new(state: &AppState, f: &FileRecord, extras: &Extras) -> Self {
         let url = state.record_url(f);
+        let blob = f.blob.as_ref();
+        let probe = blob.and_then(|h| extras.probes.get(h));
+        let made = |set: &HashSet<ContentHash>| blob.is_some_and(|h| set.contains(h));
         Self {
             name: f.name.as_str().to_string(),
             folder: f.folder.as_str().to_string(),
@@ -123,7 +173,8 @@ impl FileView {
             content_type: f.content_type.clone(),
             size: f.size,
             download_url: format!("{url}?download=1"),
-            thumbnail_url: thumbnail(&url, f, probe, has_thumbnail),
+            thumbnail_url: thumbnail(&url, f, made(&extras.thumbnails)),
+            waveform_url: made(&extras.waveforms).then(|| format!("{url}?preview={WAVEFORM}")),
             url,
             status: f.status.as_str().to_string(),
             temporary: f.temporary,
@@ -134,6 +185,7 @@ impl FileView {
                 .as_str()
                 .to_string(),
             metadata: probe.and_then(metadata_json),
+            origin: extras.origins.get(&f.id).cloned(),
         }
     }
 }
