@@ -6,7 +6,10 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use ipnet::IpNet;
-use mediadrive_server::{config::GenerationConfig, Config};
+use mediadrive_server::{
+    config::{GenerationConfig, WebhookConfig},
+    Config,
+};
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -79,6 +82,7 @@ struct FileSettings {
     memory_cache_bytes: Option<u64>,
     memory_cache_max_file_bytes: Option<u64>,
     generation: Option<GenerationConfig>,
+    webhooks: Option<WebhookConfig>,
 }
 
 fn read_file(path: Option<&PathBuf>) -> Result<FileSettings> {
@@ -180,6 +184,12 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
             bail!("generation time limits must be at least one second");
         }
         config.generation = generation;
+    }
+    if let Some(webhooks) = file.webhooks {
+        if webhooks.timeout_secs == 0 || webhooks.disable_after_failures == 0 {
+            bail!("webhooks.timeout_secs and webhooks.disable_after_failures must be at least 1");
+        }
+        config.webhooks = webhooks;
     }
     if let Some(listen) = listen.filter(|l| !l.fetch_allow.is_empty()) {
         config.generation.fetch_allow = listen.fetch_allow.clone();

@@ -145,14 +145,25 @@ impl Server {
         Self::launch(dir.path().join("data"), dir, backend_args, store, extra).await
     }
 
+    /// Stops the process at once (SIGKILL): whatever it had not finished is left as a crash leaves it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Another node on the same catalog and blob store.
     pub async fn start_peer(&self) -> Server {
+        self.start_peer_with(&[]).await
+    }
+
+    /// Another node on the same catalog and blob store, with further `serve` flags.
+    pub async fn start_peer_with(&self, extra: &[&str]) -> Server {
         Self::launch(
             self.data.clone(),
             self.dir.clone(),
             self.backend_args.clone(),
             self.store.clone(),
-            &[],
+            extra,
         )
         .await
     }

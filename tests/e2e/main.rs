@@ -13,3 +13,4 @@ mod probe;
 mod quota;
 mod serving;
 mod uploads;
+mod webhooks;

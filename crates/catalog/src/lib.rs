@@ -46,6 +46,9 @@ macro_rules! shared_queries {
         mod usage {
             include!("shared/usage.rs");
         }
+        mod webhooks {
+            include!("shared/webhooks.rs");
+        }
     };
 }
 

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use mediadrive_catalog::{PostgresCatalog, SqliteCatalog};
 use mediadrive_core::{
-    AssetType, BlobProbe, Catalog, CatalogError, Charge, ClientId, ContentHash, CreditMovement,
-    CreditReason, FileName, FolderMove, FolderPath, ItemOutcome, ItemRequest, ItemResult,
-    ItemStatus, NewCacheEntry, NewPreload, NewUpload, ProbeStatus, Promotion, SweepRule,
-    TenantUpdate, UploadClaim,
+    AssetType, AttemptOutcome, BlobProbe, Catalog, CatalogError, Charge, ClientId, ContentHash,
+    CreditMovement, CreditReason, EndpointUpdate, FileName, FolderMove, FolderPath, ItemOutcome,
+    ItemRequest, ItemResult, ItemStatus, NewCacheEntry, NewEndpoint, NewEvent, NewPreload,
+    NewUpload, ProbeStatus, Promotion, SweepRule, TenantUpdate, UploadClaim,
 };
 
 struct Fresh {
@@ -348,6 +348,7 @@ macro_rules! every_backend {
             items_of_one_source_are_made_one_at_a_time,
             credits_never_go_negative_and_an_item_is_charged_once,
             promotion_counts_the_quota_and_purges_keep_the_source,
+            webhook_deliveries_fan_out_retry_and_disable_their_endpoint,
         );)*
     };
 }
@@ -456,6 +457,7 @@ fn preload(items: Vec<ItemRequest>, key: Option<&str>, now: DateTime<Utc>) -> Ne
     NewPreload {
         tenant: tenant(),
         items,
+        callback: None,
         idempotency_key: key.map(str::to_string),
         idempotency_since: now - Duration::hours(24),
         now,
@@ -522,8 +524,15 @@ async fn items_of_one_source_are_made_one_at_a_time(c: Arc<dyn Catalog>) {
         ..ItemResult::default()
     });
     // Only the claim's holder may finish it.
-    assert!(!c.finish_preload_item(&p.id, 0, now, &done).await.unwrap());
-    assert!(c.finish_preload_item(&p.id, 0, until, &done).await.unwrap());
+    assert_eq!(
+        c.finish_preload_item(&p.id, 0, now, &done).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        c.finish_preload_item(&p.id, 0, until, &done).await.unwrap(),
+        Some(false),
+        "two items are still open"
+    );
     let next = c.claim_preload_items(now, until, 10).await.unwrap();
     assert_eq!(next.iter().map(|i| i.position).collect::<Vec<_>>(), [1]);
     // A node that died loses its claim once it lapses.
@@ -559,10 +568,13 @@ async fn items_of_one_source_are_made_one_at_a_time(c: Arc<dyn Catalog>) {
     let failed = ItemOutcome::Failed("no".into());
     for position in [1, 2] {
         let claim = lapsed + Duration::minutes(5);
-        assert!(c
-            .finish_preload_item(&p.id, position, claim, &failed)
-            .await
-            .unwrap());
+        // The last item to end says so.
+        assert_eq!(
+            c.finish_preload_item(&p.id, position, claim, &failed)
+                .await
+                .unwrap(),
+            Some(position == 2)
+        );
     }
     assert_eq!(
         c.sweep_files(&rule(true)).await.unwrap().expired_preloads,
@@ -739,4 +751,167 @@ async fn promotion_counts_the_quota_and_purges_keep_the_source(c: Arc<dyn Catalo
         (regenerated.id, regenerated.blob, replaced),
         (cached.id, Some(hash(2)), None)
     );
+}
+
+async fn webhook_deliveries_fan_out_retry_and_disable_their_endpoint(c: Arc<dyn Catalog>) {
+    let now = Utc::now();
+    c.ensure_tenant(&tenant(), 0, now).await.unwrap();
+    let endpoint = |url: &str, types: &[&str]| NewEndpoint {
+        tenant: tenant(),
+        url: url.into(),
+        secret: "whsec_a2V5".into(),
+        event_types: types.iter().map(|t| t.to_string()).collect(),
+        description: String::new(),
+        now,
+    };
+    let all = c
+        .create_webhook_endpoint(&endpoint("http://a/", &[]))
+        .await
+        .unwrap();
+    let uploads = c
+        .create_webhook_endpoint(&endpoint("http://b/", &["file.uploaded"]))
+        .await
+        .unwrap();
+    let event = |id: &str, kind: &str, callback: Option<&str>| NewEvent {
+        id: id.into(),
+        tenant: tenant(),
+        event_type: kind.into(),
+        payload: format!("{{\"id\":\"{id}\"}}"),
+        callback: callback.map(str::to_string),
+        now,
+    };
+    assert_eq!(
+        c.enqueue_event(&event("msg_1", "file.uploaded", None))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        c.enqueue_event(&event("msg_2", "file.deleted", None))
+            .await
+            .unwrap(),
+        1
+    );
+    // A callback is a target of its own, signed with the tenant's callback secret.
+    let secret = c
+        .callback_secret(&tenant(), &|| "whsec_Y2I=".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        c.callback_secret(&tenant(), &|| "whsec_other".into())
+            .await
+            .unwrap(),
+        secret
+    );
+    assert_eq!(
+        c.enqueue_event(&event("msg_3", "preload.completed", Some("http://cb/")))
+            .await
+            .unwrap(),
+        2
+    );
+
+    let until = now + Duration::seconds(30);
+    let due = c.claim_deliveries(now, until, 10).await.unwrap();
+    assert_eq!(due.len(), 5);
+    assert!(
+        c.claim_deliveries(now, until, 10).await.unwrap().is_empty(),
+        "claimed once"
+    );
+    let callback = due.iter().find(|d| d.url == "http://cb/").unwrap();
+    assert_eq!(
+        (callback.secret.as_str(), callback.endpoint_id.as_ref()),
+        (secret.as_str(), None)
+    );
+
+    // Two failures in a row on endpoint b disable it (limit 2); its delivery then waits.
+    let to_b = due.iter().find(|d| d.url == "http://b/").unwrap();
+    let failed = |at, retry_at| AttemptOutcome {
+        at,
+        status_code: Some(500),
+        error: Some("the receiver answered 500".into()),
+        duration_ms: 3,
+        delivered: false,
+        retry_at: Some(retry_at),
+        disable_after: 2,
+    };
+    assert!(c
+        .record_attempt(&to_b.id, until, &failed(now, now))
+        .await
+        .unwrap());
+    assert!(
+        !c.record_attempt(&to_b.id, until, &failed(now, now))
+            .await
+            .unwrap(),
+        "claim spent"
+    );
+    let again = c.claim_deliveries(now, until, 10).await.unwrap();
+    assert_eq!(
+        again.iter().map(|d| d.url.as_str()).collect::<Vec<_>>(),
+        ["http://b/"]
+    );
+    assert!(c
+        .record_attempt(&to_b.id, until, &failed(now, now))
+        .await
+        .unwrap());
+    let b = c
+        .webhook_endpoint(&tenant(), &uploads.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((b.enabled, b.failure_streak), (false, 2));
+    assert!(c.claim_deliveries(now, until, 10).await.unwrap().is_empty());
+    let log = c
+        .webhook_deliveries(&tenant(), Some(&uploads.id), 10)
+        .await
+        .unwrap();
+    assert_eq!((log[0].status.as_str(), log[0].log.len()), ("pending", 2));
+
+    // Enabling resumes it with a fresh count; a success is final.
+    let enable = EndpointUpdate {
+        enabled: Some(true),
+        ..Default::default()
+    };
+    let b = c
+        .update_webhook_endpoint(&tenant(), &uploads.id, &enable, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((b.enabled, b.failure_streak), (true, 0));
+    let resumed = c.claim_deliveries(now, until, 10).await.unwrap();
+    assert_eq!(resumed.len(), 1);
+    let ok = AttemptOutcome {
+        at: now,
+        status_code: Some(204),
+        error: None,
+        duration_ms: 1,
+        delivered: true,
+        retry_at: None,
+        disable_after: 2,
+    };
+    assert!(c.record_attempt(&resumed[0].id, until, &ok).await.unwrap());
+    let log = c
+        .webhook_deliveries(&tenant(), Some(&uploads.id), 10)
+        .await
+        .unwrap();
+    assert_eq!((log[0].status.as_str(), log[0].attempts), ("delivered", 3));
+
+    // Redelivery sends it once more; deleting an endpoint gives up what still waits for it.
+    assert!(c.redeliver(&tenant(), &log[0].id, now).await.unwrap());
+    assert!(c
+        .delete_webhook_endpoint(&tenant(), &uploads.id, now)
+        .await
+        .unwrap());
+    let left: Vec<String> = c
+        .claim_deliveries(now + Duration::minutes(1), until + Duration::minutes(1), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.url)
+        .collect();
+    assert!(!left.contains(&"http://b/".to_string()), "{left:?}");
+    assert!(c
+        .webhook_endpoint(&tenant(), &all.id)
+        .await
+        .unwrap()
+        .is_some());
 }

@@ -4,11 +4,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    ApiKeyRecord, BlobProbe, BlobReclaim, CacheEntry, Charge, ClientId, ContentHash,
-    CreditMovement, FileId, FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove,
-    FolderPath, FolderStats, ItemOutcome, LedgerEntry, ListQuery, NewApiKey, NewCacheEntry,
-    NewPreload, NewUpload, PreloadItem, PreloadRecord, Preview, Promotion, SweepReport, SweepRule,
-    Tenant, TenantUpdate, UploadClaim,
+    ApiKeyRecord, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry, Charge, ClientId,
+    ContentHash, CreditMovement, DeliveryRecord, DueDelivery, EndpointUpdate, FileId, FileMove,
+    FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ItemOutcome,
+    LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent, NewPreload, NewUpload,
+    PreloadItem, PreloadRecord, Preview, Promotion, SweepReport, SweepRule, Tenant, TenantUpdate,
+    UploadClaim, WebhookEndpoint,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -202,14 +203,15 @@ pub trait Catalog: Send + Sync + 'static {
         until: DateTime<Utc>,
         limit: u32,
     ) -> CatalogResult<Vec<PreloadItem>>;
-    /// Records how an item ended, if the claim lasting `claimed_until` is still its own.
+    /// Records how an item ended, if the claim lasting `claimed_until` is still its own; `None`
+    /// otherwise. `Some(true)` when this was the preload's last open item.
     async fn finish_preload_item(
         &self,
         preload_id: &str,
         position: u32,
         claimed_until: DateTime<Utc>,
         outcome: &ItemOutcome,
-    ) -> CatalogResult<bool>;
+    ) -> CatalogResult<Option<bool>>;
     async fn cache_entry(
         &self,
         tenant: &ClientId,
@@ -237,4 +239,68 @@ pub trait Catalog: Send + Sync + 'static {
     /// The newest `limit` ledger entries of a tenant, newest first.
     async fn credit_ledger(&self, tenant: &ClientId, limit: u32)
         -> CatalogResult<Vec<LedgerEntry>>;
+
+    // Webhooks.
+    async fn create_webhook_endpoint(
+        &self,
+        endpoint: &NewEndpoint,
+    ) -> CatalogResult<WebhookEndpoint>;
+    async fn webhook_endpoints(&self, tenant: &ClientId) -> CatalogResult<Vec<WebhookEndpoint>>;
+    async fn webhook_endpoint(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+    ) -> CatalogResult<Option<WebhookEndpoint>>;
+    async fn update_webhook_endpoint(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+        update: &EndpointUpdate,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<Option<WebhookEndpoint>>;
+    /// Deletes an endpoint; its deliveries still waiting are given up. False when there was none.
+    async fn delete_webhook_endpoint(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<bool>;
+    /// The tenant's secret for per-request callbacks, created with `generate` the first time.
+    async fn callback_secret(
+        &self,
+        tenant: &ClientId,
+        generate: &(dyn Fn() -> String + Sync),
+    ) -> CatalogResult<String>;
+    /// Writes an event to the outbox with a delivery per target; returns how many targets.
+    async fn enqueue_event(&self, event: &NewEvent) -> CatalogResult<usize>;
+    /// Claims up to `limit` deliveries that are due, until `until`. Deliveries of a disabled
+    /// endpoint wait until it is enabled again.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> CatalogResult<Vec<DueDelivery>>;
+    /// Logs an attempt and moves the delivery on, if the claim lasting `claimed_until` is still
+    /// its own. Failures count against the endpoint, which is disabled after a run of them.
+    async fn record_attempt(
+        &self,
+        delivery: &str,
+        claimed_until: DateTime<Utc>,
+        outcome: &AttemptOutcome,
+    ) -> CatalogResult<bool>;
+    /// The newest deliveries of a tenant (of one endpoint, if given), with their attempts.
+    async fn webhook_deliveries(
+        &self,
+        tenant: &ClientId,
+        endpoint: Option<&str>,
+        limit: u32,
+    ) -> CatalogResult<Vec<DeliveryRecord>>;
+    /// Sends a delivery again as soon as possible, whatever became of it. False when there is none.
+    async fn redeliver(
+        &self,
+        tenant: &ClientId,
+        delivery: &str,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<bool>;
 }

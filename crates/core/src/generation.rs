@@ -103,6 +103,8 @@ pub struct ItemRequest {
 pub struct NewPreload {
     pub tenant: ClientId,
     pub items: Vec<ItemRequest>,
+    /// A URL told of each item's outcome and of the preload's end (signed like webhooks).
+    pub callback: Option<String>,
     pub idempotency_key: Option<String>,
     /// A key used earlier than this no longer answers with its preload.
     pub idempotency_since: DateTime<Utc>,
@@ -145,6 +147,7 @@ pub struct PreloadRecord {
     pub id: String,
     pub tenant: ClientId,
     pub created_at: DateTime<Utc>,
+    pub callback: Option<String>,
     pub items: Vec<PreloadItem>,
 }
 

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod model;
 pub mod paths;
 pub mod role;
+pub mod webhooks;
 
 pub use blobs::{BlobError, BlobStore};
 pub use catalog::{Catalog, CatalogError};
@@ -17,3 +18,4 @@ pub use ids::{ClientId, FileId, IdError};
 pub use model::*;
 pub use paths::{FileName, FolderPath, PathError};
 pub use role::{Action, Role};
+pub use webhooks::*;

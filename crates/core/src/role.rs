@@ -69,6 +69,8 @@ pub enum Action {
     Delete,
     /// Queue a preload: generation spends credits and may write into the drive.
     Generate,
+    /// Register webhook endpoints and read their deliveries.
+    ManageWebhooks,
 }
 
 impl Action {
@@ -79,6 +81,7 @@ impl Action {
             Action::List => Role::Viewer,
             Action::Upload | Action::CreateFolder | Action::Generate => Role::Render,
             Action::Move | Action::Delete => Role::Editor,
+            Action::ManageWebhooks => Role::Manager,
         }
     }
 }

@@ -138,35 +138,62 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// Downloads URLs under a [`FetchPolicy`].
+/// Downloads URLs (following checked redirects) and posts to them (following none) under a
+/// [`FetchPolicy`].
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    poster: reqwest::Client,
     policy: Arc<FetchPolicy>,
+}
+
+fn client(policy: &Arc<FetchPolicy>, redirects: redirect::Policy) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(policy.timeout)
+        .connect_timeout(Duration::from_secs(10).min(policy.timeout))
+        .dns_resolver(Arc::new(GuardedResolver(policy.clone())))
+        .redirect(redirects)
+        .user_agent(concat!("mediadrive/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a client with these settings builds")
 }
 
 impl Fetcher {
     pub fn new(policy: FetchPolicy) -> Self {
         let policy = Arc::new(policy);
         let on_redirect = policy.clone();
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(policy.timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .dns_resolver(Arc::new(GuardedResolver(policy.clone())))
-            .redirect(redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= MAX_REDIRECTS {
-                    return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-                }
-                match on_redirect.check_url(attempt.url()) {
-                    Ok(()) => attempt.follow(),
-                    Err(e) => attempt.error(e.to_string()),
-                }
-            }))
-            .user_agent(concat!("mediadrive/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("a client with these settings builds");
-        Self { client, policy }
+        let follow = redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+            }
+            match on_redirect.check_url(attempt.url()) {
+                Ok(()) => attempt.follow(),
+                Err(e) => attempt.error(e.to_string()),
+            }
+        });
+        Self {
+            client: client(&policy, follow),
+            poster: client(&policy, redirect::Policy::none()),
+            policy,
+        }
+    }
+
+    /// POSTs `body` with `headers`; returns the answer's status. A redirect is not followed: for
+    /// a webhook it is an answer like any other.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: String,
+    ) -> Result<u16, GenerateError> {
+        self.check_url(url)?;
+        let mut request = self.poster.post(url).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.map_err(|e| explain(url, &e))?;
+        Ok(response.status().as_u16())
     }
 
     pub fn policy(&self) -> &FetchPolicy {

@@ -39,6 +39,44 @@ pub struct Config {
     pub serve_redirect: bool,
     /// Preloads: generators, the temporary cache, credits, the fetch policy.
     pub generation: GenerationConfig,
+    pub webhooks: WebhookConfig,
+}
+
+fn default_webhook_timeout() -> u64 {
+    10
+}
+/// Standard Webhooks' schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about 28 hours in all.
+fn default_retry_schedule() -> Vec<u64> {
+    vec![5, 300, 1800, 7200, 18000, 36000, 36000]
+}
+fn default_disable_after() -> u32 {
+    15
+}
+
+/// The `[webhooks]` section: how deliveries are sent, retried and given up.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Longest wait for a receiver's answer, in seconds.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_secs: u64,
+    /// Seconds before each retry after a failed attempt (±20 % jitter); when they run out the
+    /// delivery is given up.
+    #[serde(default = "default_retry_schedule")]
+    pub retry_schedule_secs: Vec<u64>,
+    /// Failed attempts in a row after which an endpoint is disabled.
+    #[serde(default = "default_disable_after")]
+    pub disable_after_failures: u32,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            timeout_secs: default_webhook_timeout(),
+            retry_schedule_secs: default_retry_schedule(),
+            disable_after_failures: default_disable_after(),
+        }
+    }
 }
 
 impl Config {
@@ -63,6 +101,7 @@ impl Config {
             reconcile_interval: Duration::from_millis(250),
             serve_redirect: false,
             generation: GenerationConfig::default(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }

@@ -16,7 +16,7 @@ use mediadrive_probe::{Kind, MediaInfo};
 use serde_json::{Map, Value};
 use tokio::sync::{watch, Semaphore};
 
-use crate::{lifecycle, probing, state::AppState, upload};
+use crate::{lifecycle, probing, state::AppState, upload, webhooks};
 
 /// How often queued items are looked for when no preload announced one.
 const POLL: Duration = Duration::from_secs(2);
@@ -98,11 +98,40 @@ async fn process(state: &AppState, item: PreloadItem, claimed_until: DateTime<Ut
         .finish_preload_item(&item.preload_id, item.position, claimed_until, &outcome)
         .await
     {
-        Ok(true) => {}
-        Ok(false) => tracing::warn!(preload = %item.preload_id, position = item.position,
+        Ok(Some(last)) => announce(state, &item, &outcome, last).await,
+        Ok(None) => tracing::warn!(preload = %item.preload_id, position = item.position,
             "preload item was taken over by another node"),
         Err(e) => tracing::error!(preload = %item.preload_id, position = item.position, error = %e,
             "could not record preload item; it is retried when its claim lapses"),
+    }
+}
+
+/// Tells webhooks (and the preload's callback) how the item ended, and, after its last item,
+/// that the preload is complete.
+async fn announce(state: &AppState, item: &PreloadItem, outcome: &ItemOutcome, last: bool) {
+    let preload = match state.catalog.preload(&item.tenant, &item.preload_id).await {
+        Ok(Some(preload)) => preload,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!(preload = %item.preload_id, error = %e, "could not read the preload to announce it");
+            return;
+        }
+    };
+    let view = crate::api::preload_view(state, &preload);
+    let callback = preload.callback.as_deref();
+    let event = match outcome {
+        ItemOutcome::Ready(_) => "preload.item.ready",
+        ItemOutcome::Failed(_) => "preload.item.failed",
+    };
+    let data = serde_json::json!({
+        "client_id": item.tenant,
+        "preload_id": item.preload_id,
+        "item": view.items.get(item.position as usize),
+    });
+    webhooks::emit(state, &item.tenant, event, data, callback).await;
+    if last {
+        let data = serde_json::json!({"client_id": item.tenant, "preload": view});
+        webhooks::emit(state, &item.tenant, "preload.completed", data, callback).await;
     }
 }
 

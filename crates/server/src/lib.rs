@@ -16,6 +16,7 @@ pub mod serve_cache;
 pub mod signing;
 pub mod state;
 pub mod upload;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -55,6 +56,11 @@ impl AppState {
                 key
             })
             .await?;
+        // Webhook targets are client-named URLs: the same guard as `src` downloads.
+        let webhook_sender = mediadrive_generate::Fetcher::new(mediadrive_generate::FetchPolicy {
+            allow: config.generation.fetch_allow.clone(),
+            timeout: std::time::Duration::from_secs(config.webhooks.timeout_secs),
+        });
         let cache = serve_cache::ServeCache::new(
             config.serve_cache_ttl,
             config.memory_cache_bytes,
@@ -69,6 +75,8 @@ impl AppState {
             probe_wakeup: Arc::default(),
             generators: Arc::new(generators),
             generation_wakeup: Arc::default(),
+            webhook_sender,
+            webhook_wakeup: Arc::default(),
         })
     }
 }
@@ -87,6 +95,7 @@ pub async fn run(
     let reconciler = tokio::spawn(reconcile::run_reconciler(state.clone(), shutdown.clone()));
     let prober = tokio::spawn(probing::run_prober(state.clone(), shutdown.clone()));
     let generator = tokio::spawn(generation::run_generator(state.clone(), shutdown.clone()));
+    let deliverer = tokio::spawn(webhooks::run_deliverer(state.clone(), shutdown.clone()));
     let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     // Without TCP_NODELAY a body written after its headers waits out the client's delayed ACK (~40 ms).
     let listener = listener.tap_io(|tcp| {
@@ -103,5 +112,6 @@ pub async fn run(
     let _ = reconciler.await;
     let _ = prober.await;
     let _ = generator.await;
+    let _ = deliverer.await;
     Ok(())
 }

@@ -145,6 +145,9 @@ pub async fn sweep(
     {
         state.cache.forget_tenant(&file.tenant);
     }
+    if !dry_run {
+        crate::webhooks::file_events(state, "file.deleted", &report.expired_temp_files).await;
+    }
     report.reclaimed_blobs = if dry_run {
         state
             .catalog

@@ -20,6 +20,10 @@ pub struct AppState {
     pub generators: Arc<Registry>,
     /// Woken when a preload is queued, so generation starts at once.
     pub generation_wakeup: Arc<tokio::sync::Notify>,
+    /// Posts webhooks under the same address guard as URL sources.
+    pub webhook_sender: mediadrive_generate::Fetcher,
+    /// Woken when an event is written, so its deliveries go out at once.
+    pub webhook_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

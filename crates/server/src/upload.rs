@@ -202,5 +202,6 @@ pub(crate) async fn commit(
             other => other.into(),
         })?;
     state.probe_wakeup.notify_one();
+    crate::webhooks::file_events(state, "file.uploaded", std::slice::from_ref(&file)).await;
     Ok(file)
 }

@@ -3,16 +3,17 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
-    catalog::CatalogResult, ApiKeyRecord, BlobProbe, BlobReclaim, CacheEntry, Catalog, Charge,
-    ClientId, ContentHash, CreditMovement, FileId, FileMove, FileName, FilePage, FileRecord,
-    FolderEntry, FolderMove, FolderPath, FolderStats, ItemOutcome, LedgerEntry, ListQuery,
-    NewApiKey, NewCacheEntry, NewPreload, NewUpload, PreloadItem, PreloadRecord, Preview,
-    Promotion, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
+    catalog::CatalogResult, ApiKeyRecord, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry,
+    Catalog, Charge, ClientId, ContentHash, CreditMovement, DeliveryRecord, DueDelivery,
+    EndpointUpdate, FileId, FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove,
+    FolderPath, FolderStats, ItemOutcome, LedgerEntry, ListQuery, NewApiKey, NewCacheEntry,
+    NewEndpoint, NewEvent, NewPreload, NewUpload, PreloadItem, PreloadRecord, Preview, Promotion,
+    SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim, WebhookEndpoint,
 };
 
 use super::{
     backend, blobs, cache, credits, drive, folders, lock_tenant, preloads, previews, probes, sweep,
-    tenants, uploads, write_tx, Backend,
+    tenants, uploads, webhooks, write_tx, Backend,
 };
 
 #[async_trait]
@@ -267,7 +268,7 @@ impl Catalog for Backend {
         position: u32,
         claimed_until: DateTime<Utc>,
         outcome: &ItemOutcome,
-    ) -> CatalogResult<bool> {
+    ) -> CatalogResult<Option<bool>> {
         preloads::finish(&self.pool, preload_id, position, claimed_until, outcome).await
     }
 
@@ -311,5 +312,91 @@ impl Catalog for Backend {
         limit: u32,
     ) -> CatalogResult<Vec<LedgerEntry>> {
         credits::ledger(&self.pool, tenant, limit).await
+    }
+
+    async fn create_webhook_endpoint(
+        &self,
+        endpoint: &NewEndpoint,
+    ) -> CatalogResult<WebhookEndpoint> {
+        webhooks::create(&self.pool, endpoint).await
+    }
+
+    async fn webhook_endpoints(&self, tenant: &ClientId) -> CatalogResult<Vec<WebhookEndpoint>> {
+        webhooks::list(&self.pool, tenant).await
+    }
+
+    async fn webhook_endpoint(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+    ) -> CatalogResult<Option<WebhookEndpoint>> {
+        webhooks::get(&self.pool, tenant, id).await
+    }
+
+    async fn update_webhook_endpoint(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+        update: &EndpointUpdate,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<Option<WebhookEndpoint>> {
+        webhooks::update(&self.pool, tenant, id, update, now).await
+    }
+
+    async fn delete_webhook_endpoint(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<bool> {
+        webhooks::delete(&self.pool, tenant, id, now).await
+    }
+
+    async fn callback_secret(
+        &self,
+        tenant: &ClientId,
+        generate: &(dyn Fn() -> String + Sync),
+    ) -> CatalogResult<String> {
+        webhooks::callback_secret(&self.pool, tenant, generate).await
+    }
+
+    async fn enqueue_event(&self, event: &NewEvent) -> CatalogResult<usize> {
+        webhooks::enqueue(&self.pool, event).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> CatalogResult<Vec<DueDelivery>> {
+        webhooks::claim(&self.pool, now, until, limit).await
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery: &str,
+        claimed_until: DateTime<Utc>,
+        outcome: &AttemptOutcome,
+    ) -> CatalogResult<bool> {
+        webhooks::record(&self.pool, delivery, claimed_until, outcome).await
+    }
+
+    async fn webhook_deliveries(
+        &self,
+        tenant: &ClientId,
+        endpoint: Option<&str>,
+        limit: u32,
+    ) -> CatalogResult<Vec<DeliveryRecord>> {
+        webhooks::deliveries(&self.pool, tenant, endpoint, limit).await
+    }
+
+    async fn redeliver(
+        &self,
+        tenant: &ClientId,
+        delivery: &str,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<bool> {
+        webhooks::redeliver(&self.pool, tenant, delivery, now).await
     }
 }

@@ -19,15 +19,15 @@ async fn load(
     tenant: &ClientId,
     id: &str,
 ) -> CatalogResult<Option<PreloadRecord>> {
-    let created: Option<i64> = sqlx::query_scalar(&prep(
-        "SELECT created_at FROM preloads WHERE id = ?1 AND tenant_id = ?2",
+    let preload: Option<(i64, Option<String>)> = sqlx::query_as(&prep(
+        "SELECT created_at, callback_url FROM preloads WHERE id = ?1 AND tenant_id = ?2",
     ))
     .bind(id)
     .bind(tenant.as_str())
     .fetch_optional(&mut *conn)
     .await
     .map_err(backend)?;
-    let Some(created) = created else {
+    let Some((created, callback)) = preload else {
         return Ok(None);
     };
     let rows: Vec<ItemRow> = sqlx::query_as(&prep(&format!(
@@ -41,6 +41,7 @@ async fn load(
         id: id.to_string(),
         tenant: tenant.clone(),
         created_at: from_ms(created),
+        callback,
         items: rows
             .into_iter()
             .map(PreloadItem::try_from)
@@ -95,12 +96,14 @@ pub async fn create(pool: &Pool, p: &NewPreload) -> CatalogResult<(PreloadRecord
     let id = uuid::Uuid::new_v4().simple().to_string();
     let now = to_ms(p.now);
     let inserted = sqlx::query(&prep(
-        "INSERT INTO preloads (id, tenant_id, idempotency_key, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO preloads (id, tenant_id, idempotency_key, created_at, callback_url)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     ))
     .bind(&id)
     .bind(p.tenant.as_str())
     .bind(p.idempotency_key.as_deref())
     .bind(now)
+    .bind(p.callback.as_deref())
     .execute(&mut *tx)
     .await;
     if let Err(e) = inserted {
@@ -197,11 +200,20 @@ pub async fn finish(
     position: u32,
     claimed_until: DateTime<Utc>,
     outcome: &ItemOutcome,
-) -> CatalogResult<bool> {
+) -> CatalogResult<Option<bool>> {
     let (status, error, result) = match outcome {
         ItemOutcome::Ready(r) => ("ready", None, Some(r)),
         ItemOutcome::Failed(e) => ("failed", Some(e.as_str()), None),
     };
+    let mut tx = write_tx(pool).await?;
+    // The preload's row first: of two items ending at once, exactly one sees the other's end.
+    sqlx::query(&prep(
+        "UPDATE preloads SET created_at = created_at WHERE id = ?1",
+    ))
+    .bind(preload_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
     let done = sqlx::query(&prep(
         "UPDATE preload_items SET status = ?1, claim_until = NULL, error = ?2, url_path = ?3,
                 persistent = ?4, expires_at = ?5, width = ?6, height = ?7, size = ?8,
@@ -221,10 +233,22 @@ pub async fn finish(
     .bind(preload_id)
     .bind(position as i64)
     .bind(to_ms(claimed_until))
-    .execute(pool)
+    .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let open: i64 = sqlx::query_scalar(&prep(
+        "SELECT COUNT(*) FROM preload_items
+         WHERE preload_id = ?1 AND status IN ('queued', 'processing')",
+    ))
+    .bind(preload_id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    Ok(Some(open == 0))
 }
 
 /// Preloads forgotten per round, so the sweep never holds a lock for long.

@@ -375,6 +375,7 @@ pub async fn delete_files(
         .await?;
     state.cache.forget_tenant(&principal.tenant);
     lifecycle::reclaim(&state, &deleted).await;
+    crate::webhooks::file_events(&state, "file.deleted", &deleted).await;
     if deleted.is_empty() && !bulk {
         return Err(ApiError::file_not_found());
     }

@@ -214,5 +214,6 @@ pub async fn delete_folder(
         })?;
     state.cache.forget_tenant(&principal.tenant);
     lifecycle::reclaim(&state, &deleted).await;
+    crate::webhooks::file_events(&state, "file.deleted", &deleted).await;
     Ok(Json(Done::now()))
 }

@@ -8,6 +8,9 @@ mod media;
 mod metadata;
 mod models;
 mod preloads;
+mod webhooks;
+
+pub(crate) use preloads::view as preload_view;
 mod views;
 
 use axum::{routing::get, Json, Router};
@@ -28,6 +31,7 @@ use crate::{serve, state::AppState, upload};
         (name = "media", description = "The drive: uploads, folders, listing, moves, deletes (JSON2Video /v2/media)"),
         (name = "preloads", description = "Generated assets: preloads, the temporary cache, save-to-media (JSON2Video /v2/preloads)"),
         (name = "upload", description = "Presigned upload URLs"),
+        (name = "webhooks", description = "Webhook endpoints, deliveries and the callback secret (Standard Webhooks signatures)"),
         (name = "files", description = "Stable file URLs"),
         (name = "health", description = "Liveness"),
     )
@@ -88,6 +92,15 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(preloads::create_preload))
         .routes(routes!(preloads::get_preload))
         .routes(routes!(models::list_models))
+        .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
+        .routes(routes!(
+            webhooks::get_endpoint,
+            webhooks::update_endpoint,
+            webhooks::delete_endpoint
+        ))
+        .routes(routes!(webhooks::endpoint_deliveries))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::callback_secret))
         .routes(routes!(upload::receive))
         .routes(routes!(healthz))
         .split_for_parts();

@@ -33,6 +33,9 @@ const MAX_ITEM_ID: usize = 200;
 pub struct PreloadRequest {
     /// The items to make.
     preload: Vec<PreloadItemRequest>,
+    /// A URL told of each item's outcome and of the preload's end, signed like webhooks (with the
+    /// secret of `GET /v2/webhooks/callback-secret`).
+    callback: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -129,7 +132,7 @@ fn item_view(state: &AppState, item: &PreloadItem) -> ItemView {
     }
 }
 
-fn view(state: &AppState, preload: &PreloadRecord) -> PreloadView {
+pub(crate) fn view(state: &AppState, preload: &PreloadRecord) -> PreloadView {
     let statuses: Vec<ItemStatus> = preload.items.iter().map(|i| i.status).collect();
     let finished = |s: &ItemStatus| matches!(s, ItemStatus::Ready | ItemStatus::Failed);
     let status = if statuses.iter().all(finished) {
@@ -262,12 +265,22 @@ pub async fn create_preload(
         .enumerate()
         .map(|(i, raw)| item_request(&state, i, raw))
         .collect::<ApiResult<Vec<_>>>()?;
+    let callback = match body.get("callback") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(url)) => Some(super::webhooks::target_url(&state, url, "callback")?),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "callback must be an http or https URL",
+            ))
+        }
+    };
     let now = Utc::now();
     let (preload, created) = state
         .catalog
         .create_preload(&NewPreload {
             tenant: principal.tenant.clone(),
             items,
+            callback,
             idempotency_key: key,
             idempotency_since: now - Duration::hours(IDEMPOTENCY_WINDOW_HOURS),
             now,
