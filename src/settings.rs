@@ -233,6 +233,19 @@ mod tests {
             file.memory_cache_max_file_bytes,
             Some(defaults.memory_cache_max_file)
         );
+        let (hooks, default_hooks) = (file.webhooks.unwrap(), defaults.webhooks);
+        assert_eq!(
+            (
+                hooks.timeout_secs,
+                hooks.retry_schedule_secs,
+                hooks.disable_after_failures
+            ),
+            (
+                default_hooks.timeout_secs,
+                default_hooks.retry_schedule_secs,
+                default_hooks.disable_after_failures
+            )
+        );
         let (given, default) = (file.generation.unwrap(), defaults.generation);
         assert_eq!(
             (

@@ -36,6 +36,8 @@ struct Received {
 
 struct Receiver {
     url: String,
+    /// Every request, answered or not.
+    hits: Arc<AtomicU16>,
     /// The status it answers with; 0 means "verify and answer 204".
     answer: Arc<AtomicU16>,
     got: Arc<Mutex<Vec<Received>>>,
@@ -70,15 +72,17 @@ fn verify(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
 
 type ReceiverState = (
     Arc<AtomicU16>,
+    Arc<AtomicU16>,
     Arc<Mutex<Vec<Received>>>,
     Arc<Mutex<String>>,
 );
 
 async fn receive(
-    State((answer, got, secret)): State<ReceiverState>,
+    State((answer, hits, got, secret)): State<ReceiverState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> AxumStatus {
+    hits.fetch_add(1, Ordering::SeqCst);
     let status = answer.load(Ordering::SeqCst);
     if status != 0 {
         return AxumStatus::from_u16(status).unwrap();
@@ -95,10 +99,12 @@ async fn receive(
 impl Receiver {
     async fn start() -> Self {
         let answer = Arc::new(AtomicU16::new(0));
+        let hits = Arc::new(AtomicU16::new(0));
         let got = Arc::new(Mutex::new(Vec::new()));
         let secret = Arc::new(Mutex::new(String::new()));
         let app = Router::new().route("/hook", post(receive)).with_state((
             answer.clone(),
+            hits.clone(),
             got.clone(),
             secret.clone(),
         ));
@@ -107,6 +113,7 @@ impl Receiver {
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self {
             url: format!("http://{addr}/hook"),
+            hits,
             answer,
             got,
             secret,
@@ -115,6 +122,10 @@ impl Receiver {
 
     fn answer(&self, status: u16) {
         self.answer.store(status, Ordering::SeqCst);
+    }
+
+    fn hits(&self) -> u16 {
+        self.hits.load(Ordering::SeqCst)
     }
 
     fn events(&self) -> Vec<Received> {
@@ -230,12 +241,14 @@ async fn uploads_and_deletes_arrive_signed() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let got = receiver.wait_for(2).await;
+    let mut got = receiver.wait_for(2).await;
     assert!(got.iter().all(|r| r.signature_ok), "{got:?}");
-    assert_eq!(got[0].body["type"], "file.uploaded");
-    assert_eq!(got[0].body["data"]["url"], url);
-    assert_eq!(got[0].body["data"]["path"], "logos/mark.png");
-    assert_eq!(got[1].body["type"], "file.deleted");
+    // Deliveries go out side by side: their order is not promised.
+    got.sort_by_key(|r| r.body["type"].as_str().unwrap().to_string());
+    assert_eq!(got[1].body["type"], "file.uploaded");
+    assert_eq!(got[1].body["data"]["url"], url);
+    assert_eq!(got[1].body["data"]["path"], "logos/mark.png");
+    assert_eq!(got[0].body["type"], "file.deleted");
     assert_ne!(got[0].id, got[1].id);
 
     // The log shows each delivery with its attempt; a redelivery repeats the event id.
@@ -277,6 +290,10 @@ async fn a_receiver_that_was_down_gets_every_event_with_the_retries_logged() {
             .await;
     }
     tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        receiver.hits() >= 4,
+        "the deliveries were tried and retried while it was down"
+    );
     assert!(receiver.events().is_empty());
     receiver.answer(0);
     let got = receiver.wait_for(2).await;
@@ -336,6 +353,13 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_resumes_when_enabled() {
         "a disabled endpoint's deliveries wait"
     );
     assert_eq!(log[0]["log"].as_array().unwrap().len(), 4);
+    // Events meanwhile are kept for it too, and nothing is sent while it is disabled.
+    let hits = receiver.hits();
+    server
+        .upload(&manager, "", "c2.bin", "application/octet-stream", &[2; 11])
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.hits(), hits, "a disabled endpoint is sent nothing");
 
     receiver.answer(0);
     let (status, body) = server
@@ -348,8 +372,13 @@ async fn an_endpoint_that_keeps_failing_is_disabled_and_resumes_when_enabled() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["endpoint"]["failure_streak"], 0);
-    let got = receiver.wait_for(1).await;
-    assert_eq!(got[0].body["data"]["path"], "c.bin");
+    let got = receiver.wait_for(2).await;
+    let mut paths: Vec<&str> = got
+        .iter()
+        .map(|r| r.body["data"]["path"].as_str().unwrap())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["c.bin", "c2.bin"]);
 }
 
 #[tokio::test]
@@ -362,9 +391,13 @@ async fn an_event_committed_before_a_crash_is_delivered_after_the_restart() {
     server
         .upload(&manager, "", "d.bin", "application/octet-stream", &[3; 10])
         .await;
+    let tried = receiver.hits();
     server.kill();
     receiver.answer(0);
-    assert!(receiver.events().is_empty());
+    assert!(
+        tried >= 1 && receiver.events().is_empty(),
+        "tried, and not delivered before the crash"
+    );
     let restarted = server
         .start_peer_with(&[
             "--config",
@@ -429,13 +462,31 @@ async fn a_preload_callback_hears_of_each_item_and_of_the_end() {
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let got = receiver.wait_for(2).await;
+    let mut got = receiver.wait_for(2).await;
     assert!(got.iter().all(|r| r.signature_ok), "{got:?}");
-    assert_eq!(got[0].body["type"], "preload.item.ready");
-    assert_eq!(got[0].body["data"]["item"]["id"], "a");
-    assert_eq!(got[1].body["type"], "preload.completed");
-    assert_eq!(got[1].body["data"]["preload"]["status"], "done");
-    assert_eq!(got[1].body["data"]["preload"]["id"], body["id"]);
+    got.sort_by_key(|r| r.body["type"].as_str().unwrap().to_string());
+    assert_eq!(got[1].body["type"], "preload.item.ready");
+    assert_eq!(got[1].body["data"]["item"]["id"], "a");
+    assert_eq!(got[1].body["data"]["item"]["status"], "ready");
+    assert_eq!(got[0].body["type"], "preload.completed");
+    assert_eq!(got[0].body["data"]["preload"]["status"], "done");
+    assert_eq!(got[0].body["data"]["preload"]["id"], body["id"]);
+    // Callbacks have a log too, and may be sent again.
+    let (_, all) = server
+        .call("GET", "/v2/webhooks/deliveries", &manager, None)
+        .await;
+    let callbacks = all["deliveries"].as_array().unwrap();
+    assert_eq!(callbacks.len(), 2);
+    assert!(callbacks
+        .iter()
+        .all(|d| d["endpoint_id"].is_null() && d["url"] == receiver.url.as_str()));
+    let redeliver = format!(
+        "/v2/webhooks/deliveries/{}/redeliver",
+        callbacks[0]["id"].as_str().unwrap()
+    );
+    let (status, _) = server.call("POST", &redeliver, &manager, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    receiver.wait_for(3).await;
 }
 
 #[tokio::test]

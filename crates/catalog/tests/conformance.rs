@@ -909,6 +909,10 @@ async fn webhook_deliveries_fan_out_retry_and_disable_their_endpoint(c: Arc<dyn 
         .map(|d| d.url)
         .collect();
     assert!(!left.contains(&"http://b/".to_string()), "{left:?}");
+    assert!(
+        !c.redeliver(&tenant(), &log[0].id, now).await.unwrap(),
+        "a deleted endpoint's delivery is not sent anywhere"
+    );
     assert!(c
         .webhook_endpoint(&tenant(), &all.id)
         .await

@@ -4,7 +4,10 @@
 //! on a backoff schedule with jitter. At least once: a node that dies mid-delivery loses its
 //! claim, and another node sends again; receivers drop duplicates by `webhook-id`.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -13,12 +16,12 @@ use mediadrive_core::{AttemptOutcome, ClientId, DueDelivery, FileRecord, NewEven
 use rand::{Rng, RngCore};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::state::AppState;
 
 /// Deliveries one node sends at once.
-const BATCH: u32 = 8;
+const SLOTS: usize = 8;
 /// How often due deliveries are looked for when no event announced one.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -57,12 +60,18 @@ pub async fn emit(
         "data": data,
     })
     .to_string();
-    if callback.is_some() {
-        // Callbacks are signed with the tenant's callback secret, made on first use.
-        if let Err(e) = state.catalog.callback_secret(tenant, &new_secret).await {
-            tracing::error!(%tenant, error = %e, "could not create the callback secret");
-        }
-    }
+    // Callbacks are signed with the tenant's callback secret, made on first use; without one a
+    // callback could not be signed, and is left out.
+    let callback = match callback {
+        Some(url) => match state.catalog.callback_secret(tenant, &new_secret).await {
+            Ok(_) => Some(url),
+            Err(e) => {
+                tracing::error!(%tenant, error = %e, "no callback secret; the callback is left out");
+                None
+            }
+        },
+        None => None,
+    };
     let event = NewEvent {
         id,
         tenant: tenant.clone(),
@@ -102,23 +111,35 @@ fn uuid_like() -> String {
     hex::encode(id)
 }
 
-/// Runs until shutdown: claims due deliveries and sends them.
+/// Runs until shutdown: claims as many due deliveries as there are free slots and sends each on
+/// its own, so a slow receiver holds up only its own slot.
 pub async fn run_deliverer(state: AppState, mut shutdown: watch::Receiver<bool>) {
     // A send ends within the timeout; a node that dies mid-send frees its claim soon after.
     let claim = Duration::from_secs(state.config.webhooks.timeout_secs) + Duration::from_secs(10);
+    let slots = Arc::new(Semaphore::new(SLOTS));
     loop {
-        let now = Utc::now();
-        let until = now + claim;
+        let free = slots.available_permits() as u32;
         let mut claimed = 0;
-        match state.catalog.claim_deliveries(now, until, BATCH).await {
-            Ok(due) => {
-                claimed = due.len();
-                futures_util::future::join_all(due.into_iter().map(|d| deliver(&state, d, until)))
-                    .await;
+        if free > 0 {
+            let now = Utc::now();
+            let until = now + claim;
+            match state.catalog.claim_deliveries(now, until, free).await {
+                Ok(due) => {
+                    claimed = due.len();
+                    for delivery in due {
+                        let slot = slots.clone().acquire_owned().await.expect("never closed");
+                        let state = state.clone();
+                        tokio::spawn(async move {
+                            deliver(&state, delivery, until).await;
+                            drop(slot);
+                            state.webhook_wakeup.notify_one();
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not claim webhook deliveries"),
             }
-            Err(e) => tracing::warn!(error = %e, "could not claim webhook deliveries"),
         }
-        if claimed as u32 == BATCH {
+        if claimed > 0 && claimed as u32 == free {
             continue;
         }
         tokio::select! {
@@ -136,8 +157,9 @@ fn retry_at(state: &AppState, attempts: u32, now: DateTime<Utc>) -> Option<DateT
         .webhooks
         .retry_schedule_secs
         .get(attempts as usize - 1)?;
-    // ±20 %, so receivers coming back up are not hit by every retry at the same instant.
-    let factor = rand::thread_rng().gen_range(0.8..1.2);
+    // Up to 20 % later, so receivers coming back up are not hit by every retry at the same
+    // instant; never earlier, so the schedule's span (about 28 hours by default) is a minimum.
+    let factor = rand::thread_rng().gen_range(1.0..1.2);
     Some(now + Duration::from_secs_f64(base as f64 * factor))
 }
 

@@ -37,6 +37,9 @@ CREATE TABLE webhook_deliveries (
     id              TEXT PRIMARY KEY,
     event_id        TEXT NOT NULL REFERENCES webhook_events(id),
     tenant_id       TEXT NOT NULL,
+    -- endpoint: sent to `endpoint_id` (at its current URL); callback: to `url`, with the tenant's
+    -- callback secret.
+    kind            TEXT NOT NULL,
     endpoint_id     TEXT REFERENCES webhook_endpoints(id) ON DELETE SET NULL,
     url             TEXT NOT NULL,
     status          TEXT NOT NULL,           -- pending | delivered | failed
@@ -49,6 +52,7 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, created_at);
+CREATE INDEX webhook_deliveries_by_tenant ON webhook_deliveries (tenant_id, created_at);
 
 CREATE TABLE webhook_attempts (
     delivery_id TEXT NOT NULL REFERENCES webhook_deliveries(id),

@@ -6,7 +6,7 @@ use mediadrive_core::{
     DueDelivery, EndpointUpdate, NewEndpoint, NewEvent, WebhookEndpoint,
 };
 
-use super::{backend, prep, write_tx, Conn, Pool};
+use super::{backend, lock_tenant, prep, write_tx, Conn, Pool};
 use crate::time::{from_ms, to_ms};
 
 const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, event_types, description, enabled, \
@@ -111,37 +111,29 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> CatalogResult<Option<WebhookEndpoint>> {
     let mut tx = write_tx(pool).await?;
-    let Some(current) = find(&mut tx, tenant, id).await? else {
-        return Ok(None);
-    };
-    let enabled = u.enabled.unwrap_or(current.enabled);
-    // Enabling starts the count of failures afresh; disabling by hand has no failure to name.
-    let (streak, reason) = match u.enabled {
-        Some(true) => (0, None),
-        Some(false) => (
-            current.failure_streak as i64,
-            Some("disabled by a user".to_string()),
-        ),
-        None => (
-            current.failure_streak as i64,
-            current.disabled_reason.clone(),
-        ),
-    };
+    lock_tenant(&mut tx, tenant).await?;
+    // One statement, so a failure counted meanwhile is neither lost nor undone. Enabling starts
+    // the count afresh; disabling by hand names no failure.
     sqlx::query(&prep(
-        "UPDATE webhook_endpoints SET url = ?1, event_types = ?2, description = ?3, enabled = ?4,
-                failure_streak = ?5, disabled_reason = ?6, updated_at = ?7
-         WHERE id = ?8",
+        "UPDATE webhook_endpoints SET
+             url = COALESCE(?1, url),
+             event_types = COALESCE(?2, event_types),
+             description = COALESCE(?3, description),
+             enabled = COALESCE(?4, enabled),
+             failure_streak = CASE WHEN ?4 = TRUE THEN 0 ELSE failure_streak END,
+             disabled_reason = CASE WHEN ?4 IS NULL THEN disabled_reason
+                                    WHEN ?4 = TRUE THEN NULL
+                                    ELSE 'disabled by a user' END,
+             updated_at = ?5
+         WHERE id = ?6 AND tenant_id = ?7",
     ))
-    .bind(u.url.as_ref().unwrap_or(&current.url))
-    .bind(types_json(
-        u.event_types.as_ref().unwrap_or(&current.event_types),
-    ))
-    .bind(u.description.as_ref().unwrap_or(&current.description))
-    .bind(enabled)
-    .bind(streak)
-    .bind(reason)
+    .bind(u.url.as_deref())
+    .bind(u.event_types.as_deref().map(types_json))
+    .bind(u.description.as_deref())
+    .bind(u.enabled)
     .bind(to_ms(now))
     .bind(id)
+    .bind(tenant.as_str())
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
@@ -157,8 +149,9 @@ pub async fn delete(
     now: DateTime<Utc>,
 ) -> CatalogResult<bool> {
     let mut tx = write_tx(pool).await?;
-    // Its waiting deliveries are given up first: without their endpoint they would look like
-    // per-request callbacks.
+    // The tenant's lock orders this against `enqueue`: no delivery is queued for a deleted
+    // endpoint. Its waiting deliveries are given up.
+    lock_tenant(&mut tx, tenant).await?;
     sqlx::query(&prep(
         "UPDATE webhook_deliveries SET status = 'failed', last_error = 'endpoint deleted',
                 claim_until = NULL, updated_at = ?1
@@ -207,9 +200,11 @@ pub async fn callback_secret(
 
 pub async fn enqueue(pool: &Pool, e: &NewEvent) -> CatalogResult<usize> {
     let mut tx = write_tx(pool).await?;
+    lock_tenant(&mut tx, &e.tenant).await?;
     let now = to_ms(e.now);
+    // Disabled endpoints get their deliveries too: they wait, and go out once it is enabled.
     let endpoints: Vec<(String, String, String)> = sqlx::query_as(&prep(
-        "SELECT id, url, event_types FROM webhook_endpoints WHERE tenant_id = ?1 AND enabled = TRUE",
+        "SELECT id, url, event_types FROM webhook_endpoints WHERE tenant_id = ?1",
     ))
     .bind(e.tenant.as_str())
     .fetch_all(&mut *tx)
@@ -244,13 +239,14 @@ pub async fn enqueue(pool: &Pool, e: &NewEvent) -> CatalogResult<usize> {
     .map_err(backend)?;
     for (endpoint, url) in &targets {
         sqlx::query(&prep(
-            "INSERT INTO webhook_deliveries (id, event_id, tenant_id, endpoint_id, url, status,
+            "INSERT INTO webhook_deliveries (id, event_id, tenant_id, kind, endpoint_id, url, status,
                                              next_attempt_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7)",
         ))
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(&e.id)
         .bind(e.tenant.as_str())
+        .bind(if endpoint.is_some() { "endpoint" } else { "callback" })
         .bind(endpoint.as_deref())
         .bind(url)
         .bind(now)
@@ -285,7 +281,7 @@ struct AttemptRow {
 // ?1: the new claim, ?2: now.
 const DUE: &str = "d.status = 'pending' AND d.next_attempt_at <= ?2
      AND (d.claim_until IS NULL OR d.claim_until < ?2)
-     AND (d.endpoint_id IS NULL
+     AND (d.kind = 'callback'
           OR EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = d.endpoint_id AND e.enabled = TRUE))";
 
 pub async fn claim(
@@ -310,8 +306,8 @@ pub async fn claim(
     let mut due = Vec::with_capacity(claimed.len());
     for id in claimed {
         let row: Option<DueRow> = sqlx::query_as(&prep(
-            "SELECT d.event_id, d.url, ev.payload, d.attempts, d.endpoint_id,
-                    e.secret AS endpoint_secret, s.secret AS tenant_secret
+            "SELECT d.event_id, COALESCE(e.url, d.url) AS url, ev.payload, d.attempts,
+                    d.endpoint_id, e.secret AS endpoint_secret, s.secret AS tenant_secret
              FROM webhook_deliveries d
              JOIN webhook_events ev ON ev.id = d.event_id
              LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
@@ -326,10 +322,23 @@ pub async fn claim(
             continue;
         };
         let secret = match &row.endpoint_id {
-            Some(_) => row.endpoint_secret,
-            None => row.tenant_secret,
-        }
-        .ok_or_else(|| CatalogError::Backend(format!("delivery {id} has no signing secret")))?;
+            Some(_) => row.endpoint_secret.clone(),
+            None => row.tenant_secret.clone(),
+        };
+        let Some(secret) = secret else {
+            // Nothing to sign it with: give it up rather than stall every claim after it.
+            sqlx::query(&prep(
+                "UPDATE webhook_deliveries SET status = 'failed', claim_until = NULL,
+                        last_error = 'no signing secret', updated_at = ?1
+                 WHERE id = ?2",
+            ))
+            .bind(to_ms(now))
+            .bind(&id)
+            .execute(pool)
+            .await
+            .map_err(backend)?;
+            continue;
+        };
         due.push(DueDelivery {
             id,
             event_id: row.event_id,
@@ -500,7 +509,7 @@ pub async fn redeliver(
     let done = sqlx::query(&prep(
         "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?1, claim_until = NULL,
                 updated_at = ?1
-         WHERE id = ?2 AND tenant_id = ?3",
+         WHERE id = ?2 AND tenant_id = ?3 AND (kind = 'callback' OR endpoint_id IS NOT NULL)",
     ))
     .bind(to_ms(now))
     .bind(delivery)

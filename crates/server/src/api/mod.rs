@@ -100,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .routes(routes!(webhooks::endpoint_deliveries))
         .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::all_deliveries))
         .routes(routes!(webhooks::callback_secret))
         .routes(routes!(upload::receive))
         .routes(routes!(healthz))

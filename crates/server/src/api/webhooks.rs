@@ -306,6 +306,8 @@ pub struct AttemptView {
 #[derive(Serialize, ToSchema)]
 pub struct DeliveryView {
     pub id: String,
+    /// The endpoint it goes to; null for a per-request callback.
+    pub endpoint_id: Option<String>,
     /// The `webhook-id` the receiver saw: the same for every attempt and every redelivery.
     pub event_id: String,
     pub event_type: String,
@@ -323,6 +325,7 @@ fn delivery_view(d: &DeliveryRecord) -> DeliveryView {
     let at = |t: DateTime<Utc>| timestamp(t);
     DeliveryView {
         id: d.id.clone(),
+        endpoint_id: d.endpoint_id.clone(),
         event_id: d.event_id.clone(),
         event_type: d.event_type.clone(),
         url: d.url.clone(),
@@ -375,6 +378,28 @@ pub async fn endpoint_deliveries(
     let deliveries = state
         .catalog
         .webhook_deliveries(&principal.tenant, Some(&id), limit)
+        .await?;
+    Ok(Json(DeliveryList {
+        success: true,
+        deliveries: deliveries.iter().map(delivery_view).collect(),
+    }))
+}
+
+/// Every delivery of the tenant, newest first: endpoints' and per-request callbacks'.
+#[utoipa::path(get, path = "/v2/webhooks/deliveries", tag = "webhooks",
+    params(DeliveryQuery),
+    security(("api_key" = [])),
+    responses((status = 200, body = DeliveryList), (status = 403, body = ErrorBody)))]
+pub async fn all_deliveries(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(q): Query<DeliveryQuery>,
+) -> ApiResult<Json<DeliveryList>> {
+    principal.authorize(Action::ManageWebhooks)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let deliveries = state
+        .catalog
+        .webhook_deliveries(&principal.tenant, None, limit)
         .await?;
     Ok(Json(DeliveryList {
         success: true,
