@@ -6,9 +6,9 @@ use chrono::{DateTime, Duration, Utc};
 use mediadrive_catalog::{PostgresCatalog, SqliteCatalog};
 use mediadrive_core::{
     AssetType, AttemptOutcome, BlobProbe, Catalog, CatalogError, Charge, ClientId, ContentHash,
-    CreditMovement, CreditReason, EndpointUpdate, FileName, FolderMove, FolderPath, ItemOutcome,
-    ItemRequest, ItemResult, ItemStatus, NewCacheEntry, NewEndpoint, NewEvent, NewPreload,
-    NewUpload, ProbeStatus, Promotion, SweepRule, TenantUpdate, UploadClaim,
+    CreditMovement, CreditReason, EndpointUpdate, FileName, FileRecord, FolderMove, FolderPath,
+    ItemOutcome, ItemRequest, ItemResult, ItemStatus, NewCacheEntry, NewEndpoint, NewEvent,
+    NewPreload, NewUpload, ProbeStatus, Promotion, SweepRule, TenantUpdate, UploadClaim,
 };
 
 struct Fresh {
@@ -83,7 +83,21 @@ async fn stored(c: &dyn Catalog, folder: &str, name: &str, size: u64, blob: &Con
     c.lease_blob(blob, size, now + Duration::minutes(10))
         .await
         .unwrap();
-    c.complete_upload(&file.id, blob, now).await.unwrap();
+    c.complete_upload(&file.id, blob, now, &|f| announce("file.uploaded", f))
+        .await
+        .unwrap();
+}
+
+/// The event a server would write with a change to `file`.
+fn announce(kind: &str, file: &FileRecord) -> NewEvent {
+    NewEvent {
+        id: format!("msg_{}", uuid::Uuid::new_v4().simple()),
+        tenant: file.tenant.clone(),
+        event_type: kind.into(),
+        payload: format!("{{\"path\":\"{}\"}}", file.path()),
+        callback: None,
+        now: Utc::now(),
+    }
 }
 
 async fn reclaim(
@@ -163,10 +177,13 @@ async fn blob_reclaim_respects_leases_and_references(c: Arc<dyn Catalog>) {
         .is_empty());
     let name = |n: &str| (FolderPath::root(), FileName::sanitise(n).unwrap());
     assert_eq!(
-        c.delete_files(&tenant(), &[name("a.bin")])
-            .await
-            .unwrap()
-            .len(),
+        c.delete_files(&tenant(), &[name("a.bin")], &|f| announce(
+            "file.deleted",
+            f
+        ))
+        .await
+        .unwrap()
+        .len(),
         1
     );
     assert!(
@@ -175,7 +192,11 @@ async fn blob_reclaim_respects_leases_and_references(c: Arc<dyn Catalog>) {
             .is_empty(),
         "b still refers to it"
     );
-    c.delete_files(&tenant(), &[name("b.bin")]).await.unwrap();
+    c.delete_files(&tenant(), &[name("b.bin")], &|f| {
+        announce("file.deleted", f)
+    })
+    .await
+    .unwrap();
     assert_eq!(
         reclaim(c, Utc::now(), Some(std::slice::from_ref(&shared))).await,
         [shared]
@@ -303,7 +324,10 @@ async fn sweeps_remove_lapsed_uploads_and_old_temp_files(c: Arc<dyn Catalog>) {
         preloads_before: now,
         dry_run,
     };
-    let dry = c.sweep_files(&rule(true)).await.unwrap();
+    let dry = c
+        .sweep_files(&rule(true), &|f| announce("file.deleted", f))
+        .await
+        .unwrap();
     assert_eq!(
         (dry.expired_uploads.len(), dry.expired_temp_files.len()),
         (1, 1)
@@ -313,7 +337,10 @@ async fn sweeps_remove_lapsed_uploads_and_old_temp_files(c: Arc<dyn Catalog>) {
         11,
         "a dry run changes nothing"
     );
-    let done = c.sweep_files(&rule(false)).await.unwrap();
+    let done = c
+        .sweep_files(&rule(false), &|f| announce("file.deleted", f))
+        .await
+        .unwrap();
     assert_eq!(done.expired_uploads[0].name.as_str(), "lapsed.bin");
     assert_eq!(done.expired_temp_files[0].name.as_str(), "old.bin");
     let t = c.tenant(&tenant()).await.unwrap().unwrap();
@@ -349,6 +376,7 @@ macro_rules! every_backend {
             credits_never_go_negative_and_an_item_is_charged_once,
             promotion_counts_the_quota_and_purges_keep_the_source,
             webhook_deliveries_fan_out_retry_and_disable_their_endpoint,
+            changes_announce_themselves_in_their_own_transaction,
         );)*
     };
 }
@@ -562,7 +590,10 @@ async fn items_of_one_source_are_made_one_at_a_time(c: Arc<dyn Catalog>) {
         dry_run,
     };
     assert_eq!(
-        c.sweep_files(&rule(false)).await.unwrap().expired_preloads,
+        c.sweep_files(&rule(false), &|f| announce("file.deleted", f))
+            .await
+            .unwrap()
+            .expired_preloads,
         0
     );
     let failed = ItemOutcome::Failed("no".into());
@@ -577,11 +608,17 @@ async fn items_of_one_source_are_made_one_at_a_time(c: Arc<dyn Catalog>) {
         );
     }
     assert_eq!(
-        c.sweep_files(&rule(true)).await.unwrap().expired_preloads,
+        c.sweep_files(&rule(true), &|f| announce("file.deleted", f))
+            .await
+            .unwrap()
+            .expired_preloads,
         1
     );
     assert_eq!(
-        c.sweep_files(&rule(false)).await.unwrap().expired_preloads,
+        c.sweep_files(&rule(false), &|f| announce("file.deleted", f))
+            .await
+            .unwrap()
+            .expired_preloads,
         1
     );
     assert!(c.preload(&tenant(), &p.id).await.unwrap().is_none());
@@ -610,8 +647,13 @@ async fn credits_never_go_negative_and_an_item_is_charged_once(c: Arc<dyn Catalo
         .count();
     assert_eq!(done, 3);
     assert!(results.contains(&Charge::Insufficient { balance: 1 }));
+    // join_all keeps the order: the position of one charge that went through.
+    let charged = results
+        .iter()
+        .position(|r| matches!(r, Charge::Done(_)))
+        .unwrap() as u32;
     assert_eq!(
-        c.move_credits(&charge(-3, Some(("p".into(), 0))))
+        c.move_credits(&charge(-3, Some(("p".into(), charged))))
             .await
             .unwrap(),
         Charge::AlreadyRecorded
@@ -705,7 +747,7 @@ async fn promotion_counts_the_quota_and_purges_keep_the_source(c: Arc<dyn Catalo
         dry_run,
     };
     assert_eq!(
-        c.sweep_files(&rule(true))
+        c.sweep_files(&rule(true), &|f| announce("file.deleted", f))
             .await
             .unwrap()
             .purged_cache_entries
@@ -713,7 +755,7 @@ async fn promotion_counts_the_quota_and_purges_keep_the_source(c: Arc<dyn Catalo
         1
     );
     let purged = c
-        .sweep_files(&rule(false))
+        .sweep_files(&rule(false), &|f| announce("file.deleted", f))
         .await
         .unwrap()
         .purged_cache_entries;
@@ -727,9 +769,13 @@ async fn promotion_counts_the_quota_and_purges_keep_the_source(c: Arc<dyn Catalo
     assert!(reclaim(c.as_ref(), now, Some(&[hash(1)])).await.is_empty());
 
     // Deleting the file clears the backreference, and the blob may go.
-    c.delete_files(&tenant(), &[(file.folder.clone(), file.name.clone())])
-        .await
-        .unwrap();
+    c.delete_files(
+        &tenant(),
+        &[(file.folder.clone(), file.name.clone())],
+        &|f| announce("file.deleted", f),
+    )
+    .await
+    .unwrap();
     assert!(c
         .cache_entry(&tenant(), "f")
         .await
@@ -918,4 +964,57 @@ async fn webhook_deliveries_fan_out_retry_and_disable_their_endpoint(c: Arc<dyn 
         .await
         .unwrap()
         .is_some());
+}
+
+async fn changes_announce_themselves_in_their_own_transaction(c: Arc<dyn Catalog>) {
+    c.ensure_tenant(&tenant(), 0, Utc::now()).await.unwrap();
+    c.create_webhook_endpoint(&NewEndpoint {
+        tenant: tenant(),
+        url: "http://a/".into(),
+        secret: "whsec_a2V5".into(),
+        event_types: Vec::new(),
+        description: String::new(),
+        now: Utc::now(),
+    })
+    .await
+    .unwrap();
+    let waiting = || async {
+        let now = Utc::now() + Duration::seconds(1);
+        let due = c
+            .claim_deliveries(now, now + Duration::minutes(1), 10)
+            .await
+            .unwrap();
+        let mut payloads: Vec<String> = due.into_iter().map(|d| d.payload).collect();
+        payloads.sort();
+        payloads
+    };
+    // The upload, the delete and the temp file's expiry each wrote their event with the change.
+    stored(c.as_ref(), "", "x.bin", 5, &hash(9)).await;
+    assert_eq!(waiting().await, ["{\"path\":\"x.bin\"}"]);
+    let name = (FolderPath::root(), FileName::sanitise("x.bin").unwrap());
+    c.delete_files(&tenant(), &[name], &|f| announce("file.deleted", f))
+        .await
+        .unwrap();
+    stored(c.as_ref(), "temp", "t.bin", 5, &hash(10)).await;
+    let now = Utc::now() + Duration::days(2);
+    let rule = SweepRule {
+        now,
+        uploads_lapsed_before: now,
+        temp_cutoff: now,
+        cache_cutoff: now,
+        preloads_before: now,
+        dry_run: false,
+    };
+    c.sweep_files(&rule, &|f| announce("file.deleted", f))
+        .await
+        .unwrap();
+    assert_eq!(
+        waiting().await,
+        [
+            "{\"path\":\"temp/t.bin\"}",
+            "{\"path\":\"temp/t.bin\"}",
+            "{\"path\":\"x.bin\"}"
+        ],
+        "the temp file's upload and expiry, and x.bin's delete"
+    );
 }

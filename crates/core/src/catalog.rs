@@ -34,6 +34,10 @@ pub enum CatalogError {
 
 pub type CatalogResult<T> = Result<T, CatalogError>;
 
+/// Builds the webhook event that announces a change to a file. The catalog writes it to the outbox
+/// in the change's own transaction, so no committed change goes unannounced.
+pub type FileAnnouncer<'a> = &'a (dyn Fn(&FileRecord) -> NewEvent + Sync);
+
 #[async_trait]
 pub trait Catalog: Send + Sync + 'static {
     /// Answers when the backend is reachable; for health checks.
@@ -83,6 +87,7 @@ pub trait Catalog: Send + Sync + 'static {
         id: &FileId,
         blob: &ContentHash,
         now: DateTime<Utc>,
+        announce: FileAnnouncer<'_>,
     ) -> CatalogResult<FileRecord>;
 
     // Blob references.
@@ -176,6 +181,7 @@ pub trait Catalog: Send + Sync + 'static {
         &self,
         tenant: &ClientId,
         files: &[(FolderPath, FileName)],
+        announce: FileAnnouncer<'_>,
     ) -> CatalogResult<Vec<FileRecord>>;
     /// Deletes a folder; with `recursive` also everything in it, otherwise it must be empty. Returns deleted files.
     async fn delete_folder(
@@ -183,12 +189,18 @@ pub trait Catalog: Send + Sync + 'static {
         tenant: &ClientId,
         folder: &FolderPath,
         recursive: bool,
+        announce: FileAnnouncer<'_>,
     ) -> CatalogResult<Vec<FileRecord>>;
 
     // Lifecycle.
     /// Removes pending uploads whose URL lapsed and temporary files past their age, and drops the
     /// bytes of cache entries that expired (keeping their source for a regeneration), as `rule` says.
-    async fn sweep_files(&self, rule: &SweepRule) -> CatalogResult<SweepReport>;
+    /// Uploaded files it removes are announced with `announce`.
+    async fn sweep_files(
+        &self,
+        rule: &SweepRule,
+        announce: FileAnnouncer<'_>,
+    ) -> CatalogResult<SweepReport>;
 
     // Generated assets.
     /// Records a preload and its queued items. With an idempotency key already used since

@@ -135,7 +135,9 @@ pub async fn sweep(
     };
     let mut report = state
         .catalog
-        .sweep_files(&rule)
+        .sweep_files(&rule, &|f| {
+            crate::webhooks::file_event(state, "file.deleted", f)
+        })
         .await
         .map_err(|e| e.to_string())?;
     for file in report
@@ -145,9 +147,7 @@ pub async fn sweep(
     {
         state.cache.forget_tenant(&file.tenant);
     }
-    if !dry_run {
-        crate::webhooks::file_events(state, "file.deleted", &report.expired_temp_files).await;
-    }
+    state.webhook_wakeup.notify_one();
     report.reclaimed_blobs = if dry_run {
         state
             .catalog

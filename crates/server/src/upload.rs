@@ -195,13 +195,15 @@ pub(crate) async fn commit(
     }
     let file = state
         .catalog
-        .complete_upload(&record.id, hash, Utc::now())
+        .complete_upload(&record.id, hash, Utc::now(), &|f| {
+            crate::webhooks::file_event(state, "file.uploaded", f)
+        })
         .await
         .map_err(|e| match e {
             CatalogError::NotFound => ApiError::not_found("Upload not found"),
             other => other.into(),
         })?;
     state.probe_wakeup.notify_one();
-    crate::webhooks::file_events(state, "file.uploaded", std::slice::from_ref(&file)).await;
+    state.webhook_wakeup.notify_one();
     Ok(file)
 }

@@ -52,14 +52,6 @@ pub async fn emit(
     data: Value,
     callback: Option<&str>,
 ) {
-    let now = Utc::now();
-    let id = format!("msg_{}", uuid_like());
-    let payload = json!({
-        "type": event_type,
-        "timestamp": now.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "data": data,
-    })
-    .to_string();
     // Callbacks are signed with the tenant's callback secret, made on first use; without one a
     // callback could not be signed, and is left out.
     let callback = match callback {
@@ -72,15 +64,11 @@ pub async fn emit(
         },
         None => None,
     };
-    let event = NewEvent {
-        id,
-        tenant: tenant.clone(),
-        event_type: event_type.to_string(),
-        payload,
-        callback: callback.map(str::to_string),
-        now,
-    };
-    match state.catalog.enqueue_event(&event).await {
+    match state
+        .catalog
+        .enqueue_event(&event(tenant, event_type, data, callback))
+        .await
+    {
         Ok(0) => {}
         Ok(_) => state.webhook_wakeup.notify_one(),
         Err(e) => {
@@ -89,19 +77,35 @@ pub async fn emit(
     }
 }
 
-/// `file.uploaded` or `file.deleted` for each file.
-pub async fn file_events(state: &AppState, event_type: &str, files: &[FileRecord]) {
-    for file in files {
-        let data = json!({
-            "client_id": file.tenant,
-            "path": file.path(),
-            "folder": file.folder.as_str(),
-            "name": file.name.as_str(),
-            "url": state.record_url(file),
-            "size": file.size,
-            "contentType": file.content_type,
-        });
-        emit(state, &file.tenant, event_type, data, None).await;
+/// The event announcing a change to a file (`file.uploaded`, `file.deleted`), for the catalog to
+/// write in the change's own transaction.
+pub fn file_event(state: &AppState, event_type: &str, file: &FileRecord) -> NewEvent {
+    let data = json!({
+        "client_id": file.tenant,
+        "path": file.path(),
+        "folder": file.folder.as_str(),
+        "name": file.name.as_str(),
+        "url": state.record_url(file),
+        "size": file.size,
+        "contentType": file.content_type,
+    });
+    event(&file.tenant, event_type, data, None)
+}
+
+fn event(tenant: &ClientId, event_type: &str, data: Value, callback: Option<&str>) -> NewEvent {
+    let now = Utc::now();
+    NewEvent {
+        id: format!("msg_{}", uuid_like()),
+        tenant: tenant.clone(),
+        event_type: event_type.to_string(),
+        payload: json!({
+            "type": event_type,
+            "timestamp": now.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "data": data,
+        })
+        .to_string(),
+        callback: callback.map(str::to_string),
+        now,
     }
 }
 

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
-    catalog::CatalogResult, ApiKeyRecord, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry,
+    catalog::{CatalogResult, FileAnnouncer},
+    ApiKeyRecord, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry,
     Catalog, Charge, ClientId, ContentHash, CreditMovement, DeliveryRecord, DueDelivery,
     EndpointUpdate, FileId, FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove,
     FolderPath, FolderStats, ItemOutcome, LedgerEntry, ListQuery, NewApiKey, NewCacheEntry,
@@ -91,8 +92,9 @@ impl Catalog for Backend {
         id: &FileId,
         blob: &ContentHash,
         now: DateTime<Utc>,
+        announce: FileAnnouncer<'_>,
     ) -> CatalogResult<FileRecord> {
-        uploads::complete(&self.pool, id, blob, now).await
+        uploads::complete(&self.pool, id, blob, now, announce).await
     }
 
     async fn lease_blob(
@@ -228,8 +230,9 @@ impl Catalog for Backend {
         &self,
         tenant: &ClientId,
         files: &[(FolderPath, FileName)],
+        announce: FileAnnouncer<'_>,
     ) -> CatalogResult<Vec<FileRecord>> {
-        drive::delete_files(&self.pool, tenant, files).await
+        drive::delete_files(&self.pool, tenant, files, announce).await
     }
 
     async fn delete_folder(
@@ -237,12 +240,17 @@ impl Catalog for Backend {
         tenant: &ClientId,
         folder: &FolderPath,
         recursive: bool,
+        announce: FileAnnouncer<'_>,
     ) -> CatalogResult<Vec<FileRecord>> {
-        drive::delete_folder(&self.pool, tenant, folder, recursive).await
+        drive::delete_folder(&self.pool, tenant, folder, recursive, announce).await
     }
 
-    async fn sweep_files(&self, rule: &SweepRule) -> CatalogResult<SweepReport> {
-        sweep::sweep(&self.pool, rule).await
+    async fn sweep_files(
+        &self,
+        rule: &SweepRule,
+        announce: FileAnnouncer<'_>,
+    ) -> CatalogResult<SweepReport> {
+        sweep::sweep(&self.pool, rule, announce).await
     }
 
     async fn create_preload(&self, preload: &NewPreload) -> CatalogResult<(PreloadRecord, bool)> {

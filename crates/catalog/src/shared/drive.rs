@@ -1,8 +1,9 @@
 // Files in the drive: lookup, keyset-paginated listing, moves and deletes.
 
 use mediadrive_core::{
-    catalog::CatalogResult, CatalogError, ClientId, ContentHash, Cursor, FileMove, FileName,
-    FilePage, FileRecord, FolderMove, FolderPath, ListQuery, SortField, SortOrder,
+    catalog::{CatalogResult, FileAnnouncer},
+    CatalogError, ClientId, ContentHash, Cursor, FileMove, FileName, FilePage, FileRecord,
+    FileStatus, FolderMove, FolderPath, ListQuery, SortField, SortOrder,
 };
 use sqlx::QueryBuilder;
 
@@ -198,7 +199,12 @@ pub async fn move_folder(pool: &Pool, m: &FolderMove) -> CatalogResult<()> {
 }
 
 /// Deletes the rows and drops their blob references; the caller reclaims the bytes.
-pub(super) async fn remove(conn: &mut Conn, files: &[FileRecord]) -> CatalogResult<()> {
+/// Drops the blob references of deleted files and announces the uploaded ones.
+pub(super) async fn remove(
+    conn: &mut Conn,
+    files: &[FileRecord],
+    announce: FileAnnouncer<'_>,
+) -> CatalogResult<()> {
     // One update per blob, in hash order: concurrent deletes lock blob rows in the same order.
     let mut counts: std::collections::BTreeMap<&ContentHash, i64> = Default::default();
     for hash in files.iter().filter_map(|f| f.blob.as_ref()) {
@@ -207,6 +213,9 @@ pub(super) async fn remove(conn: &mut Conn, files: &[FileRecord]) -> CatalogResu
     for (hash, n) in counts {
         blobs::unreference(conn, hash, n).await?;
     }
+    for file in files.iter().filter(|f| f.status == FileStatus::Uploaded) {
+        super::webhooks::enqueue_in(conn, &announce(file)).await?;
+    }
     Ok(())
 }
 
@@ -214,6 +223,7 @@ pub async fn delete_files(
     pool: &Pool,
     tenant: &ClientId,
     names: &[(FolderPath, FileName)],
+    announce: FileAnnouncer<'_>,
 ) -> CatalogResult<Vec<FileRecord>> {
     let mut tx = write_tx(pool).await?;
     lock_tenant(&mut tx, tenant).await?;
@@ -237,7 +247,7 @@ pub async fn delete_files(
             deleted.push(file);
         }
     }
-    remove(&mut tx, &deleted).await?;
+    remove(&mut tx, &deleted, announce).await?;
     tx.commit().await.map_err(backend)?;
     Ok(deleted)
 }
@@ -247,6 +257,7 @@ pub async fn delete_folder(
     tenant: &ClientId,
     folder: &FolderPath,
     recursive: bool,
+    announce: FileAnnouncer<'_>,
 ) -> CatalogResult<Vec<FileRecord>> {
     let mut tx = write_tx(pool).await?;
     lock_tenant(&mut tx, tenant).await?;
@@ -279,7 +290,7 @@ pub async fn delete_folder(
     .await
     .map_err(backend)?;
     let deleted = rows::files(rows)?;
-    remove(&mut tx, &deleted).await?;
+    remove(&mut tx, &deleted, announce).await?;
     sqlx::query(&prep(&format!(
         "DELETE FROM folders WHERE tenant_id = ?2 AND {}",
         subtree_condition("path", "?1")

@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use mediadrive_core::{catalog::CatalogResult, ClientId, FileRecord, SweepReport, SweepRule};
+use mediadrive_core::{
+    catalog::{CatalogResult, FileAnnouncer},
+    ClientId, FileRecord, SweepReport, SweepRule,
+};
 
 use super::{
     backend, drive, lock_tenant, prep,
@@ -21,17 +24,26 @@ const EXPIRED_UPLOADS: &str = "status = 'pending' AND upload_expires_at < ?1
      AND (upload_claim_until IS NULL OR upload_claim_until < ?2)";
 const EXPIRED_TEMP: &str = "temporary = TRUE AND status = 'uploaded' AND temporary_since < ?3";
 
-pub async fn sweep(pool: &Pool, rule: &SweepRule) -> CatalogResult<SweepReport> {
+pub async fn sweep(
+    pool: &Pool,
+    rule: &SweepRule,
+    announce: FileAnnouncer<'_>,
+) -> CatalogResult<SweepReport> {
     Ok(SweepReport {
-        expired_uploads: run(pool, EXPIRED_UPLOADS, rule).await?,
-        expired_temp_files: run(pool, EXPIRED_TEMP, rule).await?,
+        expired_uploads: run(pool, EXPIRED_UPLOADS, rule, announce).await?,
+        expired_temp_files: run(pool, EXPIRED_TEMP, rule, announce).await?,
         purged_cache_entries: super::cache::purge(pool, rule).await?,
         expired_preloads: super::preloads::expire(pool, rule).await?,
         reclaimed_blobs: Vec::new(),
     })
 }
 
-async fn run(pool: &Pool, condition: &str, rule: &SweepRule) -> CatalogResult<Vec<FileRecord>> {
+async fn run(
+    pool: &Pool,
+    condition: &str,
+    rule: &SweepRule,
+    announce: FileAnnouncer<'_>,
+) -> CatalogResult<Vec<FileRecord>> {
     let (at, now, cutoff) = (
         to_ms(rule.uploads_lapsed_before),
         to_ms(rule.now),
@@ -90,7 +102,7 @@ async fn run(pool: &Pool, condition: &str, rule: &SweepRule) -> CatalogResult<Ve
                     batch.push(FileRecord::try_from(row)?);
                 }
             }
-            drive::remove(&mut tx, &batch).await?;
+            drive::remove(&mut tx, &batch, announce).await?;
             usage::recompute(&mut tx, &tenant).await?;
             tx.commit().await.map_err(backend)?;
             removed.extend(batch);

@@ -8,7 +8,8 @@ use super::{
 use crate::time::to_ms;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
-    catalog::CatalogResult, CatalogError, ClientId, ContentHash, FileId, FileName, FileRecord,
+    catalog::{CatalogResult, FileAnnouncer},
+    CatalogError, ClientId, ContentHash, FileId, FileName, FileRecord,
     FileStatus, FolderPath, MediaType, NewUpload, UploadClaim,
 };
 
@@ -142,6 +143,7 @@ pub async fn complete(
     id: &FileId,
     blob: &ContentHash,
     now: DateTime<Utc>,
+    announce: FileAnnouncer<'_>,
 ) -> CatalogResult<FileRecord> {
     let mut tx = write_tx(pool).await?;
     // The tenant's lock comes first here too, as in every other change to a drive.
@@ -195,6 +197,7 @@ pub async fn complete(
         usage::adjust(&mut tx, &file.tenant, FileStatus::Pending, -size).await?;
         usage::adjust(&mut tx, &file.tenant, FileStatus::Uploaded, size).await?;
     }
+    super::webhooks::enqueue_in(&mut tx, &announce(&file)).await?;
     tx.commit().await.map_err(backend)?;
     Ok(file)
 }

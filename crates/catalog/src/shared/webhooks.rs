@@ -201,13 +201,21 @@ pub async fn callback_secret(
 pub async fn enqueue(pool: &Pool, e: &NewEvent) -> CatalogResult<usize> {
     let mut tx = write_tx(pool).await?;
     lock_tenant(&mut tx, &e.tenant).await?;
+    let targets = enqueue_in(&mut tx, e).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(targets)
+}
+
+/// Writes an event and its deliveries in the caller's transaction, which holds the tenant's lock
+/// (so no endpoint is deleted meanwhile).
+pub(super) async fn enqueue_in(conn: &mut Conn, e: &NewEvent) -> CatalogResult<usize> {
     let now = to_ms(e.now);
     // Disabled endpoints get their deliveries too: they wait, and go out once it is enabled.
     let endpoints: Vec<(String, String, String)> = sqlx::query_as(&prep(
         "SELECT id, url, event_types FROM webhook_endpoints WHERE tenant_id = ?1",
     ))
     .bind(e.tenant.as_str())
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut *conn)
     .await
     .map_err(backend)?;
     let mut targets: Vec<(Option<String>, String)> = endpoints
@@ -234,7 +242,7 @@ pub async fn enqueue(pool: &Pool, e: &NewEvent) -> CatalogResult<usize> {
     .bind(&e.event_type)
     .bind(&e.payload)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await
     .map_err(backend)?;
     for (endpoint, url) in &targets {
@@ -250,11 +258,10 @@ pub async fn enqueue(pool: &Pool, e: &NewEvent) -> CatalogResult<usize> {
         .bind(endpoint.as_deref())
         .bind(url)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await
         .map_err(backend)?;
     }
-    tx.commit().await.map_err(backend)?;
     Ok(targets.len())
 }
 

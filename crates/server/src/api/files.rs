@@ -371,11 +371,13 @@ pub async fn delete_files(
     };
     let deleted = state
         .catalog
-        .delete_files(&principal.tenant, &wanted)
+        .delete_files(&principal.tenant, &wanted, &|f| {
+            crate::webhooks::file_event(&state, "file.deleted", f)
+        })
         .await?;
     state.cache.forget_tenant(&principal.tenant);
     lifecycle::reclaim(&state, &deleted).await;
-    crate::webhooks::file_events(&state, "file.deleted", &deleted).await;
+    state.webhook_wakeup.notify_one();
     if deleted.is_empty() && !bulk {
         return Err(ApiError::file_not_found());
     }

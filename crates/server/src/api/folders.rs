@@ -206,7 +206,9 @@ pub async fn delete_folder(
     }
     let deleted = state
         .catalog
-        .delete_folder(&principal.tenant, &folder, body.flag("recursive"))
+        .delete_folder(&principal.tenant, &folder, body.flag("recursive"), &|f| {
+            crate::webhooks::file_event(&state, "file.deleted", f)
+        })
         .await
         .map_err(|e| match e {
             CatalogError::NotFound => ApiError::folder_not_found(),
@@ -214,6 +216,6 @@ pub async fn delete_folder(
         })?;
     state.cache.forget_tenant(&principal.tenant);
     lifecycle::reclaim(&state, &deleted).await;
-    crate::webhooks::file_events(&state, "file.deleted", &deleted).await;
+    state.webhook_wakeup.notify_one();
     Ok(Json(Done::now()))
 }
