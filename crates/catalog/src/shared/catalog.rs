@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
     catalog::{CatalogResult, FileAnnouncer},
-    ApiKeyRecord, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry,
-    Catalog, Charge, ClientId, ContentHash, CreditMovement, DeliveryRecord, DueDelivery,
-    EndpointUpdate, FileId, FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove,
-    FolderPath, FolderStats, ItemOutcome, LedgerEntry, ListQuery, NewApiKey, NewCacheEntry,
-    NewEndpoint, NewEvent, NewPreload, NewUpload, PreloadItem, PreloadRecord, Preview, Promotion,
-    SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim, WebhookEndpoint,
+    ApiKeyRecord, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry, Catalog, Charge, ClientId,
+    ContentHash, CreditMovement, DeliveryRecord, DueDelivery, EndpointUpdate, FileId, FileMove,
+    FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ItemOutcome,
+    LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent, NewPreload, NewUpload,
+    PreloadItem, PreloadRecord, Preview, Promotion, SweepReport, SweepRule, Tenant, TenantUpdate,
+    UploadClaim, WebhookEndpoint,
 };
 
 use super::{

@@ -9,8 +9,8 @@ use crate::time::to_ms;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
     catalog::{CatalogResult, FileAnnouncer},
-    CatalogError, ClientId, ContentHash, FileId, FileName, FileRecord,
-    FileStatus, FolderPath, MediaType, NewUpload, UploadClaim,
+    CatalogError, ClientId, ContentHash, FileId, FileName, FileRecord, FileStatus, FolderPath,
+    MediaType, NewUpload, UploadClaim,
 };
 
 /// A pending upload whose URL lapsed no longer holds its name; a new request may take it.
