@@ -553,11 +553,15 @@ async fn items_of_one_source_are_made_one_at_a_time(c: Arc<dyn Catalog>) {
     });
     // Only the claim's holder may finish it.
     assert_eq!(
-        c.finish_preload_item(&p.id, 0, now, &done).await.unwrap(),
+        c.finish_preload_item(&p.id, 0, now, &done, &|_, _, _| Vec::new())
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        c.finish_preload_item(&p.id, 0, until, &done).await.unwrap(),
+        c.finish_preload_item(&p.id, 0, until, &done, &|_, _, _| Vec::new())
+            .await
+            .unwrap(),
         Some(false),
         "two items are still open"
     );
@@ -601,7 +605,7 @@ async fn items_of_one_source_are_made_one_at_a_time(c: Arc<dyn Catalog>) {
         let claim = lapsed + Duration::minutes(5);
         // The last item to end says so.
         assert_eq!(
-            c.finish_preload_item(&p.id, position, claim, &failed)
+            c.finish_preload_item(&p.id, position, claim, &failed, &|_, _, _| Vec::new())
                 .await
                 .unwrap(),
             Some(position == 2)

@@ -38,6 +38,11 @@ pub type CatalogResult<T> = Result<T, CatalogError>;
 /// in the change's own transaction, so no committed change goes unannounced.
 pub type FileAnnouncer<'a> = &'a (dyn Fn(&FileRecord) -> NewEvent + Sync);
 
+/// Builds the events announcing that the item at a position of a preload ended (and, when the
+/// flag says it was the last open one, that the preload is complete), written in the same
+/// transaction as the item's result.
+pub type PreloadAnnouncer<'a> = &'a (dyn Fn(&PreloadRecord, u32, bool) -> Vec<NewEvent> + Sync);
+
 #[async_trait]
 pub trait Catalog: Send + Sync + 'static {
     /// Answers when the backend is reachable; for health checks.
@@ -223,6 +228,7 @@ pub trait Catalog: Send + Sync + 'static {
         position: u32,
         claimed_until: DateTime<Utc>,
         outcome: &ItemOutcome,
+        announce: PreloadAnnouncer<'_>,
     ) -> CatalogResult<Option<bool>>;
     async fn cache_entry(
         &self,

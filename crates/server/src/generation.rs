@@ -9,7 +9,8 @@ use std::{sync::Arc, time::Duration};
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
     AssetType, CacheEntry, CatalogError, Charge, CreditMovement, CreditReason, FileName,
-    FileRecord, ItemOutcome, ItemResult, NewCacheEntry, PreloadItem, Promotion,
+    FileRecord, ItemOutcome, ItemResult, NewCacheEntry, NewEvent, PreloadItem, PreloadRecord,
+    Promotion,
 };
 use mediadrive_generate::{Model, Output};
 use mediadrive_probe::{Kind, MediaInfo};
@@ -93,12 +94,20 @@ async fn process(state: &AppState, item: PreloadItem, claimed_until: DateTime<Ut
             return;
         }
     };
+    let announce =
+        |preload: &PreloadRecord, position, last| announcements(state, preload, position, last);
     match state
         .catalog
-        .finish_preload_item(&item.preload_id, item.position, claimed_until, &outcome)
+        .finish_preload_item(
+            &item.preload_id,
+            item.position,
+            claimed_until,
+            &outcome,
+            &announce,
+        )
         .await
     {
-        Ok(Some(last)) => announce(state, &item, &outcome, last).await,
+        Ok(Some(_)) => state.webhook_wakeup.notify_one(),
         Ok(None) => tracing::warn!(preload = %item.preload_id, position = item.position,
             "preload item was taken over by another node"),
         Err(e) => tracing::error!(preload = %item.preload_id, position = item.position, error = %e,
@@ -106,33 +115,37 @@ async fn process(state: &AppState, item: PreloadItem, claimed_until: DateTime<Ut
     }
 }
 
-/// Tells webhooks (and the preload's callback) how the item ended, and, after its last item,
-/// that the preload is complete.
-async fn announce(state: &AppState, item: &PreloadItem, outcome: &ItemOutcome, last: bool) {
-    let preload = match state.catalog.preload(&item.tenant, &item.preload_id).await {
-        Ok(Some(preload)) => preload,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::error!(preload = %item.preload_id, error = %e, "could not read the preload to announce it");
-            return;
-        }
-    };
-    let view = crate::api::preload_view(state, &preload);
+/// The events telling webhooks (and the preload's callback) how the item at `position` ended, and,
+/// after the last one, that the preload is complete.
+fn announcements(
+    state: &AppState,
+    preload: &PreloadRecord,
+    position: u32,
+    last: bool,
+) -> Vec<NewEvent> {
+    let view = crate::api::preload_view(state, preload);
     let callback = preload.callback.as_deref();
-    let event = match outcome {
-        ItemOutcome::Ready(_) => "preload.item.ready",
-        ItemOutcome::Failed(_) => "preload.item.failed",
+    let item = view.items.get(position as usize);
+    let event = match item.map(|i| i.status) {
+        Some("ready") => "preload.item.ready",
+        _ => "preload.item.failed",
     };
     let data = serde_json::json!({
-        "client_id": item.tenant,
-        "preload_id": item.preload_id,
-        "item": view.items.get(item.position as usize),
+        "client_id": preload.tenant,
+        "preload_id": preload.id,
+        "item": item,
     });
-    webhooks::emit(state, &item.tenant, event, data, callback).await;
+    let mut events = vec![webhooks::event(&preload.tenant, event, data, callback)];
     if last {
-        let data = serde_json::json!({"client_id": item.tenant, "preload": view});
-        webhooks::emit(state, &item.tenant, "preload.completed", data, callback).await;
+        let data = serde_json::json!({"client_id": preload.tenant, "preload": view});
+        events.push(webhooks::event(
+            &preload.tenant,
+            "preload.completed",
+            data,
+            callback,
+        ));
     }
+    events
 }
 
 /// The generator an item names; looked up only when something must be generated, so promotions

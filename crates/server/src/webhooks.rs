@@ -43,40 +43,6 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String
     ))
 }
 
-/// Writes an event to the outbox, for the tenant's endpoints that want its type and for
-/// `callback`. The caller's request never waits for a receiver.
-pub async fn emit(
-    state: &AppState,
-    tenant: &ClientId,
-    event_type: &str,
-    data: Value,
-    callback: Option<&str>,
-) {
-    // Callbacks are signed with the tenant's callback secret, made on first use; without one a
-    // callback could not be signed, and is left out.
-    let callback = match callback {
-        Some(url) => match state.catalog.callback_secret(tenant, &new_secret).await {
-            Ok(_) => Some(url),
-            Err(e) => {
-                tracing::error!(%tenant, error = %e, "no callback secret; the callback is left out");
-                None
-            }
-        },
-        None => None,
-    };
-    match state
-        .catalog
-        .enqueue_event(&event(tenant, event_type, data, callback))
-        .await
-    {
-        Ok(0) => {}
-        Ok(_) => state.webhook_wakeup.notify_one(),
-        Err(e) => {
-            tracing::error!(%tenant, event_type, error = %e, "could not record a webhook event")
-        }
-    }
-}
-
 /// The event announcing a change to a file (`file.uploaded`, `file.deleted`), for the catalog to
 /// write in the change's own transaction.
 pub fn file_event(state: &AppState, event_type: &str, file: &FileRecord) -> NewEvent {
@@ -92,7 +58,8 @@ pub fn file_event(state: &AppState, event_type: &str, file: &FileRecord) -> NewE
     event(&file.tenant, event_type, data, None)
 }
 
-fn event(tenant: &ClientId, event_type: &str, data: Value, callback: Option<&str>) -> NewEvent {
+/// An event for the outbox: the body every target receives, and the callback it also goes to.
+pub fn event(tenant: &ClientId, event_type: &str, data: Value, callback: Option<&str>) -> NewEvent {
     let now = Utc::now();
     NewEvent {
         id: format!("msg_{}", uuid_like()),

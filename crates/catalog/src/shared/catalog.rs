@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
-    catalog::{CatalogResult, FileAnnouncer},
+    catalog::{CatalogResult, FileAnnouncer, PreloadAnnouncer},
     ApiKeyRecord, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry, Catalog, Charge, ClientId,
     ContentHash, CreditMovement, DeliveryRecord, DueDelivery, EndpointUpdate, FileId, FileMove,
     FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ItemOutcome,
@@ -276,8 +276,17 @@ impl Catalog for Backend {
         position: u32,
         claimed_until: DateTime<Utc>,
         outcome: &ItemOutcome,
+        announce: PreloadAnnouncer<'_>,
     ) -> CatalogResult<Option<bool>> {
-        preloads::finish(&self.pool, preload_id, position, claimed_until, outcome).await
+        preloads::finish(
+            &self.pool,
+            preload_id,
+            position,
+            claimed_until,
+            outcome,
+            announce,
+        )
+        .await
     }
 
     async fn cache_entry(

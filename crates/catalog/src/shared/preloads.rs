@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
-    catalog::CatalogResult, ClientId, ItemOutcome, NewPreload, PreloadItem, PreloadRecord,
-    SweepRule,
+    catalog::{CatalogResult, PreloadAnnouncer},
+    ClientId, ItemOutcome, NewPreload, PreloadItem, PreloadRecord, SweepRule,
 };
 
 use super::{
-    backend, prep,
+    backend, lock_tenant, prep,
     rows::{ItemRow, ITEM_COLUMNS},
     write_tx, Conn, Pool,
 };
@@ -200,13 +200,25 @@ pub async fn finish(
     position: u32,
     claimed_until: DateTime<Utc>,
     outcome: &ItemOutcome,
+    announce: PreloadAnnouncer<'_>,
 ) -> CatalogResult<Option<bool>> {
     let (status, error, result) = match outcome {
         ItemOutcome::Ready(r) => ("ready", None, Some(r)),
         ItemOutcome::Failed(e) => ("failed", Some(e.as_str()), None),
     };
+    let tenant: Option<String> =
+        sqlx::query_scalar(&prep("SELECT tenant_id FROM preloads WHERE id = ?1"))
+            .bind(preload_id)
+            .fetch_optional(pool)
+            .await
+            .map_err(backend)?;
+    let Some(tenant) = tenant.and_then(|t| ClientId::parse(&t).ok()) else {
+        return Ok(None);
+    };
     let mut tx = write_tx(pool).await?;
-    // The preload's row first: of two items ending at once, exactly one sees the other's end.
+    // The tenant first, as everywhere (the events below need it); then the preload's row: of two
+    // items ending at once, exactly one sees the other's end.
+    lock_tenant(&mut tx, &tenant).await?;
     sqlx::query(&prep(
         "UPDATE preloads SET created_at = created_at WHERE id = ?1",
     ))
@@ -247,6 +259,11 @@ pub async fn finish(
     .fetch_one(&mut *tx)
     .await
     .map_err(backend)?;
+    if let Some(record) = load(&mut tx, &tenant, preload_id).await? {
+        for event in announce(&record, position, open == 0) {
+            super::webhooks::enqueue_in(&mut tx, &event).await?;
+        }
+    }
     tx.commit().await.map_err(backend)?;
     Ok(Some(open == 0))
 }

@@ -267,7 +267,15 @@ pub async fn create_preload(
         .collect::<ApiResult<Vec<_>>>()?;
     let callback = match body.get("callback") {
         None | Some(Value::Null) => None,
-        Some(Value::String(url)) => Some(super::webhooks::target_url(&state, url, "callback")?),
+        Some(Value::String(url)) => {
+            let url = super::webhooks::target_url(&state, url, "callback")?;
+            // Callbacks are signed with the tenant's callback secret, made on first use.
+            state
+                .catalog
+                .callback_secret(&principal.tenant, &crate::webhooks::new_secret)
+                .await?;
+            Some(url)
+        }
         Some(_) => {
             return Err(ApiError::bad_request(
                 "callback must be an http or https URL",
