@@ -1,5 +1,6 @@
-//! Webhook delivery, one mechanism for the whole product: events go to a durable outbox in the
-//! catalog (`emit`), and a worker on every node claims due deliveries and POSTs them, signed as
+//! Webhook delivery, one mechanism for the whole product: events (built here, `event`) go to a
+//! durable outbox in the catalog, written in the transaction of the change they announce, and a
+//! worker on every node claims due deliveries and POSTs them, signed as
 //! Standard Webhooks sign (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,…`), retried
 //! on a backoff schedule with jitter. At least once: a node that dies mid-delivery loses its
 //! claim, and another node sends again; receivers drop duplicates by `webhook-id`.
