@@ -387,17 +387,14 @@ async fn an_event_committed_before_a_crash_is_delivered_after_the_restart() {
     let manager = server.key("acme", "manager");
     let receiver = Receiver::start().await;
     register(&server, &manager, &receiver, json!(["file.uploaded"])).await;
+    // The receiver refuses everything until the crash: the event is committed with the upload
+    // (which has returned), and whether or not a first attempt was made, none was delivered.
     receiver.answer(503);
     server
         .upload(&manager, "", "d.bin", "application/octet-stream", &[3; 10])
         .await;
-    let tried = receiver.hits();
     server.kill();
     receiver.answer(0);
-    assert!(
-        tried >= 1 && receiver.events().is_empty(),
-        "tried, and not delivered before the crash"
-    );
     let restarted = server
         .start_peer_with(&[
             "--config",
