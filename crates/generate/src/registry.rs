@@ -207,7 +207,7 @@ fn build(
             model: upstream,
         }),
         Adapter::Elevenlabs => Arc::new(ElevenLabs {
-            endpoint: endpoint(Some("https://api.elevenlabs.io"))?,
+            endpoint: endpoint(Some("https://api.elevenlabs.io"))?.with_key_header("xi-api-key"),
             model: m
                 .upstream_model
                 .clone()

@@ -4,7 +4,7 @@
 //! A cached asset is never generated twice, and promotion (or a regeneration because the cache
 //! purged the bytes first) costs nothing.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
@@ -15,12 +15,15 @@ use mediadrive_core::{
 use mediadrive_generate::{Model, Output};
 use mediadrive_probe::{Kind, MediaInfo};
 use serde_json::{Map, Value};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
-use crate::{lifecycle, probing, state::AppState, upload, webhooks};
+use crate::{
+    claimed::{self, Worker},
+    lifecycle, probing,
+    state::AppState,
+    upload, webhooks,
+};
 
-/// How often queued items are looked for when no preload announced one.
-const POLL: Duration = Duration::from_secs(2);
 /// A claim outlasts the generation's own time limit by this much, for probing and storing.
 const CLAIM_MARGIN: Duration = Duration::from_secs(120);
 
@@ -32,41 +35,23 @@ const PATH_TAKEN: &str = "path_taken";
 const PERSIST_FAILED: &str = "persist_failed";
 
 /// Runs until shutdown: claims as many items as there are free slots and makes each.
-pub async fn run_generator(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(state.config.generation.concurrency.max(1)));
-    let claim = state.config.generation.timeout() + CLAIM_MARGIN;
-    loop {
-        let free = slots.available_permits() as u32;
-        let mut claimed = 0;
-        if free > 0 {
-            let now = Utc::now();
-            let until = now + claim;
-            match state.catalog.claim_preload_items(now, until, free).await {
-                Ok(items) => {
-                    claimed = items.len();
-                    for item in items {
-                        let slot = slots.clone().acquire_owned().await.expect("never closed");
-                        let state = state.clone();
-                        tokio::spawn(async move {
-                            process(&state, item, until).await;
-                            drop(slot);
-                            state.generation_wakeup.notify_one();
-                        });
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "could not claim preload items"),
-            }
-        }
-        // A full batch suggests more are waiting.
-        if claimed > 0 && claimed as u32 == free {
-            continue;
-        }
-        tokio::select! {
-            _ = state.generation_wakeup.notified() => {}
-            _ = tokio::time::sleep(POLL) => {}
-            _ = shutdown.changed() => return,
-        }
-    }
+pub async fn run_generator(state: AppState, shutdown: watch::Receiver<bool>) {
+    let worker = Worker {
+        slots: state.config.generation.concurrency,
+        claim_for: state.config.generation.timeout() + CLAIM_MARGIN,
+        wakeup: state.generation_wakeup.clone(),
+        what: "preload items",
+    };
+    claimed::run(
+        state,
+        shutdown,
+        worker,
+        |state, now, until, limit| async move {
+            state.catalog.claim_preload_items(now, until, limit).await
+        },
+        |state, item, until| async move { process(&state, item, until).await },
+    )
+    .await
 }
 
 /// Why an item did not become ready.

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod claimed;
 pub mod config;
 pub mod dashboard;
 pub mod error;

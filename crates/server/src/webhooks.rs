@@ -5,10 +5,7 @@
 //! on a backoff schedule with jitter. At least once: a node that dies mid-delivery loses its
 //! claim, and another node sends again; receivers drop duplicates by `webhook-id`.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -17,14 +14,15 @@ use mediadrive_core::{AttemptOutcome, ClientId, DueDelivery, FileRecord, NewEven
 use rand::{Rng, RngCore};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
-use crate::state::AppState;
+use crate::{
+    claimed::{self, Worker},
+    state::AppState,
+};
 
 /// Deliveries one node sends at once.
 const SLOTS: usize = 8;
-/// How often due deliveries are looked for when no event announced one.
-const POLL: Duration = Duration::from_secs(1);
 
 /// A new Standard Webhooks secret: `whsec_` and 32 random bytes in base64.
 pub fn new_secret() -> String {
@@ -85,41 +83,25 @@ fn uuid_like() -> String {
 
 /// Runs until shutdown: claims as many due deliveries as there are free slots and sends each on
 /// its own, so a slow receiver holds up only its own slot.
-pub async fn run_deliverer(state: AppState, mut shutdown: watch::Receiver<bool>) {
-    // A send ends within the timeout; a node that dies mid-send frees its claim soon after.
-    let claim = Duration::from_secs(state.config.webhooks.timeout_secs) + Duration::from_secs(10);
-    let slots = Arc::new(Semaphore::new(SLOTS));
-    loop {
-        let free = slots.available_permits() as u32;
-        let mut claimed = 0;
-        if free > 0 {
-            let now = Utc::now();
-            let until = now + claim;
-            match state.catalog.claim_deliveries(now, until, free).await {
-                Ok(due) => {
-                    claimed = due.len();
-                    for delivery in due {
-                        let slot = slots.clone().acquire_owned().await.expect("never closed");
-                        let state = state.clone();
-                        tokio::spawn(async move {
-                            deliver(&state, delivery, until).await;
-                            drop(slot);
-                            state.webhook_wakeup.notify_one();
-                        });
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "could not claim webhook deliveries"),
-            }
-        }
-        if claimed > 0 && claimed as u32 == free {
-            continue;
-        }
-        tokio::select! {
-            _ = state.webhook_wakeup.notified() => {}
-            _ = tokio::time::sleep(POLL) => {}
-            _ = shutdown.changed() => return,
-        }
-    }
+pub async fn run_deliverer(state: AppState, shutdown: watch::Receiver<bool>) {
+    let worker = Worker {
+        slots: SLOTS,
+        // A send ends within the timeout; a node that dies mid-send frees its claim soon after.
+        claim_for: Duration::from_secs(state.config.webhooks.timeout_secs)
+            + Duration::from_secs(10),
+        wakeup: state.webhook_wakeup.clone(),
+        what: "webhook deliveries",
+    };
+    claimed::run(
+        state,
+        shutdown,
+        worker,
+        |state, now, until, limit| async move {
+            state.catalog.claim_deliveries(now, until, limit).await
+        },
+        |state, delivery, until| async move { deliver(&state, delivery, until).await },
+    )
+    .await
 }
 
 /// When to try again after `attempts` failed ones; `None` once the schedule is spent.

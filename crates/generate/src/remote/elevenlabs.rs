@@ -65,7 +65,7 @@ impl Generator for ElevenLabs {
             .push(voice_id);
         url.query_pairs_mut()
             .append_pair("output_format", OUTPUT_FORMAT);
-        let mut request = self
+        let request = self
             .endpoint
             .post(url)
             .header("accept", "audio/mpeg")
@@ -73,9 +73,6 @@ impl Generator for ElevenLabs {
                 "text": inputs::text(inputs, "text"),
                 "model_id": self.model,
             }));
-        if let Some(key) = &self.endpoint.key {
-            request = request.header("xi-api-key", &key.0);
-        }
         self.endpoint.send_into(request, out).await
     }
 }

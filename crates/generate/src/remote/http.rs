@@ -77,10 +77,7 @@ impl Generator for HttpGenerator {
         let mut body = inputs.clone();
         body.insert("type".into(), Value::String(self.asset_type.clone()));
         body.insert("model".into(), Value::String(self.model.clone()));
-        let mut request = self.endpoint.post(self.endpoint.base.clone()).json(&body);
-        if let Some(key) = &self.endpoint.key {
-            request = request.bearer_auth(&key.0);
-        }
+        let request = self.endpoint.post(self.endpoint.base.clone()).json(&body);
         self.endpoint.send_into(request, out).await
     }
 }

@@ -32,6 +32,8 @@ impl fmt::Debug for Secret {
 pub struct Endpoint {
     pub base: Url,
     pub key: Option<Secret>,
+    /// The header the key travels in; `Authorization: Bearer` when none is named.
+    key_header: Option<&'static str>,
     client: reqwest::Client,
 }
 
@@ -45,7 +47,18 @@ impl Endpoint {
             .user_agent(concat!("mediadrive/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a client with these settings builds");
-        Self { base, key, client }
+        Self {
+            base,
+            key,
+            key_header: None,
+            client,
+        }
+    }
+
+    /// Sends the key in the header `name` instead of `Authorization: Bearer`.
+    pub fn with_key_header(mut self, name: &'static str) -> Self {
+        self.key_header = Some(name);
+        self
     }
 
     /// `path` below the base URL (which may itself carry a path prefix).
@@ -54,8 +67,14 @@ impl Endpoint {
         Url::parse(&format!("{base}{path}")).expect("a path below a valid URL is valid")
     }
 
+    /// A POST to `url` carrying the key, if there is one.
     pub fn post(&self, url: Url) -> RequestBuilder {
-        self.client.post(url)
+        let request = self.client.post(url);
+        match (&self.key, self.key_header) {
+            (Some(key), Some(header)) => request.header(header, &key.0),
+            (Some(key), None) => request.bearer_auth(&key.0),
+            (None, _) => request,
+        }
     }
 
     /// Whether the server accepts TCP connections now.

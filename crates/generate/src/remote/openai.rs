@@ -70,13 +70,10 @@ impl Generator for OpenAiImage {
         if !self.model.starts_with("gpt-image") {
             body["response_format"] = json!("b64_json");
         }
-        let mut request = self
+        let request = self
             .endpoint
             .post(self.endpoint.url("/v1/images/generations"))
             .json(&body);
-        if let Some(key) = &self.endpoint.key {
-            request = request.bearer_auth(&key.0);
-        }
         let answer: Value = self
             .endpoint
             .send(request)
@@ -161,13 +158,10 @@ impl Generator for OpenAiSpeech {
         if let Some(speed) = inputs::number(inputs, "speed") {
             body["speed"] = json!(speed);
         }
-        let mut request = self
+        let request = self
             .endpoint
             .post(self.endpoint.url("/v1/audio/speech"))
             .json(&body);
-        if let Some(key) = &self.endpoint.key {
-            request = request.bearer_auth(&key.0);
-        }
         self.endpoint.send_into(request, out).await
     }
 }
