@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use ipnet::IpNet;
 use mediadrive_server::{
-    config::{GenerationConfig, WebhookConfig},
+    config::{GenerationConfig, RenderConfig, WebhookConfig},
     Config,
 };
 use serde::Deserialize;
@@ -83,6 +83,7 @@ struct FileSettings {
     memory_cache_max_file_bytes: Option<u64>,
     generation: Option<GenerationConfig>,
     webhooks: Option<WebhookConfig>,
+    renders: Option<RenderConfig>,
 }
 
 fn read_file(path: Option<&PathBuf>) -> Result<FileSettings> {
@@ -191,6 +192,12 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
         }
         config.webhooks = webhooks;
     }
+    if let Some(renders) = file.renders {
+        if renders.temporary_ttl_secs == 0 || renders.concurrency == 0 {
+            bail!("renders.temporary_ttl_secs and renders.concurrency must be at least 1");
+        }
+        config.renders = renders;
+    }
     if let Some(listen) = listen.filter(|l| !l.fetch_allow.is_empty()) {
         config.generation.fetch_allow = listen.fetch_allow.clone();
     }
@@ -245,6 +252,11 @@ mod tests {
                 default_hooks.retry_schedule_secs,
                 default_hooks.disable_after_failures
             )
+        );
+        let (renders, default_renders) = (file.renders.unwrap(), defaults.renders);
+        assert_eq!(
+            (renders.temporary_ttl_secs, renders.concurrency),
+            (default_renders.temporary_ttl_secs, default_renders.concurrency)
         );
         let (given, default) = (file.generation.unwrap(), defaults.generation);
         assert_eq!(

@@ -11,6 +11,7 @@ mod nodes;
 mod preloads;
 mod probe;
 mod quota;
+mod renders;
 mod serving;
 mod uploads;
 mod webhooks;

@@ -172,7 +172,7 @@ async fn component(State(a): State<Arc<Assets>>, Json(body): Json<Value>) -> Res
     ([("content-type", "video/mp4")], a.mp4.clone()).into_response()
 }
 
-/// `src` files: an image, a large body, a slow one, and a redirect to wherever `to` says.
+/// `src` files: an image, a video, a large body, a slow one, and a redirect to wherever `to` says.
 async fn file(
     State(a): State<Arc<Assets>>,
     UrlPath(name): UrlPath<String>,
@@ -186,6 +186,7 @@ async fn file(
             webp_for("slow", 8, 8).into_response()
         }
         "redirect" => Redirect::temporary(&query["to"]).into_response(),
+        "clip.mp4" => ([("content-type", "video/mp4")], a.mp4.clone()).into_response(),
         _ => ([("content-type", "image/webp")], webp_for(&name, 32, 24)).into_response(),
     }
 }

@@ -489,6 +489,63 @@ async fn a_preload_callback_hears_of_each_item_and_of_the_end() {
 }
 
 #[tokio::test]
+async fn a_render_callback_and_endpoints_hear_of_each_asset_as_it_is_hosted() {
+    let (server, _config) = start().await;
+    let manager = server.key("acme", "manager");
+    let endpoint = Receiver::start().await;
+    register(&server, &manager, &endpoint, json!(["asset.hosted", "asset.failed"])).await;
+    let callback = Receiver::start().await;
+    let (_, secret) = server
+        .call("GET", "/v2/webhooks/callback-secret", &manager, None)
+        .await;
+    *callback.secret.lock().unwrap() = secret["secret"].as_str().unwrap().to_string();
+    let (status, render) = server
+        .call(
+            "POST",
+            "/v2/renders",
+            &manager,
+            Some(json!({"callback": callback.url,
+                        "outputs": [{"type": "video"}, {"type": "thumbnail"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{render}");
+    let outputs = render["outputs"].as_array().unwrap();
+    let clip = crate::mock_models::MockModels::start().await;
+    let video = server
+        .http
+        .get(format!("{}/files/clip.mp4", clip.base))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    // The thumbnail is not an image: refused at upload, so only the video is hosted.
+    for (output, bytes) in outputs.iter().zip([video.to_vec(), vec![0u8; 100]]) {
+        server
+            .http
+            .put(output["upload_url"].as_str().unwrap())
+            .header("x-api-key", &manager)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+    }
+    for receiver in [&endpoint, &callback] {
+        let got = receiver.wait_for(1).await;
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].signature_ok);
+        assert_eq!(got[0].body["type"], "asset.hosted");
+        let data = &got[0].body["data"];
+        assert_eq!(data["render_id"], render["id"]);
+        assert_eq!(data["asset"]["id"], outputs[0]["id"]);
+        assert_eq!(data["asset"]["status"], "ready");
+        let hosted = data["asset"]["hosted_url"].as_str().unwrap();
+        assert_eq!(server.get(hosted).await.status(), StatusCode::OK);
+    }
+}
+
+#[tokio::test]
 async fn webhook_management_is_for_managers_and_refuses_private_targets() {
     let server = Server::start().await;
     let manager = server.key("acme", "manager");

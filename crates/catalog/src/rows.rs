@@ -3,7 +3,7 @@
 use mediadrive_core::{
     ApiKeyRecord, AssetType, CacheEntry, CatalogError, ClientId, ContentHash, CreditReason, FileId,
     FileName, FileRecord, FileStatus, FolderPath, ItemRequest, ItemResult, ItemStatus, LedgerEntry,
-    MediaType, PreloadItem, Role, Tenant,
+    MediaType, OutputKind, OutputStatus, PreloadItem, RenderOutput, Role, Tenant,
 };
 
 use crate::time::{from_ms, opt_from_ms};
@@ -248,6 +248,59 @@ impl TryFrom<LedgerRow> for LedgerEntry {
             preload_id: r.preload_id,
             position: r.position.map(|p| p as u32),
             created_at: from_ms(r.created_at),
+        })
+    }
+}
+
+/// Columns of `render_outputs o` joined with `renders r`.
+pub const OUTPUT_COLUMNS: &str =
+    "o.id, o.render_id, o.tenant_id, o.kind, o.src, o.stem, o.status, o.error, o.cache_entry_id, \
+     o.hosted_file_id, r.host, r.callback_url, o.created_at, o.updated_at";
+
+#[derive(sqlx::FromRow)]
+pub struct OutputRow {
+    id: String,
+    render_id: String,
+    tenant_id: String,
+    kind: String,
+    src: Option<String>,
+    stem: Option<String>,
+    status: String,
+    error: Option<String>,
+    cache_entry_id: Option<String>,
+    hosted_file_id: Option<String>,
+    host: bool,
+    callback_url: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<OutputRow> for RenderOutput {
+    type Error = CatalogError;
+    fn try_from(r: OutputRow) -> Result<Self, Self::Error> {
+        let mut status = OutputStatus::parse(&r.status).ok_or_else(|| corrupt("output status"))?;
+        // The hosted file was deleted from the drive.
+        if status == OutputStatus::Ready && r.hosted_file_id.is_none() {
+            status = OutputStatus::Deleted;
+        }
+        Ok(RenderOutput {
+            id: r.id,
+            render_id: r.render_id,
+            tenant: ClientId::parse(&r.tenant_id).map_err(|_| corrupt("client id"))?,
+            kind: OutputKind::parse(&r.kind).ok_or_else(|| corrupt("output kind"))?,
+            src: r.src,
+            stem: r.stem,
+            status,
+            error: r.error,
+            cache_entry: r.cache_entry_id,
+            hosted_file: match r.hosted_file_id {
+                Some(id) => Some(FileId::parse(&id).map_err(|_| corrupt("file id"))?),
+                None => None,
+            },
+            host: r.host,
+            callback: r.callback_url,
+            created_at: from_ms(r.created_at),
+            updated_at: from_ms(r.updated_at),
         })
     }
 }

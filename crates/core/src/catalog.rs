@@ -8,8 +8,9 @@ use crate::{
     ContentHash, CreditMovement, DeliveryRecord, DueDelivery, EndpointUpdate, FileId, FileMove,
     FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ItemOutcome,
     LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent, NewPreload, NewUpload,
-    PreloadItem, PreloadRecord, Preview, Promotion, SweepReport, SweepRule, Tenant, TenantUpdate,
-    UploadClaim, WebhookEndpoint,
+    NewRender, OutputClaim, OutputOutcome, PreloadItem, PreloadRecord, Preview, Promotion,
+    RenderOutput, RenderRecord, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
+    WebhookEndpoint,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,10 @@ pub type FileAnnouncer<'a> = &'a (dyn Fn(&FileRecord) -> NewEvent + Sync);
 /// flag says it was the last open one, that the preload is complete), written in the same
 /// transaction as the item's result.
 pub type PreloadAnnouncer<'a> = &'a (dyn Fn(&PreloadRecord, u32, bool) -> Vec<NewEvent> + Sync);
+
+/// Builds the events announcing how a render output moved on (hosted or failed), written in the
+/// same transaction as that change; none for the steps in between.
+pub type OutputAnnouncer<'a> = &'a (dyn Fn(&RenderOutput) -> Vec<NewEvent> + Sync);
 
 #[async_trait]
 pub trait Catalog: Send + Sync + 'static {
@@ -257,6 +262,49 @@ pub trait Catalog: Send + Sync + 'static {
     /// The newest `limit` ledger entries of a tenant, newest first.
     async fn credit_ledger(&self, tenant: &ClientId, limit: u32)
         -> CatalogResult<Vec<LedgerEntry>>;
+
+    // Render outputs.
+    /// Records a render and its outputs, waiting for their uploads or queued for their download.
+    async fn create_render(&self, render: &NewRender) -> CatalogResult<RenderRecord>;
+    async fn render(&self, tenant: &ClientId, id: &str) -> CatalogResult<Option<RenderRecord>>;
+    async fn render_output(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+    ) -> CatalogResult<Option<RenderOutput>>;
+    /// Claims an output waiting for its upload until `until`, so two PUTs cannot race.
+    async fn claim_output_upload(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> CatalogResult<OutputClaim>;
+    /// Claims up to `limit` outputs with background work due (a download, a hosting copy), and
+    /// those whose claim lapsed, until `until`, oldest first.
+    async fn claim_render_work(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> CatalogResult<Vec<RenderOutput>>;
+    /// Moves a claimed output on, if the claim lasting `claimed_until` is still its own; `None`
+    /// otherwise.
+    async fn finish_render_output(
+        &self,
+        id: &str,
+        claimed_until: DateTime<Utc>,
+        outcome: &OutputOutcome,
+        announce: OutputAnnouncer<'_>,
+    ) -> CatalogResult<Option<RenderOutput>>;
+    /// Marks an output deleted (whatever it was doing: a claim on it no longer counts); returns it
+    /// as it was, so its hosted file can be deleted.
+    async fn delete_render_output(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<Option<RenderOutput>>;
 
     // Webhooks.
     async fn create_webhook_endpoint(

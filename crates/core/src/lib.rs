@@ -7,6 +7,7 @@ pub mod hash;
 pub mod ids;
 pub mod model;
 pub mod paths;
+pub mod renders;
 pub mod role;
 pub mod webhooks;
 
@@ -17,5 +18,6 @@ pub use hash::ContentHash;
 pub use ids::{ClientId, FileId, IdError};
 pub use model::*;
 pub use paths::{FileName, FolderPath, PathError};
+pub use renders::*;
 pub use role::{Action, Role};
 pub use webhooks::*;

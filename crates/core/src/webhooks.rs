@@ -12,6 +12,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "preload.item.ready",
     "preload.item.failed",
     "preload.completed",
+    "asset.hosted",
+    "asset.failed",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

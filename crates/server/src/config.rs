@@ -40,6 +40,7 @@ pub struct Config {
     /// Preloads: generators, the temporary cache, credits, the fetch policy.
     pub generation: GenerationConfig,
     pub webhooks: WebhookConfig,
+    pub renders: RenderConfig,
 }
 
 fn default_webhook_timeout() -> u64 {
@@ -79,6 +80,40 @@ impl Default for WebhookConfig {
     }
 }
 
+fn default_render_ttl() -> u64 {
+    24 * 3600
+}
+fn default_render_concurrency() -> usize {
+    4
+}
+
+/// The `[renders]` section: the temporary tier of render outputs and their hosting copies.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderConfig {
+    /// How long a render output's temporary URL works, in seconds (seed 004: 24 hours).
+    #[serde(default = "default_render_ttl")]
+    pub temporary_ttl_secs: u64,
+    /// Downloads and hosting copies run at once on one node.
+    #[serde(default = "default_render_concurrency")]
+    pub concurrency: usize,
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        Self {
+            temporary_ttl_secs: default_render_ttl(),
+            concurrency: default_render_concurrency(),
+        }
+    }
+}
+
+impl RenderConfig {
+    pub fn temporary_ttl(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.temporary_ttl_secs.min(i64::MAX as u64) as i64)
+    }
+}
+
 impl Config {
     /// Defaults for everything but where the data lives and where the server listens.
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
@@ -102,6 +137,7 @@ impl Config {
             serve_redirect: false,
             generation: GenerationConfig::default(),
             webhooks: WebhookConfig::default(),
+            renders: RenderConfig::default(),
         }
     }
 }

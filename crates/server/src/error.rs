@@ -24,6 +24,9 @@ pub struct ErrorBody {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Seed 002's answer when the drive cannot take more bytes.
+pub const STORAGE_BLOCKED: &str = "Storage is blocked. Add credits to continue uploading.";
+
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
@@ -57,7 +60,7 @@ impl ApiError {
     }
 
     pub fn storage_blocked() -> Self {
-        Self::forbidden("Storage is blocked. Add credits to continue uploading.")
+        Self::forbidden(STORAGE_BLOCKED)
     }
 
     pub fn file_not_found() -> Self {

@@ -9,8 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
     AssetType, CacheEntry, CatalogError, Charge, CreditMovement, CreditReason, FileName,
-    FileRecord, ItemOutcome, ItemResult, NewCacheEntry, NewEvent, PreloadItem, PreloadRecord,
-    Promotion,
+    FileRecord, ItemOutcome, ItemResult, NewEvent, PreloadItem, PreloadRecord, Promotion,
 };
 use mediadrive_generate::{Model, Output};
 use mediadrive_probe::{Kind, MediaInfo};
@@ -19,9 +18,8 @@ use tokio::sync::watch;
 
 use crate::{
     claimed::{self, Worker},
-    lifecycle, probing,
     state::AppState,
-    upload, webhooks,
+    temporary, webhooks,
 };
 
 /// A claim outlasts the generation's own time limit by this much, for probing and storing.
@@ -357,15 +355,6 @@ fn expected_kind(t: AssetType) -> Kind {
     }
 }
 
-/// The file extension of a probed container; WebP stays `.webp` (seed 000).
-fn extension(info: &MediaInfo) -> String {
-    match info.container.as_deref() {
-        Some("jpeg") => "jpg".into(),
-        Some(other) => other.into(),
-        None => "bin".into(),
-    }
-}
-
 async fn make(
     state: &AppState,
     item: &PreloadItem,
@@ -397,67 +386,33 @@ async fn make(
     if written == 0 {
         return Err("the generator produced no data".into());
     }
-    let (hash, len) = staged.finish().await.map_err(internal)?;
-    upload::lease_blob(state, &hash, len)
-        .await
-        .map_err(|e| internal(e.message))?;
-    if let Err(e) = staged.commit(&hash).await {
-        let _ = state.catalog.release_blob_lease(&hash).await;
-        return Err(internal(e));
-    }
     let expected = expected_kind(item.request.asset_type);
-    let info = match probing::probe_now(state, &hash).await {
-        Ok(info) if info.kind == expected => info,
-        Ok(info) => {
-            let _ = state.catalog.release_blob_lease(&hash).await;
-            return Err(format!(
-                "the generator returned {} ({}) where {} items need {}",
-                article(&info.kind),
-                info.mime,
-                item.request.asset_type,
-                article(&expected)
-            ));
-        }
-        Err(reason) => {
-            let _ = state.catalog.release_blob_lease(&hash).await;
-            return Err(format!(
-                "the generator's output is not valid media: {reason}"
-            ));
-        }
+    let spec = temporary::EntrySpec {
+        tenant: &item.tenant,
+        fingerprint: &item.request.fingerprint,
+        model: &model.name,
+        source,
+        ttl: chrono::Duration::from_std(config.cache_ttl()).unwrap_or(chrono::Duration::MAX),
     };
-    let now = Utc::now();
-    let stored = state
-        .catalog
-        .store_cache_entry(&NewCacheEntry {
-            tenant: item.tenant.clone(),
-            fingerprint: item.request.fingerprint.clone(),
-            asset_type: item.request.asset_type,
-            model: model.name.clone(),
-            source: source.to_string(),
-            blob: hash.clone(),
-            content_type: info.mime.clone(),
-            extension: extension(&info),
-            size: len,
-            width: info.width,
-            height: info.height,
-            duration_ms: info.duration_ms,
-            generated_at: now,
-            expires_at: now + config.cache_ttl(),
+    let accept = |probed: Result<&MediaInfo, &str>| match probed {
+        Ok(info) if info.kind == expected => Ok(item.request.asset_type),
+        Ok(info) => Err(format!(
+            "the generator returned {} ({}) where {} items need {}",
+            article(&info.kind),
+            info.mime,
+            item.request.asset_type,
+            article(&expected)
+        )),
+        Err(reason) => Err(format!(
+            "the generator's output is not valid media: {reason}"
+        )),
+    };
+    temporary::store(state, staged, &spec, accept)
+        .await
+        .map_err(|e| match e {
+            temporary::StoreError::Rejected(message) => message,
+            temporary::StoreError::Internal(cause) => internal(cause),
         })
-        .await;
-    let (entry, replaced) = match stored {
-        Ok(stored) => stored,
-        Err(e) => {
-            let _ = state.catalog.release_blob_lease(&hash).await;
-            return Err(internal(e));
-        }
-    };
-    if let Some(old) = replaced {
-        lifecycle::reclaim_hashes(state, vec![old]).await;
-    }
-    // Thumbnails and waveforms come from the prober, as for uploads.
-    state.probe_wakeup.notify_one();
-    Ok(entry)
 }
 
 fn article(kind: &Kind) -> &'static str {

@@ -12,10 +12,13 @@ pub mod preconditions;
 pub mod previews;
 pub mod probing;
 pub mod reconcile;
+pub mod renders;
 pub mod serve;
 pub mod serve_cache;
+pub mod shotstack;
 pub mod signing;
 pub mod state;
+pub mod temporary;
 pub mod upload;
 pub mod webhooks;
 
@@ -62,6 +65,10 @@ impl AppState {
             allow: config.generation.fetch_allow.clone(),
             timeout: std::time::Duration::from_secs(config.webhooks.timeout_secs),
         });
+        let downloader = mediadrive_generate::Fetcher::new(mediadrive_generate::FetchPolicy {
+            allow: config.generation.fetch_allow.clone(),
+            timeout: std::time::Duration::from_secs(config.generation.fetch_timeout_secs),
+        });
         let cache = serve_cache::ServeCache::new(
             config.serve_cache_ttl,
             config.memory_cache_bytes,
@@ -78,6 +85,8 @@ impl AppState {
             generation_wakeup: Arc::default(),
             webhook_sender,
             webhook_wakeup: Arc::default(),
+            downloader,
+            render_wakeup: Arc::default(),
         })
     }
 }
@@ -97,6 +106,7 @@ pub async fn run(
     let prober = tokio::spawn(probing::run_prober(state.clone(), shutdown.clone()));
     let generator = tokio::spawn(generation::run_generator(state.clone(), shutdown.clone()));
     let deliverer = tokio::spawn(webhooks::run_deliverer(state.clone(), shutdown.clone()));
+    let renderer = tokio::spawn(renders::run_renderer(state.clone(), shutdown.clone()));
     let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
     // Without TCP_NODELAY a body written after its headers waits out the client's delayed ACK (~40 ms).
     let listener = listener.tap_io(|tcp| {
@@ -114,5 +124,6 @@ pub async fn run(
     let _ = prober.await;
     let _ = generator.await;
     let _ = deliverer.await;
+    let _ = renderer.await;
     Ok(())
 }

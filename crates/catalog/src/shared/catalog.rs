@@ -3,18 +3,19 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
-    catalog::{CatalogResult, FileAnnouncer, PreloadAnnouncer},
+    catalog::{CatalogResult, FileAnnouncer, OutputAnnouncer, PreloadAnnouncer},
     ApiKeyRecord, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry, Catalog, Charge, ClientId,
     ContentHash, CreditMovement, DeliveryRecord, DueDelivery, EndpointUpdate, FileId, FileMove,
     FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ItemOutcome,
     LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent, NewPreload, NewUpload,
-    PreloadItem, PreloadRecord, Preview, Promotion, SweepReport, SweepRule, Tenant, TenantUpdate,
-    UploadClaim, WebhookEndpoint,
+    NewRender, OutputClaim, OutputOutcome, PreloadItem, PreloadRecord, Preview, Promotion,
+    RenderOutput, RenderRecord, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
+    WebhookEndpoint,
 };
 
 use super::{
-    backend, blobs, cache, credits, drive, folders, lock_tenant, preloads, previews, probes, sweep,
-    tenants, uploads, webhooks, write_tx, Backend,
+    backend, blobs, cache, credits, drive, folders, lock_tenant, preloads, previews, probes, renders,
+    sweep, tenants, uploads, webhooks, write_tx, Backend,
 };
 
 #[async_trait]
@@ -329,6 +330,60 @@ impl Catalog for Backend {
         limit: u32,
     ) -> CatalogResult<Vec<LedgerEntry>> {
         credits::ledger(&self.pool, tenant, limit).await
+    }
+
+    async fn create_render(&self, render: &NewRender) -> CatalogResult<RenderRecord> {
+        renders::create(&self.pool, render).await
+    }
+
+    async fn render(&self, tenant: &ClientId, id: &str) -> CatalogResult<Option<RenderRecord>> {
+        renders::get(&self.pool, tenant, id).await
+    }
+
+    async fn render_output(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+    ) -> CatalogResult<Option<RenderOutput>> {
+        renders::get_output(&self.pool, tenant, id).await
+    }
+
+    async fn claim_output_upload(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> CatalogResult<OutputClaim> {
+        renders::claim_upload(&self.pool, tenant, id, now, until).await
+    }
+
+    async fn claim_render_work(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> CatalogResult<Vec<RenderOutput>> {
+        renders::claim_work(&self.pool, now, until, limit).await
+    }
+
+    async fn finish_render_output(
+        &self,
+        id: &str,
+        claimed_until: DateTime<Utc>,
+        outcome: &OutputOutcome,
+        announce: OutputAnnouncer<'_>,
+    ) -> CatalogResult<Option<RenderOutput>> {
+        renders::finish(&self.pool, id, claimed_until, outcome, announce).await
+    }
+
+    async fn delete_render_output(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<Option<RenderOutput>> {
+        renders::delete(&self.pool, tenant, id, now).await
     }
 
     async fn create_webhook_endpoint(

@@ -8,9 +8,13 @@ mod media;
 mod metadata;
 mod models;
 mod preloads;
+mod renders;
 mod webhooks;
 
 pub(crate) use preloads::view as preload_view;
+pub(crate) use body::JsonObject;
+pub(crate) use renders::{load_output_view, output_view, source_url, OutputView};
+pub(crate) use views::timestamp;
 mod views;
 
 use axum::{routing::get, Json, Router};
@@ -30,6 +34,8 @@ use crate::{serve, state::AppState, upload};
     tags(
         (name = "media", description = "The drive: uploads, folders, listing, moves, deletes (JSON2Video /v2/media)"),
         (name = "preloads", description = "Generated assets: preloads, the temporary cache, save-to-media (JSON2Video /v2/preloads)"),
+        (name = "renders", description = "Render outputs: a temporary tier for 24 hours, hosting copies in the background (seed 004)"),
+        (name = "serve", description = "The Shotstack Serve API: hosted assets by id and by render, transfers, deletes"),
         (name = "upload", description = "Presigned upload URLs"),
         (name = "webhooks", description = "Webhook endpoints, deliveries and the callback secret (Standard Webhooks signatures)"),
         (name = "files", description = "Stable file URLs"),
@@ -92,6 +98,12 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(preloads::create_preload))
         .routes(routes!(preloads::get_preload))
         .routes(routes!(models::list_models))
+        .routes(routes!(renders::create_render))
+        .routes(routes!(renders::get_render))
+        .routes(routes!(renders::upload_output))
+        .routes(routes!(crate::shotstack::transfer))
+        .routes(routes!(crate::shotstack::get_asset, crate::shotstack::delete_asset))
+        .routes(routes!(crate::shotstack::render_assets))
         .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
         .routes(routes!(
             webhooks::get_endpoint,

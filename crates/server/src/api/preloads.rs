@@ -265,23 +265,7 @@ pub async fn create_preload(
         .enumerate()
         .map(|(i, raw)| item_request(&state, i, raw))
         .collect::<ApiResult<Vec<_>>>()?;
-    let callback = match body.get("callback") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(url)) => {
-            let url = super::webhooks::target_url(&state, url, "callback")?;
-            // Callbacks are signed with the tenant's callback secret, made on first use.
-            state
-                .catalog
-                .callback_secret(&principal.tenant, &crate::webhooks::new_secret)
-                .await?;
-            Some(url)
-        }
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "callback must be an http or https URL",
-            ))
-        }
-    };
+    let callback = super::webhooks::callback(&state, &principal, &body).await?;
     let now = Utc::now();
     let (preload, created) = state
         .catalog

@@ -102,6 +102,29 @@ pub(crate) fn target_url(state: &AppState, url: &str, field: &str) -> ApiResult<
     Ok(parsed.to_string())
 }
 
+/// The `callback` of a request (a preload, a render): a URL told of its outcomes, signed with the
+/// tenant's callback secret, which is made here on first use.
+pub(crate) async fn callback(
+    state: &AppState,
+    principal: &Principal,
+    body: &JsonObject,
+) -> ApiResult<Option<String>> {
+    match body.get("callback") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(url)) => {
+            let url = target_url(state, url, "callback")?;
+            state
+                .catalog
+                .callback_secret(&principal.tenant, &crate::webhooks::new_secret)
+                .await?;
+            Ok(Some(url))
+        }
+        Some(_) => Err(ApiError::bad_request(
+            "callback must be an http or https URL",
+        )),
+    }
+}
+
 fn event_types(body: &JsonObject) -> ApiResult<Option<Vec<String>>> {
     match body.get("events") {
         None | Some(Value::Null) => Ok(None),
