@@ -256,7 +256,10 @@ mod tests {
         let (renders, default_renders) = (file.renders.unwrap(), defaults.renders);
         assert_eq!(
             (renders.temporary_ttl_secs, renders.concurrency),
-            (default_renders.temporary_ttl_secs, default_renders.concurrency)
+            (
+                default_renders.temporary_ttl_secs,
+                default_renders.concurrency
+            )
         );
         let (given, default) = (file.generation.unwrap(), defaults.generation);
         assert_eq!(

@@ -53,11 +53,9 @@ impl Setup {
     async fn settled(&self, id: &str) -> Value {
         for _ in 0..200 {
             let render = self.render(id).await;
-            let busy = render["outputs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|o| ["waiting", "fetching", "importing"].contains(&o["status"].as_str().unwrap()));
+            let busy = render["outputs"].as_array().unwrap().iter().any(|o| {
+                ["waiting", "fetching", "importing"].contains(&o["status"].as_str().unwrap())
+            });
             if !busy {
                 return render;
             }
@@ -85,7 +83,9 @@ impl Setup {
     }
 
     fn used_bytes(&self) -> u64 {
-        self.server.client_show("acme")["used_bytes"].as_u64().unwrap()
+        self.server.client_show("acme")["used_bytes"]
+            .as_u64()
+            .unwrap()
     }
 }
 
@@ -146,7 +146,8 @@ async fn outputs_by_url_and_upload_are_served_at_once_and_hosted_in_the_backgrou
         let hosted = out["hosted_url"].as_str().unwrap();
         assert_eq!(
             hosted,
-            s.server.url(&format!("/acme/files/renders/{id}{suffix}.{ext}"))
+            s.server
+                .url(&format!("/acme/files/renders/{id}{suffix}.{ext}"))
         );
         let (status, temp) = s.bytes_of(out["url"].as_str().unwrap()).await;
         assert_eq!(status, StatusCode::OK);
@@ -157,7 +158,10 @@ async fn outputs_by_url_and_upload_are_served_at_once_and_hosted_in_the_backgrou
         hosted_bytes += kept.len() as u64;
     }
     let video = output(&render, "video");
-    assert_eq!((video["width"].as_u64(), video["height"].as_u64()), (Some(320), Some(240)));
+    assert_eq!(
+        (video["width"].as_u64(), video["height"].as_u64()),
+        (Some(320), Some(240))
+    );
     assert!(video["duration"].as_f64().unwrap() > 0.9);
     // Hosting counts against the quota; the temporary tier does not.
     assert_eq!(s.used_bytes(), hosted_bytes);
@@ -248,7 +252,10 @@ async fn bad_renders_and_bad_uploads_get_clear_errors() {
     let s = setup().await;
     let cases = [
         (json!({}), "outputs is required"),
-        (json!({"outputs": []}), "a render has exactly one video output"),
+        (
+            json!({"outputs": []}),
+            "a render has exactly one video output",
+        ),
         (
             json!({"outputs": [{"type": "poster"}]}),
             "a render has exactly one video output",
@@ -311,7 +318,10 @@ async fn bad_renders_and_bad_uploads_get_clear_errors() {
         .create(json!({"outputs": [{"type": "video"}, {"type": "thumbnail"}]}))
         .await;
     let id = render["id"].as_str().unwrap();
-    let video_url = output(&render, "video")["upload_url"].as_str().unwrap().to_string();
+    let video_url = output(&render, "video")["upload_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // An image is not a video: refused, and the output still waits for the right bytes.
     let (status, body) = s.put(&video_url, webp_for("not a video", 16, 16)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -320,7 +330,10 @@ async fn bad_renders_and_bad_uploads_get_clear_errors() {
         "a video output must be a video; this file is image/webp"
     );
     let (status, body) = s.put(&video_url, Vec::new()).await;
-    assert_eq!((status, message(&body)), (StatusCode::BAD_REQUEST, "The upload is empty"));
+    assert_eq!(
+        (status, message(&body)),
+        (StatusCode::BAD_REQUEST, "The upload is empty")
+    );
     assert_eq!(output(&s.render(id).await, "video")["status"], "waiting");
     // Nothing was left behind in the staging area.
     assert_eq!(s.server.staging_files().await, 0);
@@ -328,7 +341,14 @@ async fn bad_renders_and_bad_uploads_get_clear_errors() {
     // Another tenant sees none of it.
     let other = s.server.key("globex", "editor");
     s.server
-        .expect_error("GET", &format!("/v2/renders/{id}"), &other, None, 404, "Render not found")
+        .expect_error(
+            "GET",
+            &format!("/v2/renders/{id}"),
+            &other,
+            None,
+            404,
+            "Render not found",
+        )
         .await;
     let resp = s
         .server
@@ -355,7 +375,12 @@ async fn the_serve_api_lists_gets_deletes_and_transfers_assets() {
     s.settled(id).await;
     let (status, assets) = s
         .server
-        .call("GET", &format!("/serve/v1/assets/render/{id}"), &s.key, None)
+        .call(
+            "GET",
+            &format!("/serve/v1/assets/render/{id}"),
+            &s.key,
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{assets}");
     let assets = assets["data"].as_array().unwrap().clone();
@@ -363,7 +388,10 @@ async fn the_serve_api_lists_gets_deletes_and_transfers_assets() {
     for asset in &assets {
         assert_eq!(asset["type"], "asset");
         let a = &asset["attributes"];
-        assert_eq!((a["owner"].as_str(), a["renderId"].as_str()), (Some("acme"), Some(id)));
+        assert_eq!(
+            (a["owner"].as_str(), a["renderId"].as_str()),
+            (Some("acme"), Some(id))
+        );
         assert_eq!(a["status"], "ready");
         let (status, _) = s.bytes_of(a["url"].as_str().unwrap()).await;
         assert_eq!(status, StatusCode::OK);
@@ -439,8 +467,14 @@ async fn the_serve_api_lists_gets_deletes_and_transfers_assets() {
 
     for (body, expected) in [
         (json!({"id": "x", "destinations": []}), "url is required"),
-        (json!({"url": s.src("logo"), "destinations": []}), "id is required"),
-        (json!({"url": s.src("logo"), "id": "x"}), "destinations is required"),
+        (
+            json!({"url": s.src("logo"), "destinations": []}),
+            "id is required",
+        ),
+        (
+            json!({"url": s.src("logo"), "id": "x"}),
+            "destinations is required",
+        ),
         (
             json!({"url": s.src("logo"), "id": "x", "destinations": [{"provider": "mux"}]}),
             "destination provider mux is not offered here; only shotstack (hosting) is",
@@ -452,7 +486,14 @@ async fn the_serve_api_lists_gets_deletes_and_transfers_assets() {
         ),
     ] {
         s.server
-            .expect_error("POST", "/serve/v1/assets", &s.key, Some(body), 400, expected)
+            .expect_error(
+                "POST",
+                "/serve/v1/assets",
+                &s.key,
+                Some(body),
+                400,
+                expected,
+            )
             .await;
     }
     let other = s.server.key("globex", "admin");

@@ -493,7 +493,13 @@ async fn a_render_callback_and_endpoints_hear_of_each_asset_as_it_is_hosted() {
     let (server, _config) = start().await;
     let manager = server.key("acme", "manager");
     let endpoint = Receiver::start().await;
-    register(&server, &manager, &endpoint, json!(["asset.hosted", "asset.failed"])).await;
+    register(
+        &server,
+        &manager,
+        &endpoint,
+        json!(["asset.hosted", "asset.failed"]),
+    )
+    .await;
     let callback = Receiver::start().await;
     let (_, secret) = server
         .call("GET", "/v2/webhooks/callback-secret", &manager, None)
@@ -587,7 +593,8 @@ async fn webhook_management_is_for_managers_and_refuses_private_targets() {
             &manager,
             Some(json!({"url": "https://example.com/x", "events": ["file.exploded"]})),
             400,
-            "events may hold only file.uploaded, file.deleted, preload.item.ready, preload.item.failed, preload.completed",
+            "events may hold only file.uploaded, file.deleted, preload.item.ready, preload.item.failed, \
+             preload.completed, asset.hosted, asset.failed",
         )
         .await;
     for target in [

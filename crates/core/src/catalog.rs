@@ -7,8 +7,8 @@ use crate::{
     ApiKeyRecord, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry, Charge, ClientId,
     ContentHash, CreditMovement, DeliveryRecord, DueDelivery, EndpointUpdate, FileId, FileMove,
     FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ItemOutcome,
-    LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent, NewPreload, NewUpload,
-    NewRender, OutputClaim, OutputOutcome, PreloadItem, PreloadRecord, Preview, Promotion,
+    LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent, NewPreload, NewRender,
+    NewUpload, OutputClaim, OutputOutcome, PreloadItem, PreloadRecord, Preview, Promotion,
     RenderOutput, RenderRecord, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
     WebhookEndpoint,
 };

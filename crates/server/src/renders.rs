@@ -88,7 +88,8 @@ pub async fn finish(
     claimed_until: DateTime<Utc>,
     done: Done,
 ) -> Option<RenderOutput> {
-    let announce = |o: &RenderOutput| announcements(state, o, done.entry.as_ref(), done.file.as_ref());
+    let announce =
+        |o: &RenderOutput| announcements(state, o, done.entry.as_ref(), done.file.as_ref());
     let recorded = state
         .catalog
         .finish_render_output(&output.id, claimed_until, &done.outcome, &announce)
@@ -117,7 +118,10 @@ pub async fn finish(
 
 /// A hosting copy made while the output was being deleted would outlive it: it goes too.
 async fn undo_hosting(state: &AppState, output: &RenderOutput, file: &FileRecord) {
-    let now = state.catalog.render_output(&output.tenant, &output.id).await;
+    let now = state
+        .catalog
+        .render_output(&output.tenant, &output.id)
+        .await;
     if !matches!(now, Ok(Some(o)) if o.status == OutputStatus::Deleted) {
         return;
     }
@@ -291,10 +295,9 @@ async fn host(state: &AppState, output: &RenderOutput) -> Option<Done> {
                 file: Some(file),
             })
         }
-        Err(CatalogError::StorageBlocked) => Some(Done::failed(
-            crate::error::STORAGE_BLOCKED,
-            Some(entry),
-        )),
+        Err(CatalogError::StorageBlocked) => {
+            Some(Done::failed(crate::error::STORAGE_BLOCKED, Some(entry)))
+        }
         Err(CatalogError::NotFound) => Some(Done::failed(
             "the temporary copy expired before it could be hosted",
             Some(entry),

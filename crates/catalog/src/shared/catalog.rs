@@ -7,15 +7,15 @@ use mediadrive_core::{
     ApiKeyRecord, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry, Catalog, Charge, ClientId,
     ContentHash, CreditMovement, DeliveryRecord, DueDelivery, EndpointUpdate, FileId, FileMove,
     FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ItemOutcome,
-    LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent, NewPreload, NewUpload,
-    NewRender, OutputClaim, OutputOutcome, PreloadItem, PreloadRecord, Preview, Promotion,
+    LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent, NewPreload, NewRender,
+    NewUpload, OutputClaim, OutputOutcome, PreloadItem, PreloadRecord, Preview, Promotion,
     RenderOutput, RenderRecord, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
     WebhookEndpoint,
 };
 
 use super::{
-    backend, blobs, cache, credits, drive, folders, lock_tenant, preloads, previews, probes, renders,
-    sweep, tenants, uploads, webhooks, write_tx, Backend,
+    backend, blobs, cache, credits, drive, folders, lock_tenant, preloads, previews, probes,
+    renders, sweep, tenants, uploads, webhooks, write_tx, Backend,
 };
 
 #[async_trait]

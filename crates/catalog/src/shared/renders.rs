@@ -28,11 +28,7 @@ async fn output(conn: &mut Conn, id: &str) -> CatalogResult<Option<RenderOutput>
     row.map(RenderOutput::try_from).transpose()
 }
 
-async fn load(
-    conn: &mut Conn,
-    tenant: &ClientId,
-    id: &str,
-) -> CatalogResult<Option<RenderRecord>> {
+async fn load(conn: &mut Conn, tenant: &ClientId, id: &str) -> CatalogResult<Option<RenderRecord>> {
     let render: Option<(bool, Option<String>, i64)> = sqlx::query_as(&prep(
         "SELECT host, callback_url, created_at FROM renders WHERE id = ?1 AND tenant_id = ?2",
     ))
@@ -121,9 +117,7 @@ pub async fn get_output(
     id: &str,
 ) -> CatalogResult<Option<RenderOutput>> {
     let mut conn = pool.acquire().await.map_err(backend)?;
-    Ok(output(&mut conn, id)
-        .await?
-        .filter(|o| o.tenant == *tenant))
+    Ok(output(&mut conn, id).await?.filter(|o| o.tenant == *tenant))
 }
 
 pub async fn claim_upload(

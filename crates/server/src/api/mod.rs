@@ -11,8 +11,8 @@ mod preloads;
 mod renders;
 mod webhooks;
 
-pub(crate) use preloads::view as preload_view;
 pub(crate) use body::JsonObject;
+pub(crate) use preloads::view as preload_view;
 pub(crate) use renders::{load_output_view, output_view, source_url, OutputView};
 pub(crate) use views::timestamp;
 mod views;
@@ -102,7 +102,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(renders::get_render))
         .routes(routes!(renders::upload_output))
         .routes(routes!(crate::shotstack::transfer))
-        .routes(routes!(crate::shotstack::get_asset, crate::shotstack::delete_asset))
+        .routes(routes!(
+            crate::shotstack::get_asset,
+            crate::shotstack::delete_asset
+        ))
         .routes(routes!(crate::shotstack::render_assets))
         .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
         .routes(routes!(

@@ -264,7 +264,10 @@ pub async fn create_render(
         })
         .await?;
     state.render_wakeup.notify_one();
-    Ok((StatusCode::CREATED, Json(render_view(&state, &render).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(render_view(&state, &render).await?),
+    ))
 }
 
 /// Reports each output of a render: status, temporary URL and when it expires, hosted URL.

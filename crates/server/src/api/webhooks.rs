@@ -32,7 +32,8 @@ pub struct EndpointRequest {
     /// Where events are POSTed: http or https, not a private address unless allow-listed.
     url: String,
     /// Event types to receive (`file.uploaded`, `file.deleted`, `preload.item.ready`,
-    /// `preload.item.failed`, `preload.completed`); all when absent or empty.
+    /// `preload.item.failed`, `preload.completed`, `asset.hosted`, `asset.failed`); all when
+    /// absent or empty.
     events: Option<Vec<String>>,
     description: Option<String>,
     /// PUT only: false pauses deliveries, true resumes them (and clears the failure count).
