@@ -144,6 +144,7 @@ pub async fn claim_upload(
     tx.commit().await.map_err(backend)?;
     Ok(match found {
         None => OutputClaim::Missing,
+        Some(o) if o.status == OutputStatus::Deleted => OutputClaim::Missing,
         Some(o) if claimed.rows_affected() == 1 => OutputClaim::Claimed(Box::new(o)),
         Some(o) if o.status == OutputStatus::Waiting => OutputClaim::InProgress,
         Some(_) => OutputClaim::NotWaiting,
