@@ -464,6 +464,49 @@ async fn the_serve_api_lists_gets_deletes_and_transfers_assets() {
     }
     assert_eq!(attributes["status"], "ready", "{attributes}");
     assert_eq!(attributes["filename"], "brand-logo.webp");
+    // The same file under the same id again is an asset of its own, with a file of its own:
+    // deleting one leaves the other.
+    let (_, again) = s
+        .server
+        .call(
+            "POST",
+            "/serve/v1/assets",
+            &s.key,
+            Some(json!({"url": s.src("logo"), "id": "brand-logo",
+                        "destinations": [{"provider": "shotstack"}]})),
+        )
+        .await;
+    let twin = again["data"]["attributes"]["id"].as_str().unwrap();
+    let mut twin_attributes = Value::Null;
+    for _ in 0..200 {
+        let (_, asset) = s
+            .server
+            .call("GET", &format!("/serve/v1/assets/{twin}"), &s.key, None)
+            .await;
+        twin_attributes = asset["data"]["attributes"].clone();
+        if twin_attributes["status"] != "importing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(twin_attributes["status"], "ready");
+    assert_ne!(twin_attributes["filename"], attributes["filename"]);
+    let resp = s
+        .server
+        .http
+        .delete(s.server.url(&format!("/serve/v1/assets/{twin}")))
+        .header("x-api-key", &s.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let (_, asset) = s
+        .server
+        .call("GET", &format!("/serve/v1/assets/{transfer}"), &s.key, None)
+        .await;
+    assert_eq!(asset["data"]["attributes"]["status"], "ready");
+    let (status, _) = s.bytes_of(attributes["url"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
 
     for (body, expected) in [
         (json!({"id": "x", "destinations": []}), "url is required"),

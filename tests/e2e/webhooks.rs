@@ -527,8 +527,15 @@ async fn a_render_callback_and_endpoints_hear_of_each_asset_as_it_is_hosted() {
         .await
         .unwrap();
     // The thumbnail is not an image: refused at upload, so only the video is hosted.
-    for (output, bytes) in outputs.iter().zip([video.to_vec(), vec![0u8; 100]]) {
-        server
+    for (output, bytes, status) in [
+        (&outputs[0], video.to_vec(), StatusCode::OK),
+        (
+            &outputs[1],
+            vec![0u8; 100],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let resp = server
             .http
             .put(output["upload_url"].as_str().unwrap())
             .header("x-api-key", &manager)
@@ -536,9 +543,14 @@ async fn a_render_callback_and_endpoints_hear_of_each_asset_as_it_is_hosted() {
             .send()
             .await
             .unwrap();
+        assert_eq!(resp.status(), status);
     }
+    endpoint.wait_for(1).await;
+    callback.wait_for(1).await;
+    // Nothing else follows: the thumbnail still waits for its bytes.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     for receiver in [&endpoint, &callback] {
-        let got = receiver.wait_for(1).await;
+        let got = receiver.events();
         assert_eq!(got.len(), 1, "{got:?}");
         assert!(got[0].signature_ok);
         assert_eq!(got[0].body["type"], "asset.hosted");

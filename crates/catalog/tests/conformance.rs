@@ -730,6 +730,7 @@ async fn promotion_counts_the_quota_and_purges_keep_the_source(c: Arc<dyn Catalo
         names: vec![FileName::sanitise("hero.webp").unwrap()],
         now,
         default_quota: Some(quota),
+        share: true,
     };
     assert!(matches!(
         c.promote_cache_entry(&promotion(99)).await,
@@ -1072,11 +1073,12 @@ async fn render_outputs_move_on_only_under_their_claim(c: Arc<dyn Catalog>) {
         .unwrap()
         .is_empty());
     let acme = tenant();
-    let up = |at| c.claim_output_upload(&acme, &poster.id, at, at + Duration::minutes(5));
+    let up =
+        |at| c.claim_output_upload(&acme, &render.id, &poster.id, at, at + Duration::minutes(5));
     assert!(matches!(up(now).await.unwrap(), OutputClaim::Claimed(_)));
     assert_eq!(up(now).await.unwrap(), OutputClaim::InProgress);
     assert_eq!(
-        c.claim_output_upload(&tenant(), &video.id, now, until)
+        c.claim_output_upload(&tenant(), &render.id, &video.id, now, until)
             .await
             .unwrap(),
         OutputClaim::NotWaiting
@@ -1122,6 +1124,7 @@ async fn render_outputs_move_on_only_under_their_claim(c: Arc<dyn Catalog>) {
             names: vec![FileName::sanitise("r.webp").unwrap()],
             now,
             default_quota: None,
+            share: false,
         })
         .await
         .unwrap();

@@ -276,6 +276,7 @@ pub trait Catalog: Send + Sync + 'static {
     async fn claim_output_upload(
         &self,
         tenant: &ClientId,
+        render: &str,
         id: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,

@@ -207,14 +207,17 @@ pub struct NewCacheEntry {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Where a promotion may put the file: the names are tried in order, the first free one (or one
-/// already holding the same bytes) wins.
+/// Where a promotion may put the file: the names are tried in order, the first free one (or,
+/// when `share` allows, one already holding the same bytes) wins.
 #[derive(Debug, Clone)]
 pub struct Promotion {
     pub entry_id: String,
     pub tenant: ClientId,
     pub folder: FolderPath,
     pub names: Vec<crate::FileName>,
+    /// A file already there with the same bytes may stand for the entry (a generated asset). A
+    /// render output's hosting copy is its own file, which deleting that asset removes.
+    pub share: bool,
     pub now: DateTime<Utc>,
     pub default_quota: Option<u64>,
 }

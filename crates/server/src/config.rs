@@ -110,7 +110,10 @@ impl Default for RenderConfig {
 
 impl RenderConfig {
     pub fn temporary_ttl(&self) -> chrono::Duration {
-        chrono::Duration::seconds(self.temporary_ttl_secs.min(i64::MAX as u64) as i64)
+        i64::try_from(self.temporary_ttl_secs)
+            .ok()
+            .and_then(chrono::Duration::try_seconds)
+            .unwrap_or(chrono::Duration::MAX)
     }
 }
 

@@ -208,6 +208,7 @@ async fn promote(
         ),
         now: Utc::now(),
         default_quota: state.config.default_quota,
+        share: true,
     };
     match state.catalog.promote_cache_entry(&promotion).await {
         Ok(file) => {

@@ -65,10 +65,6 @@ impl AppState {
             allow: config.generation.fetch_allow.clone(),
             timeout: std::time::Duration::from_secs(config.webhooks.timeout_secs),
         });
-        let downloader = mediadrive_generate::Fetcher::new(mediadrive_generate::FetchPolicy {
-            allow: config.generation.fetch_allow.clone(),
-            timeout: std::time::Duration::from_secs(config.generation.fetch_timeout_secs),
-        });
         let cache = serve_cache::ServeCache::new(
             config.serve_cache_ttl,
             config.memory_cache_bytes,
@@ -85,7 +81,6 @@ impl AppState {
             generation_wakeup: Arc::default(),
             webhook_sender,
             webhook_wakeup: Arc::default(),
-            downloader,
             render_wakeup: Arc::default(),
         })
     }

@@ -10,7 +10,7 @@ use mediadrive_core::{
     blobs::StagedBlob, AssetType, CacheEntry, CatalogError, FileName, FileRecord, FolderPath,
     NewEvent, OutputKind, OutputOutcome, OutputStatus, Promotion, RenderOutput,
 };
-use mediadrive_generate::Output;
+use mediadrive_generate::{GenerateError, Output};
 use mediadrive_probe::{Kind, MediaInfo};
 use tokio::sync::watch;
 
@@ -50,16 +50,17 @@ pub async fn run_renderer(state: AppState, shutdown: watch::Receiver<bool>) {
 
 async fn process(state: &AppState, output: RenderOutput, claimed_until: DateTime<Utc>) {
     let step = match output.status {
-        OutputStatus::Fetching => download(state, &output).await,
+        OutputStatus::Fetching => download(state, &output, claimed_until).await,
         OutputStatus::Importing => host(state, &output).await,
         _ => return,
     };
-    match step {
-        Some(done) => {
-            finish(state, &output, claimed_until, done).await;
-        }
-        None => tracing::warn!(output = %output.id,
-            "render output left to be retried when its claim lapses"),
+    let Some(done) = step else {
+        tracing::warn!(output = %output.id, "render output left to be retried when its claim lapses");
+        return;
+    };
+    if let Err(e) = finish(state, &output, claimed_until, done).await {
+        tracing::error!(output = %output.id, error = %e,
+            "could not record a render output's progress; it is retried when its claim lapses");
     }
 }
 
@@ -87,33 +88,27 @@ pub async fn finish(
     output: &RenderOutput,
     claimed_until: DateTime<Utc>,
     done: Done,
-) -> Option<RenderOutput> {
+) -> Result<Option<RenderOutput>, CatalogError> {
     let announce =
         |o: &RenderOutput| announcements(state, o, done.entry.as_ref(), done.file.as_ref());
     let recorded = state
         .catalog
         .finish_render_output(&output.id, claimed_until, &done.outcome, &announce)
-        .await;
-    match recorded {
-        Ok(Some(after)) => {
+        .await?;
+    match &recorded {
+        Some(after) => {
             if after.status == OutputStatus::Importing {
                 state.render_wakeup.notify_one();
             }
             state.webhook_wakeup.notify_one();
-            Some(after)
         }
-        Ok(None) => {
+        None => {
             if let Some(file) = &done.file {
                 undo_hosting(state, output, file).await;
             }
-            None
-        }
-        Err(e) => {
-            tracing::error!(output = %output.id, error = %e,
-                "could not record a render output's progress; it is retried when its claim lapses");
-            None
         }
     }
+    Ok(recorded)
 }
 
 /// A hosting copy made while the output was being deleted would outlive it: it goes too.
@@ -134,6 +129,7 @@ async fn undo_hosting(state: &AppState, output: &RenderOutput, file: &FileRecord
     {
         Ok(deleted) => {
             state.cache.forget_tenant(&output.tenant);
+            state.webhook_wakeup.notify_one();
             lifecycle::reclaim(state, &deleted).await;
         }
         Err(e) => tracing::error!(output = %output.id, error = %e,
@@ -189,13 +185,15 @@ fn accept(kind: OutputKind, probed: Result<&MediaInfo, &str>) -> Result<AssetTyp
     }
 }
 
-/// Stores an output's finished bytes in the temporary tier.
+/// Stores an output's finished bytes in the temporary tier, under the claim lasting
+/// `claimed_until`: an attempt whose claim lapsed cannot replace what a later one stored.
 pub async fn store_output(
     state: &AppState,
     output: &RenderOutput,
     staged: Box<dyn StagedBlob>,
+    claimed_until: DateTime<Utc>,
 ) -> Result<CacheEntry, StoreError> {
-    let fingerprint = format!("render:{}", output.id);
+    let fingerprint = format!("render:{}:{}", output.id, claimed_until.timestamp_millis());
     let source = serde_json::json!({
         "type": "render",
         "render_id": output.render_id,
@@ -214,7 +212,11 @@ pub async fn store_output(
 }
 
 /// Downloads an output handed over by URL; `None` when the cause is ours and worth a retry.
-async fn download(state: &AppState, output: &RenderOutput) -> Option<Done> {
+async fn download(
+    state: &AppState,
+    output: &RenderOutput,
+    claimed_until: DateTime<Utc>,
+) -> Option<Done> {
     let src = output.src.as_deref()?;
     let mut staged = match state.blobs.stage().await {
         Ok(staged) => staged,
@@ -225,13 +227,18 @@ async fn download(state: &AppState, output: &RenderOutput) -> Option<Done> {
     };
     let limit = state.config.generation.max_asset_bytes;
     let mut out = Output::new(staged.as_mut(), limit);
-    if let Err(e) = state.downloader.fetch(src, &mut out).await {
-        return Some(Done::failed(e.to_string(), None));
+    match state.generators.fetcher().fetch(src, &mut out).await {
+        Ok(()) => {}
+        Err(GenerateError::Store(e)) => {
+            tracing::error!(output = %output.id, error = %e, "could not stage a download");
+            return None;
+        }
+        Err(e) => return Some(Done::failed(e.to_string(), None)),
     }
     if out.written() == 0 {
         return Some(Done::failed(format!("{src} answered with no data"), None));
     }
-    match store_output(state, output, staged).await {
+    match store_output(state, output, staged, claimed_until).await {
         Ok(entry) => Some(Done {
             outcome: OutputOutcome::Stored(entry.id.clone()),
             entry: Some(entry),
@@ -285,6 +292,7 @@ async fn host(state: &AppState, output: &RenderOutput) -> Option<Done> {
         names: hosted_names(output, &entry, hash.as_str()),
         now: Utc::now(),
         default_quota: state.config.default_quota,
+        share: false,
     };
     match state.catalog.promote_cache_entry(&promotion).await {
         Ok(file) => {

@@ -16,7 +16,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::{
-    api::{load_output_view, source_url, JsonObject, OutputView},
+    api::{load_output_view, target_url, JsonObject, OutputView},
     auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
     lifecycle,
@@ -210,12 +210,8 @@ pub async fn delete_asset(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     principal.authorize(Action::Delete)?;
-    hosted_output(&state, &principal, &id).await?;
-    let output = state
-        .catalog
-        .delete_render_output(&principal.tenant, &id, Utc::now())
-        .await?
-        .ok_or_else(asset_not_found)?;
+    let output = hosted_output(&state, &principal, &id).await?;
+    // The file goes first: once it is gone the asset reads `deleted` whatever happens next.
     let hosted = match &output.hosted_file {
         Some(file) => state.catalog.file_by_id(file).await?,
         None => None,
@@ -231,6 +227,12 @@ pub async fn delete_asset(
         state.webhook_wakeup.notify_one();
         lifecycle::reclaim(&state, &deleted).await;
     }
+    // An asset still on its way into hosting stops there.
+    state
+        .catalog
+        .delete_render_output(&principal.tenant, &id, Utc::now())
+        .await?
+        .ok_or_else(asset_not_found)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -278,7 +280,7 @@ pub async fn transfer(
     body: JsonObject,
 ) -> ApiResult<(StatusCode, Json<TransferResponse>)> {
     principal.authorize(Action::Upload)?;
-    let url = source_url(&state, body.required("url")?).map_err(ApiError::bad_request)?;
+    let url = target_url(&state, body.required("url")?, "url")?;
     let id = body.required("id")?;
     let destinations = body
         .get("destinations")

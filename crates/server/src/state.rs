@@ -24,8 +24,6 @@ pub struct AppState {
     pub webhook_sender: mediadrive_generate::Fetcher,
     /// Woken when an event is written, so its deliveries go out at once.
     pub webhook_wakeup: Arc<tokio::sync::Notify>,
-    /// Downloads render outputs handed over by URL, under the same address guard.
-    pub downloader: mediadrive_generate::Fetcher,
     /// Woken when render outputs have a download or a hosting copy due.
     pub render_wakeup: Arc<tokio::sync::Notify>,
 }

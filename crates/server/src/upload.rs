@@ -145,9 +145,14 @@ pub async fn receive(
     }
 }
 
-/// Streams the body into a staged blob; nothing becomes visible unless every byte arrived.
-async fn ingest(state: &AppState, record: &FileRecord, body: Body) -> ApiResult<FileRecord> {
-    let mut staged = state.blobs.stage().await?;
+/// Streams a request body into `staged`; `too_long` is the answer once more than `limit` bytes
+/// arrived. Returns how many did.
+pub(crate) async fn stream_body(
+    staged: &mut dyn StagedBlob,
+    body: Body,
+    limit: u64,
+    too_long: fn() -> ApiError,
+) -> ApiResult<u64> {
     let mut received = 0u64;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
@@ -155,11 +160,18 @@ async fn ingest(state: &AppState, record: &FileRecord, body: Body) -> ApiResult<
             ApiError::new(StatusCode::BAD_REQUEST, format!("Upload interrupted: {e}"))
         })?;
         received += chunk.len() as u64;
-        if received > record.size {
-            return Err(size_mismatch());
+        if received > limit {
+            return Err(too_long());
         }
         staged.write(chunk).await?;
     }
+    Ok(received)
+}
+
+/// Streams the body into a staged blob; nothing becomes visible unless every byte arrived.
+async fn ingest(state: &AppState, record: &FileRecord, body: Body) -> ApiResult<FileRecord> {
+    let mut staged = state.blobs.stage().await?;
+    let received = stream_body(staged.as_mut(), body, record.size, size_mismatch).await?;
     if received != record.size {
         return Err(size_mismatch());
     }

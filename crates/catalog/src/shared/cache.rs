@@ -188,7 +188,7 @@ pub async fn promote(pool: &Pool, p: &Promotion) -> CatalogResult<FileRecord> {
         super::uploads::drop_lapsed_pending(&mut tx, &p.tenant, &p.folder, name, p.now).await?;
         match drive::find(&mut tx, &p.tenant, &p.folder, name).await? {
             // The same asset is already there (an earlier persist, or an upload of these bytes).
-            Some(file) if file.blob.as_ref() == Some(&blob) => {
+            Some(file) if p.share && file.blob.as_ref() == Some(&blob) => {
                 link(&mut tx, &entry.id, &file).await?;
                 tx.commit().await.map_err(backend)?;
                 return Ok(file);

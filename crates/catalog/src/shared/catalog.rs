@@ -351,11 +351,12 @@ impl Catalog for Backend {
     async fn claim_output_upload(
         &self,
         tenant: &ClientId,
+        render: &str,
         id: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> CatalogResult<OutputClaim> {
-        renders::claim_upload(&self.pool, tenant, id, now, until).await
+        renders::claim_upload(&self.pool, tenant, render, id, now, until).await
     }
 
     async fn claim_render_work(

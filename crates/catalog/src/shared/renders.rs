@@ -123,6 +123,7 @@ pub async fn get_output(
 pub async fn claim_upload(
     pool: &Pool,
     tenant: &ClientId,
+    render: &str,
     id: &str,
     now: DateTime<Utc>,
     until: DateTime<Utc>,
@@ -130,17 +131,20 @@ pub async fn claim_upload(
     let mut tx = write_tx(pool).await?;
     let claimed = sqlx::query(&prep(
         "UPDATE render_outputs SET claim_until = ?1, updated_at = ?2
-         WHERE id = ?3 AND tenant_id = ?4 AND status = 'waiting'
+         WHERE id = ?3 AND tenant_id = ?4 AND render_id = ?5 AND status = 'waiting'
            AND (claim_until IS NULL OR claim_until < ?2)",
     ))
     .bind(to_ms(until))
     .bind(to_ms(now))
     .bind(id)
     .bind(tenant.as_str())
+    .bind(render)
     .execute(&mut *tx)
     .await
     .map_err(backend)?;
-    let found = output(&mut tx, id).await?.filter(|o| o.tenant == *tenant);
+    let found = output(&mut tx, id)
+        .await?
+        .filter(|o| o.tenant == *tenant && o.render_id == render);
     tx.commit().await.map_err(backend)?;
     Ok(match found {
         None => OutputClaim::Missing,

@@ -13,8 +13,9 @@ mod webhooks;
 
 pub(crate) use body::JsonObject;
 pub(crate) use preloads::view as preload_view;
-pub(crate) use renders::{load_output_view, output_view, source_url, OutputView};
+pub(crate) use renders::{load_output_view, output_view, OutputView};
 pub(crate) use views::timestamp;
+pub(crate) use webhooks::target_url;
 mod views;
 
 use axum::{routing::get, Json, Router};

@@ -4,11 +4,10 @@
 use axum::{
     body::Body,
     extract::{Path, State},
-    http::StatusCode,
+    http::{header, HeaderMap, StatusCode},
     Json,
 };
 use chrono::Utc;
-use futures_util::StreamExt;
 use mediadrive_core::{
     Action, CacheEntry, FileRecord, NewOutput, NewRender, OutputClaim, OutputKind, OutputOutcome,
     OutputStatus, RenderOutput, RenderRecord,
@@ -25,7 +24,15 @@ use crate::{
     renders::{self, Done},
     state::AppState,
     temporary::StoreError,
+    upload,
 };
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "File exceeds maximum size of 500 MB",
+    )
+}
 
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)] // Read leniently through `JsonObject`; this type documents the body.
@@ -184,7 +191,9 @@ fn output_request(state: &AppState, index: usize, raw: &Value) -> ApiResult<NewO
     };
     let src = match output.get("src") {
         None | Some(Value::Null) => None,
-        Some(Value::String(src)) => Some(source_url(state, src).map_err(|e| invalid(&e))?),
+        Some(Value::String(src)) => {
+            Some(super::webhooks::target_url(state, src, "src").map_err(|e| invalid(&e.message))?)
+        }
         Some(_) => return Err(invalid("src must be an http or https URL")),
     };
     Ok(NewOutput {
@@ -192,20 +201,6 @@ fn output_request(state: &AppState, index: usize, raw: &Value) -> ApiResult<NewO
         src,
         stem: None,
     })
-}
-
-/// A URL a file is downloaded from; a literal private address is refused now, names when they
-/// are resolved.
-pub(crate) fn source_url(state: &AppState, src: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(src.trim())
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or("src must be an http or https URL")?;
-    state
-        .downloader
-        .check_url(parsed.as_str())
-        .map_err(|e| format!("src: {e}"))?;
-    Ok(parsed.to_string())
 }
 
 /// Hands over the files of one render. Outputs with a `src` are downloaded in the background;
@@ -312,27 +307,31 @@ pub async fn upload_output(
     State(state): State<AppState>,
     principal: Principal,
     Path((render_id, output_id)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<OutputView>> {
     principal.authorize(Action::Upload)?;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_UPLOAD_BYTES) {
+        return Err(too_large());
+    }
     let not_found = || ApiError::not_found("Output not found");
     let now = Utc::now();
     let until = now + state.config.upload_claim_ttl;
     let output = match state
         .catalog
-        .claim_output_upload(&principal.tenant, &output_id, now, until)
+        .claim_output_upload(&principal.tenant, &render_id, &output_id, now, until)
         .await?
     {
-        OutputClaim::Claimed(output) if output.render_id == render_id => *output,
-        OutputClaim::Claimed(output) => {
-            release(&state, &output, until).await;
-            return Err(not_found());
-        }
+        OutputClaim::Claimed(output) => *output,
         OutputClaim::NotWaiting => return Err(ApiError::conflict("Output already received")),
         OutputClaim::InProgress => return Err(ApiError::conflict("Upload already in progress")),
         OutputClaim::Missing => return Err(not_found()),
     };
-    let stored = match receive(&state, &output, body).await {
+    let stored = match receive(&state, &output, body, until).await {
         Ok(stored) => stored,
         Err(e) => {
             release(&state, &output, until).await;
@@ -344,10 +343,21 @@ pub async fn upload_output(
         entry: Some(stored.clone()),
         file: None,
     };
-    let after = renders::finish(&state, &output, until, done)
-        .await
-        .ok_or_else(|| ApiError::conflict("Output already received"))?;
-    Ok(Json(output_view(&state, &after, Some(&stored), None)))
+    match renders::finish(&state, &output, until, done).await? {
+        Some(after) => Ok(Json(output_view(&state, &after, Some(&stored), None))),
+        // The claim was lost while the bytes streamed: the output was deleted, or the upload took
+        // so long that another one took over.
+        None => match state
+            .catalog
+            .render_output(&principal.tenant, &output_id)
+            .await?
+        {
+            Some(o) if o.status != OutputStatus::Deleted => {
+                Err(ApiError::conflict("Upload already in progress"))
+            }
+            _ => Err(not_found()),
+        },
+    }
 }
 
 /// The claim is given up so the renderer may send the bytes again.
@@ -357,30 +367,25 @@ async fn release(state: &AppState, output: &RenderOutput, until: chrono::DateTim
         entry: None,
         file: None,
     };
-    renders::finish(state, output, until, done).await;
+    if let Err(e) = renders::finish(state, output, until, done).await {
+        tracing::warn!(output = %output.id, error = %e, "could not release an output's upload claim");
+    }
 }
 
 /// Streams the body into the temporary tier; nothing is kept unless every byte arrived and they
 /// are what the output must be.
-async fn receive(state: &AppState, output: &RenderOutput, body: Body) -> ApiResult<CacheEntry> {
+async fn receive(
+    state: &AppState,
+    output: &RenderOutput,
+    body: Body,
+    claimed_until: chrono::DateTime<Utc>,
+) -> ApiResult<CacheEntry> {
     let mut staged = state.blobs.stage().await?;
-    let mut received = 0u64;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("Upload interrupted: {e}")))?;
-        received += chunk.len() as u64;
-        if received > MAX_UPLOAD_BYTES {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "File exceeds maximum size of 500 MB",
-            ));
-        }
-        staged.write(chunk).await?;
-    }
+    let received = upload::stream_body(staged.as_mut(), body, MAX_UPLOAD_BYTES, too_large).await?;
     if received == 0 {
         return Err(ApiError::bad_request("The upload is empty"));
     }
-    renders::store_output(state, output, staged)
+    renders::store_output(state, output, staged, claimed_until)
         .await
         .map_err(|e| match e {
             StoreError::Rejected(message) => {
