@@ -82,6 +82,34 @@ impl Setup {
         (resp.status(), resp.bytes().await.unwrap().to_vec())
     }
 
+    async fn delete_asset(&self, id: &str) -> StatusCode {
+        let url = self.server.url(&format!("/serve/v1/assets/{id}"));
+        let resp = self
+            .server
+            .http
+            .delete(url)
+            .header("x-api-key", &self.key)
+            .send();
+        resp.await.unwrap().status()
+    }
+
+    /// A Serve API asset's attributes once it is no longer importing.
+    async fn settled_asset(&self, id: &str) -> Value {
+        let mut attributes = Value::Null;
+        for _ in 0..200 {
+            let (_, asset) = self
+                .server
+                .call("GET", &format!("/serve/v1/assets/{id}"), &self.key, None)
+                .await;
+            attributes = asset["data"]["attributes"].clone();
+            if attributes["status"] != "importing" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        attributes
+    }
+
     fn used_bytes(&self) -> u64 {
         self.server.client_show("acme")["used_bytes"]
             .as_u64()
@@ -415,15 +443,7 @@ async fn the_serve_api_lists_gets_deletes_and_transfers_assets() {
             "Insufficient permissions",
         )
         .await;
-    let resp = s
-        .server
-        .http
-        .delete(s.server.url(&format!("/serve/v1/assets/{asset_id}")))
-        .header("x-api-key", &s.key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(s.delete_asset(asset_id).await, StatusCode::NO_CONTENT);
     let (status, asset) = s
         .server
         .call("GET", &format!("/serve/v1/assets/{asset_id}"), &s.key, None)
@@ -450,18 +470,7 @@ async fn the_serve_api_lists_gets_deletes_and_transfers_assets() {
     assert_eq!(queued["data"]["type"], "transfer");
     assert_eq!(queued["data"]["attributes"]["status"], "queued");
     let transfer = queued["data"]["attributes"]["id"].as_str().unwrap();
-    let mut attributes = Value::Null;
-    for _ in 0..200 {
-        let (_, asset) = s
-            .server
-            .call("GET", &format!("/serve/v1/assets/{transfer}"), &s.key, None)
-            .await;
-        attributes = asset["data"]["attributes"].clone();
-        if attributes["status"] != "importing" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let attributes = s.settled_asset(transfer).await;
     assert_eq!(attributes["status"], "ready", "{attributes}");
     assert_eq!(attributes["filename"], "brand-logo.webp");
     // The same file under the same id again is an asset of its own, with a file of its own:
@@ -477,29 +486,10 @@ async fn the_serve_api_lists_gets_deletes_and_transfers_assets() {
         )
         .await;
     let twin = again["data"]["attributes"]["id"].as_str().unwrap();
-    let mut twin_attributes = Value::Null;
-    for _ in 0..200 {
-        let (_, asset) = s
-            .server
-            .call("GET", &format!("/serve/v1/assets/{twin}"), &s.key, None)
-            .await;
-        twin_attributes = asset["data"]["attributes"].clone();
-        if twin_attributes["status"] != "importing" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let twin_attributes = s.settled_asset(twin).await;
     assert_eq!(twin_attributes["status"], "ready");
     assert_ne!(twin_attributes["filename"], attributes["filename"]);
-    let resp = s
-        .server
-        .http
-        .delete(s.server.url(&format!("/serve/v1/assets/{twin}")))
-        .header("x-api-key", &s.key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(s.delete_asset(twin).await, StatusCode::NO_CONTENT);
     let (_, asset) = s
         .server
         .call("GET", &format!("/serve/v1/assets/{transfer}"), &s.key, None)
