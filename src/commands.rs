@@ -211,6 +211,7 @@ pub async fn sweep(store: &StoreArgs, args: SweepArgs) -> Result<()> {
             .map(|e| e.url_path())
             .collect::<Vec<_>>(),
         "expired_preloads": report.expired_preloads,
+        "expired_project_assets": report.expired_project_assets,
         "reclaimed_blobs": report.reclaimed_blobs.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
     });
     println!("{}", serde_json::to_string_pretty(&shown)?);

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use ipnet::IpNet;
 use mediadrive_server::{
-    config::{GenerationConfig, RenderConfig, WebhookConfig},
+    config::{GenerationConfig, RenderConfig, VideoJungleConfig, WebhookConfig},
     Config,
 };
 use serde::Deserialize;
@@ -84,6 +84,7 @@ struct FileSettings {
     generation: Option<GenerationConfig>,
     webhooks: Option<WebhookConfig>,
     renders: Option<RenderConfig>,
+    videojungle: Option<VideoJungleConfig>,
 }
 
 fn read_file(path: Option<&PathBuf>) -> Result<FileSettings> {
@@ -198,6 +199,12 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
         }
         config.renders = renders;
     }
+    if let Some(vj) = file.videojungle {
+        if vj.link_ttl_secs == 0 || vj.upload_ttl_secs == 0 {
+            bail!("videojungle.link_ttl_secs and videojungle.upload_ttl_secs must be at least 1");
+        }
+        config.videojungle = vj;
+    }
     if let Some(listen) = listen.filter(|l| !l.fetch_allow.is_empty()) {
         config.generation.fetch_allow = listen.fetch_allow.clone();
     }
@@ -260,6 +267,11 @@ mod tests {
                 default_renders.temporary_ttl_secs,
                 default_renders.concurrency
             )
+        );
+        let (vj, default_vj) = (file.videojungle.unwrap(), defaults.videojungle);
+        assert_eq!(
+            (vj.link_ttl_secs, vj.upload_ttl_secs),
+            (default_vj.link_ttl_secs, default_vj.upload_ttl_secs)
         );
         let (given, default) = (file.generation.unwrap(), defaults.generation);
         assert_eq!(

@@ -34,6 +34,9 @@ macro_rules! shared_queries {
         mod probes {
             include!("shared/probes.rs");
         }
+        mod projects {
+            include!("shared/projects.rs");
+        }
         mod renders {
             include!("shared/renders.rs");
         }

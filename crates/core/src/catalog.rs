@@ -4,13 +4,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    ApiKeyRecord, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry, Charge, ClientId,
+    ApiKeyRecord, AssetQuery, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry, Charge, ClientId,
     ContentHash, CreditMovement, DeliveryRecord, DueDelivery, EndpointUpdate, FileId, FileMove,
     FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ItemOutcome,
-    LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent, NewPreload, NewRender,
-    NewUpload, OutputClaim, OutputOutcome, PreloadItem, PreloadRecord, Preview, Promotion,
-    RenderOutput, RenderRecord, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
-    WebhookEndpoint,
+    LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent, NewPreload,
+    NewProject, NewProjectAsset, NewRender, NewUpload, OutputClaim, OutputOutcome, PreloadItem,
+    PreloadRecord, Preview, Project, ProjectAsset, Promotion, RenderOutput, RenderRecord,
+    SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim, WebhookEndpoint,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -306,6 +306,34 @@ pub trait Catalog: Send + Sync + 'static {
         id: &str,
         now: DateTime<Utc>,
     ) -> CatalogResult<Option<RenderOutput>>;
+
+    // Projects (the Video Jungle surface).
+    async fn create_project(&self, project: &NewProject) -> CatalogResult<Project>;
+    /// The tenant's projects, newest first.
+    async fn projects(&self, tenant: &ClientId) -> CatalogResult<Vec<Project>>;
+    async fn project(&self, tenant: &ClientId, id: &str) -> CatalogResult<Option<Project>>;
+    /// Forgets a project and the assets still in it; their files must have been deleted first.
+    /// False when there was none.
+    async fn delete_project(&self, tenant: &ClientId, id: &str) -> CatalogResult<bool>;
+    async fn create_project_asset(&self, asset: &NewProjectAsset) -> CatalogResult<ProjectAsset>;
+    /// A page of a project's assets, newest first.
+    async fn project_assets(&self, query: &AssetQuery) -> CatalogResult<Vec<ProjectAsset>>;
+    async fn project_asset(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+    ) -> CatalogResult<Option<ProjectAsset>>;
+    async fn project_asset_by_key(&self, keyname: &str) -> CatalogResult<Option<ProjectAsset>>;
+    /// Gives an asset still waiting for its bytes the (pending) file that takes them; false when
+    /// it has one already or is gone.
+    async fn attach_asset_file(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+        file: &FileId,
+    ) -> CatalogResult<bool>;
+    /// Forgets an asset (its file, if any, must have been deleted first). False when there was none.
+    async fn delete_project_asset(&self, tenant: &ClientId, id: &str) -> CatalogResult<bool>;
 
     // Webhooks.
     async fn create_webhook_endpoint(

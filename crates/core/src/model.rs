@@ -323,5 +323,7 @@ pub struct SweepReport {
     pub purged_cache_entries: Vec<crate::CacheEntry>,
     /// How many finished preloads were forgotten.
     pub expired_preloads: u64,
+    /// How many project assets were forgotten because their upload never came.
+    pub expired_project_assets: u64,
     pub reclaimed_blobs: Vec<ContentHash>,
 }

@@ -41,6 +41,7 @@ pub struct Config {
     pub generation: GenerationConfig,
     pub webhooks: WebhookConfig,
     pub renders: RenderConfig,
+    pub videojungle: VideoJungleConfig,
 }
 
 fn default_webhook_timeout() -> u64 {
@@ -117,6 +118,34 @@ impl RenderConfig {
     }
 }
 
+fn default_link_ttl() -> u64 {
+    3600
+}
+fn default_asset_upload_ttl() -> u64 {
+    3600
+}
+
+/// The `[videojungle]` section: the Video Jungle–compatible surface's asset links and uploads.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VideoJungleConfig {
+    /// How long an asset's signed `url` and `download_url` work, in seconds.
+    #[serde(default = "default_link_ttl")]
+    pub link_ttl_secs: u64,
+    /// How long a new asset waits for its upload, in seconds, before it is forgotten.
+    #[serde(default = "default_asset_upload_ttl")]
+    pub upload_ttl_secs: u64,
+}
+
+impl Default for VideoJungleConfig {
+    fn default() -> Self {
+        Self {
+            link_ttl_secs: default_link_ttl(),
+            upload_ttl_secs: default_asset_upload_ttl(),
+        }
+    }
+}
+
 impl Config {
     /// Defaults for everything but where the data lives and where the server listens.
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
@@ -141,6 +170,7 @@ impl Config {
             generation: GenerationConfig::default(),
             webhooks: WebhookConfig::default(),
             renders: RenderConfig::default(),
+            videojungle: VideoJungleConfig::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod signing;
 pub mod state;
 pub mod temporary;
 pub mod upload;
+pub mod videojungle;
 pub mod webhooks;
 
 use std::sync::Arc;

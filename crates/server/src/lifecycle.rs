@@ -179,13 +179,15 @@ pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 let removed = r.expired_uploads.len()
                     + r.expired_temp_files.len()
                     + r.purged_cache_entries.len()
-                    + r.expired_preloads as usize;
+                    + r.expired_preloads as usize
+                    + r.expired_project_assets as usize;
                 if removed + r.reclaimed_blobs.len() > 0 {
                     tracing::info!(
                         expired_uploads = r.expired_uploads.len(),
                         expired_temp_files = r.expired_temp_files.len(),
                         purged_cache_entries = r.purged_cache_entries.len(),
                         expired_preloads = r.expired_preloads,
+                        expired_project_assets = r.expired_project_assets,
                         reclaimed_blobs = r.reclaimed_blobs.len(),
                         "sweep"
                     );

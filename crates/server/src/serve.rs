@@ -206,6 +206,32 @@ pub async fn serve_file(
     respond(&state, served, &method, &headers, attachment).await
 }
 
+/// Serves an uploaded file's own bytes for a URL that is not its stable one (a signed link), which
+/// caches may keep for `max_age` seconds at most.
+pub(crate) async fn serve_record(
+    state: &AppState,
+    file: &FileRecord,
+    method: &Method,
+    headers: &HeaderMap,
+    attachment: bool,
+    max_age: u64,
+) -> ApiResult<Response> {
+    let hash = file
+        .blob
+        .clone()
+        .filter(|_| file.status == FileStatus::Uploaded)
+        .ok_or_else(ApiError::file_not_found)?;
+    let served = Served {
+        content_type: served_type(state, file, &hash).await,
+        hash,
+        len: file.size,
+        modified: Some(to_http_seconds(file.updated_at)),
+        name: file.name.to_string(),
+        max_age: max_age.min(state.config.cache_max_age.as_secs()),
+    };
+    respond(state, served, method, headers, attachment).await
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CacheParams {

@@ -1,4 +1,5 @@
-//! Presigned upload URLs for the filesystem backend: HMAC-SHA256 over everything the PUT may not change.
+//! Presigned URLs: HMAC-SHA256 over everything the request may not change. Uploads for the
+//! filesystem backend, and the Video Jungle surface's asset links.
 
 use hmac::{Hmac, Mac};
 use mediadrive_core::FileId;
@@ -17,6 +18,37 @@ pub struct UploadGrant {
     pub expires: i64,
 }
 
+/// What a signed asset link binds: which asset, whether it downloads, until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetGrant {
+    pub asset: String,
+    pub download: bool,
+    /// Unix seconds after which the link is refused.
+    pub expires: i64,
+}
+
+/// A request a URL may carry a signature for.
+pub trait Grant {
+    /// Newlines cannot occur in any field (ids are hex or UUIDs, content types are checked), and
+    /// each kind of grant starts with its own word, so the encoding is unambiguous.
+    fn message(&self) -> String;
+}
+
+impl Grant for UploadGrant {
+    fn message(&self) -> String {
+        format!(
+            "PUT\n{}\n{}\n{}\n{}",
+            self.file, self.size, self.content_type, self.expires
+        )
+    }
+}
+
+impl Grant for AssetGrant {
+    fn message(&self) -> String {
+        format!("ASSET\n{}\n{}\n{}", self.asset, self.download, self.expires)
+    }
+}
+
 #[derive(Clone)]
 pub struct UploadSigner {
     key: Vec<u8>,
@@ -33,25 +65,17 @@ impl UploadSigner {
         Self { key }
     }
 
-    fn mac(&self, grant: &UploadGrant) -> HmacSha256 {
+    fn mac(&self, grant: &impl Grant) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
-        // Newlines cannot occur in any field (ids are hex, content types are checked), so the
-        // encoding is unambiguous.
-        mac.update(
-            format!(
-                "PUT\n{}\n{}\n{}\n{}",
-                grant.file, grant.size, grant.content_type, grant.expires
-            )
-            .as_bytes(),
-        );
+        mac.update(grant.message().as_bytes());
         mac
     }
 
-    pub fn sign(&self, grant: &UploadGrant) -> String {
+    pub fn sign(&self, grant: &impl Grant) -> String {
         hex::encode(self.mac(grant).finalize().into_bytes())
     }
 
-    pub fn verify(&self, grant: &UploadGrant, signature: &str) -> bool {
+    pub fn verify(&self, grant: &impl Grant, signature: &str) -> bool {
         let Ok(given) = hex::decode(signature) else {
             return false;
         };
@@ -101,5 +125,27 @@ mod tests {
         }
         assert!(!signer.verify(&grant(), "zz"));
         assert!(!UploadSigner::new(b"other".to_vec()).verify(&grant(), &sig));
+    }
+
+    #[test]
+    fn an_asset_link_binds_its_asset_disposition_and_expiry() {
+        let signer = UploadSigner::new(b"k".to_vec());
+        let grant = AssetGrant {
+            asset: "9c5e9ddd-2b99-49a5-9188-9dc10e06de67".into(),
+            download: false,
+            expires: 1_800_000_000,
+        };
+        let sig = signer.sign(&grant);
+        assert!(signer.verify(&grant, &sig));
+        let download = AssetGrant {
+            download: true,
+            ..grant.clone()
+        };
+        assert!(!signer.verify(&download, &sig));
+        let later = AssetGrant {
+            expires: 1_800_000_001,
+            ..grant.clone()
+        };
+        assert!(!signer.verify(&later, &sig));
     }
 }

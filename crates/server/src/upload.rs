@@ -205,6 +205,15 @@ pub(crate) async fn commit(
         let _ = state.catalog.release_blob_lease(hash).await;
         return Err(e.into());
     }
+    complete(state, record, hash).await
+}
+
+/// Makes a pending file `uploaded` with the committed, leased blob `hash`, announced.
+pub(crate) async fn complete(
+    state: &AppState,
+    record: &FileRecord,
+    hash: &ContentHash,
+) -> ApiResult<FileRecord> {
     let file = state
         .catalog
         .complete_upload(&record.id, hash, Utc::now(), &|f| {

@@ -4,18 +4,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
     catalog::{CatalogResult, FileAnnouncer, OutputAnnouncer, PreloadAnnouncer},
-    ApiKeyRecord, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry, Catalog, Charge, ClientId,
+    ApiKeyRecord, AssetQuery, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry, Catalog, Charge, ClientId,
     ContentHash, CreditMovement, DeliveryRecord, DueDelivery, EndpointUpdate, FileId, FileMove,
     FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ItemOutcome,
     LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent, NewPreload, NewRender,
-    NewUpload, OutputClaim, OutputOutcome, PreloadItem, PreloadRecord, Preview, Promotion,
+    NewProject, NewProjectAsset, NewUpload, OutputClaim, Project, ProjectAsset, OutputOutcome, PreloadItem, PreloadRecord, Preview, Promotion,
     RenderOutput, RenderRecord, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
     WebhookEndpoint,
 };
 
 use super::{
     backend, blobs, cache, credits, drive, folders, lock_tenant, preloads, previews, probes,
-    renders, sweep, tenants, uploads, webhooks, write_tx, Backend,
+    projects, renders, sweep, tenants, uploads, webhooks, write_tx, Backend,
 };
 
 #[async_trait]
@@ -385,6 +385,55 @@ impl Catalog for Backend {
         now: DateTime<Utc>,
     ) -> CatalogResult<Option<RenderOutput>> {
         renders::delete(&self.pool, tenant, id, now).await
+    }
+
+    async fn create_project(&self, project: &NewProject) -> CatalogResult<Project> {
+        projects::create(&self.pool, project).await
+    }
+
+    async fn projects(&self, tenant: &ClientId) -> CatalogResult<Vec<Project>> {
+        projects::list(&self.pool, tenant).await
+    }
+
+    async fn project(&self, tenant: &ClientId, id: &str) -> CatalogResult<Option<Project>> {
+        projects::get(&self.pool, tenant, id).await
+    }
+
+    async fn delete_project(&self, tenant: &ClientId, id: &str) -> CatalogResult<bool> {
+        projects::delete(&self.pool, tenant, id).await
+    }
+
+    async fn create_project_asset(&self, asset: &NewProjectAsset) -> CatalogResult<ProjectAsset> {
+        projects::create_asset(&self.pool, asset).await
+    }
+
+    async fn project_assets(&self, query: &AssetQuery) -> CatalogResult<Vec<ProjectAsset>> {
+        projects::list_assets(&self.pool, query).await
+    }
+
+    async fn project_asset(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+    ) -> CatalogResult<Option<ProjectAsset>> {
+        projects::get_asset(&self.pool, tenant, id).await
+    }
+
+    async fn project_asset_by_key(&self, keyname: &str) -> CatalogResult<Option<ProjectAsset>> {
+        projects::asset_by_key(&self.pool, keyname).await
+    }
+
+    async fn attach_asset_file(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+        file: &FileId,
+    ) -> CatalogResult<bool> {
+        projects::attach_file(&self.pool, tenant, id, file).await
+    }
+
+    async fn delete_project_asset(&self, tenant: &ClientId, id: &str) -> CatalogResult<bool> {
+        projects::delete_asset(&self.pool, tenant, id).await
     }
 
     async fn create_webhook_endpoint(

@@ -34,6 +34,7 @@ pub async fn sweep(
         expired_temp_files: run(pool, EXPIRED_TEMP, rule, announce).await?,
         purged_cache_entries: super::cache::purge(pool, rule).await?,
         expired_preloads: super::preloads::expire(pool, rule).await?,
+        expired_project_assets: super::projects::expire_waiting(pool, rule).await?,
         reclaimed_blobs: Vec::new(),
     })
 }

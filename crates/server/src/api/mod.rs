@@ -25,7 +25,7 @@ use utoipa::{
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{serve, state::AppState, upload};
+use crate::{serve, state::AppState, upload, videojungle as vj};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,6 +37,7 @@ use crate::{serve, state::AppState, upload};
         (name = "preloads", description = "Generated assets: preloads, the temporary cache, save-to-media (JSON2Video /v2/preloads)"),
         (name = "renders", description = "Render outputs: a temporary tier for 24 hours, hosting copies in the background (seed 004)"),
         (name = "serve", description = "The Shotstack Serve API: hosted assets by id and by render, transfers, deletes"),
+        (name = "videojungle", description = "The Video Jungle API (seed 003): projects, assets by keyname, signed asset links; errors in FastAPI's shape"),
         (name = "upload", description = "Presigned upload URLs"),
         (name = "webhooks", description = "Webhook endpoints, deliveries and the callback secret (Standard Webhooks signatures)"),
         (name = "files", description = "Stable file URLs"),
@@ -118,6 +119,26 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(webhooks::redeliver))
         .routes(routes!(webhooks::all_deliveries))
         .routes(routes!(webhooks::callback_secret))
+        .routes(routes!(
+            vj::projects::create_project,
+            vj::projects::list_projects
+        ))
+        .routes(routes!(
+            vj::projects::get_project,
+            vj::projects::delete_project
+        ))
+        .routes(routes!(vj::assets::list_assets))
+        .routes(routes!(
+            vj::assets::list_assets_client,
+            vj::upload::request_upload
+        ))
+        .routes(routes!(vj::assets::list_generated))
+        .routes(routes!(vj::assets::get_asset, vj::assets::delete_asset))
+        .routes(routes!(vj::assets::asset_by_key))
+        .routes(routes!(vj::assets::check_asset))
+        .routes(routes!(vj::assets::asset_status))
+        .routes(routes!(vj::upload::upload_asset))
+        .routes(routes!(vj::assets::serve_link))
         .routes(routes!(upload::receive))
         .routes(routes!(healthz))
         .split_for_parts();
@@ -125,6 +146,11 @@ pub fn router(state: AppState) -> Router {
     router
         .route("/{client_id}/files/{*path}", get(serve::serve_file))
         .route("/tmp/assets/{client_id}/{name}", get(serve::serve_cached))
+        // Seed 003 shows the check as a PUT; the official client sends a GET.
+        .route(
+            "/videojungle/assets/check/{id}",
+            axum::routing::put(vj::assets::check_asset),
+        )
         .merge(crate::dashboard::routes(&state.config))
         .route(
             "/openapi.json",
@@ -165,5 +191,6 @@ fn cors() -> tower_http::cors::CorsLayer {
             header::CONTENT_RANGE,
             header::ACCEPT_RANGES,
             header::LAST_MODIFIED,
+            header::LINK,
         ])
 }

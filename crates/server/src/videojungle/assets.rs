@@ -1,0 +1,379 @@
+//! A project's assets: list (paged), get, check, status, delete, the lookup by keyname, and the
+//! signed links that serve their bytes without an API key.
+
+use axum::{
+    extract::{Path, Query, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::Utc;
+use mediadrive_core::{Action, AssetCursor, AssetQuery, ProjectAsset};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    error::{Caller, Detail, Invalid, VjError, VjResult},
+    projects::{delete_files, owned, Deleted},
+    views::{asset_view, summary, AssetView},
+};
+use crate::{signing::AssetGrant, state::AppState};
+
+/// Seed 003: "By default, a maximum of ten attachments are shown per page."
+pub const DEFAULT_LIMIT: u32 = 10;
+pub const MAX_LIMIT: u32 = 100;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// How many assets, 1 to 100 (default 10).
+    limit: Option<String>,
+    /// Where the page starts: the `cursor` of the previous page's `Link: <…>; rel="next"`.
+    cursor: Option<String>,
+}
+
+fn parse_limit(raw: Option<&str>) -> VjResult<u32> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    let invalid = |kind, msg: String| {
+        VjError::invalid(&[Invalid {
+            kind,
+            place: "query",
+            field: "limit",
+            msg,
+            input: Some(raw),
+        }])
+    };
+    let limit: i64 = raw.trim().parse().map_err(|_| {
+        invalid(
+            "int_parsing",
+            "Input should be a valid integer, unable to parse string as an integer".into(),
+        )
+    })?;
+    if limit < 1 {
+        return Err(invalid(
+            "greater_than_equal",
+            "Input should be greater than or equal to 1".into(),
+        ));
+    }
+    if limit > i64::from(MAX_LIMIT) {
+        return Err(invalid(
+            "less_than_equal",
+            format!("Input should be less than or equal to {MAX_LIMIT}"),
+        ));
+    }
+    Ok(limit as u32)
+}
+
+fn encode_cursor(asset: &ProjectAsset) -> String {
+    let raw = format!("{}:{}", asset.created_at.timestamp_millis(), asset.id);
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_cursor(raw: &str) -> VjResult<AssetCursor> {
+    let decoded = URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok());
+    decoded
+        .as_deref()
+        .and_then(|d| d.split_once(':'))
+        .and_then(|(ms, id)| {
+            Some(AssetCursor {
+                created_ms: ms.parse().ok()?,
+                id: id.to_string(),
+            })
+        })
+        .ok_or_else(|| {
+            VjError::invalid(&[Invalid {
+                kind: "value_error",
+                place: "query",
+                field: "cursor",
+                msg: "Value error, not a cursor this API handed out".into(),
+                input: Some(raw),
+            }])
+        })
+}
+
+async fn list(
+    state: &AppState,
+    caller: &Caller,
+    project_id: &str,
+    params: &ListParams,
+    generated_only: bool,
+) -> VjResult<Response> {
+    caller.0.authorize(Action::List)?;
+    let limit = parse_limit(params.limit.as_deref())?;
+    let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
+    let project = owned(state, caller, project_id).await?;
+    let assets = state
+        .catalog
+        .project_assets(&AssetQuery {
+            tenant: project.tenant.clone(),
+            project_id: project.id.clone(),
+            limit,
+            after,
+        })
+        .await?;
+    let next = (assets.len() == limit as usize)
+        .then(|| assets.last().map(encode_cursor))
+        .flatten();
+    let views: Vec<AssetView> = assets
+        .iter()
+        .filter(|a| !generated_only || a.asset_type.starts_with("generated"))
+        .map(|a| asset_view(state, a))
+        .collect();
+    let mut response = Json(views).into_response();
+    if let Some(cursor) = next {
+        let link = format!(
+            "<{}/videojungle/projects/{}/assets?limit={limit}&cursor={cursor}>; rel=\"next\"",
+            state.config.public_url, project.id
+        );
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+/// A page of a project's assets, newest first; `Link: <…>; rel="next"` when more follow.
+#[utoipa::path(get, path = "/videojungle/projects/{id}/assets", tag = "videojungle",
+    params(("id" = String, Path, description = "The project id"), ListParams),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = Vec<AssetView>),
+        (status = 404, description = "Project not found", body = Detail),
+        (status = 422, description = "limit is not a whole number from 1 to 100 | cursor is not one this API handed out", body = Detail),
+    ))]
+pub async fn list_assets(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Query<ListParams>,
+) -> VjResult<Response> {
+    list(&state, &caller, &id, &params, false).await
+}
+
+/// The same page, at the path the official client lists from.
+#[utoipa::path(get, path = "/videojungle/projects/{id}/asset", tag = "videojungle",
+    params(("id" = String, Path, description = "The project id"), ListParams),
+    security(("api_key" = [])),
+    responses((status = 200, body = Vec<AssetView>), (status = 404, description = "Project not found", body = Detail)))]
+pub async fn list_assets_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Query<ListParams>,
+) -> VjResult<Response> {
+    list(&state, &caller, &id, &params, false).await
+}
+
+/// The generated assets of that page.
+#[utoipa::path(get, path = "/videojungle/projects/{id}/asset/generated", tag = "videojungle",
+    params(("id" = String, Path, description = "The project id"), ListParams),
+    security(("api_key" = [])),
+    responses((status = 200, body = Vec<AssetView>), (status = 404, description = "Project not found", body = Detail)))]
+pub async fn list_generated(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Query<ListParams>,
+) -> VjResult<Response> {
+    list(&state, &caller, &id, &params, true).await
+}
+
+pub(super) async fn asset_of(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> VjResult<ProjectAsset> {
+    state
+        .catalog
+        .project_asset(&caller.0.tenant, id)
+        .await?
+        .ok_or_else(|| VjError::not_found("Asset"))
+}
+
+/// One asset, with its project.
+#[utoipa::path(get, path = "/videojungle/assets/{id}", tag = "videojungle",
+    params(("id" = String, Path, description = "The asset id")),
+    security(("api_key" = [])),
+    responses((status = 200, body = AssetView), (status = 404, description = "Asset not found", body = Detail)))]
+pub async fn get_asset(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> VjResult<Json<AssetView>> {
+    caller.0.authorize(Action::List)?;
+    let asset = asset_of(&state, &caller, &id).await?;
+    with_project(&state, &asset).await.map(Json)
+}
+
+async fn with_project(state: &AppState, asset: &ProjectAsset) -> VjResult<AssetView> {
+    let project = state
+        .catalog
+        .project(&asset.tenant, &asset.project_id)
+        .await?
+        .ok_or_else(|| VjError::not_found("Asset"))?;
+    let mut view = asset_view(state, asset);
+    view.project = Some(summary(&project));
+    Ok(view)
+}
+
+/// The asset, for whoever holds its keyname: no API key needed.
+#[utoipa::path(get, path = "/videojungle/assets/key/{keyname}", tag = "videojungle",
+    params(("keyname" = String, Path, description = "The asset's keyname")),
+    responses((status = 200, body = AssetView), (status = 404, description = "Asset not found", body = Detail)))]
+pub async fn asset_by_key(
+    State(state): State<AppState>,
+    Path(keyname): Path<String>,
+) -> VjResult<Json<AssetView>> {
+    let asset = state
+        .catalog
+        .project_asset_by_key(&keyname)
+        .await?
+        .ok_or_else(|| VjError::not_found("Asset"))?;
+    with_project(&state, &asset).await.map(Json)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Check {
+    pub uploaded: bool,
+}
+
+/// Whether the asset's bytes have arrived.
+#[utoipa::path(get, path = "/videojungle/assets/check/{id}", tag = "videojungle",
+    params(("id" = String, Path, description = "The asset id")),
+    security(("api_key" = [])),
+    responses((status = 200, body = Check), (status = 404, description = "Asset not found", body = Detail)))]
+pub async fn check_asset(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> VjResult<Json<Check>> {
+    caller.0.authorize(Action::List)?;
+    let asset = asset_of(&state, &caller, &id).await?;
+    Ok(Json(Check {
+        uploaded: asset_view(&state, &asset).uploaded,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AssetStatus {
+    pub id: String,
+    /// Seed 003: null for an uploaded asset.
+    pub status: Option<String>,
+    pub uploaded: bool,
+}
+
+/// The asset's status.
+#[utoipa::path(get, path = "/videojungle/assets/{id}/status", tag = "videojungle",
+    params(("id" = String, Path, description = "The asset id")),
+    security(("api_key" = [])),
+    responses((status = 200, body = AssetStatus), (status = 404, description = "Asset not found", body = Detail)))]
+pub async fn asset_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> VjResult<Json<AssetStatus>> {
+    caller.0.authorize(Action::List)?;
+    let view = asset_view(&state, &asset_of(&state, &caller, &id).await?);
+    Ok(Json(AssetStatus {
+        id: view.id,
+        status: view.status,
+        uploaded: view.uploaded,
+    }))
+}
+
+/// Deletes the asset; its file leaves the drive (and the quota) for good.
+#[utoipa::path(delete, path = "/videojungle/assets/{id}", tag = "videojungle",
+    params(("id" = String, Path, description = "The asset id")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = Deleted),
+        (status = 403, description = "Insufficient permissions", body = Detail),
+        (status = 404, description = "Asset not found", body = Detail),
+    ))]
+pub async fn delete_asset(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> VjResult<Json<Deleted>> {
+    caller.0.authorize(Action::Delete)?;
+    let asset = asset_of(&state, &caller, &id).await?;
+    // The file goes first and takes the asset with it; an asset still waiting has none.
+    let had_file = match &asset.file {
+        Some(file) => delete_files(&state, std::slice::from_ref(file)).await? > 0,
+        None => false,
+    };
+    let forgotten = state
+        .catalog
+        .delete_project_asset(&asset.tenant, &id)
+        .await?;
+    if !had_file && !forgotten {
+        return Err(VjError::not_found("Asset"));
+    }
+    Ok(Json(Deleted { id, deleted: true }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LinkParams {
+    expires: Option<i64>,
+    /// `1`: served as an attachment.
+    download: Option<String>,
+    signature: Option<String>,
+}
+
+/// An asset's bytes through the signed link its `url` or `download_url` holds.
+#[utoipa::path(get, path = "/videojungle/files/{client_id}/{id}/{name}", tag = "videojungle",
+    params(
+        ("client_id" = String, Path, description = "The tenant"),
+        ("id" = String, Path, description = "The asset id"),
+        ("name" = String, Path, description = "The file name"),
+        LinkParams,
+    ),
+    responses(
+        (status = 200, description = "The file"),
+        (status = 206, description = "One byte range of the file"),
+        (status = 403, description = "Signature does not match | Request has expired", body = Detail),
+        (status = 404, description = "Asset not found", body = Detail),
+    ))]
+pub async fn serve_link(
+    State(state): State<AppState>,
+    Path((client, id, _name)): Path<(String, String, String)>,
+    Query(params): Query<LinkParams>,
+    method: Method,
+    headers: HeaderMap,
+) -> VjResult<Response> {
+    let forged = || VjError::new(StatusCode::FORBIDDEN, "Signature does not match");
+    let (Some(expires), Some(signature)) = (params.expires, params.signature.as_deref()) else {
+        return Err(forged());
+    };
+    let grant = AssetGrant {
+        asset: id.clone(),
+        download: params.download.as_deref() == Some("1"),
+        expires,
+    };
+    if !state.signer.verify(&grant, signature) {
+        return Err(forged());
+    }
+    let now = Utc::now().timestamp();
+    if now > expires {
+        return Err(VjError::new(StatusCode::FORBIDDEN, "Request has expired"));
+    }
+    let tenant = mediadrive_core::ClientId::parse(&client).map_err(|_| forged())?;
+    let asset = state
+        .catalog
+        .project_asset(&tenant, &id)
+        .await?
+        .ok_or_else(|| VjError::not_found("Asset"))?;
+    let file = asset.file.ok_or_else(|| VjError::not_found("Asset"))?;
+    let remaining = (expires - now).max(0) as u64;
+    Ok(
+        crate::serve::serve_record(&state, &file, &method, &headers, grant.download, remaining)
+            .await?,
+    )
+}

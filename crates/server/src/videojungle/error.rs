@@ -1,0 +1,112 @@
+//! The Video Jungle surface's error shape: FastAPI's, `{"detail": "..."}`, and for a request
+//! that fails validation `{"detail": [{"type", "loc", "msg", "input"}]}`, which the official
+//! client prints on a 422.
+
+use axum::{
+    extract::FromRequestParts,
+    http::{request::Parts, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use mediadrive_core::CatalogError;
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::{auth::Principal, error::ApiError, state::AppState};
+
+#[derive(Debug)]
+pub struct VjError {
+    status: StatusCode,
+    detail: Value,
+}
+
+pub type VjResult<T> = Result<T, VjError>;
+
+/// What FastAPI answers: a message, or the list of fields that failed validation.
+#[derive(Serialize, ToSchema)]
+pub struct Detail {
+    #[schema(value_type = Object)]
+    pub detail: Value,
+}
+
+/// One field that failed validation, worded as pydantic words it.
+pub struct Invalid<'a> {
+    pub kind: &'static str,
+    /// Where the field is: `query`, `body` or `path`.
+    pub place: &'static str,
+    pub field: &'a str,
+    pub msg: String,
+    pub input: Option<&'a str>,
+}
+
+impl VjError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            detail: Value::String(message.into()),
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, format!("{what} not found"))
+    }
+
+    pub fn invalid(fields: &[Invalid<'_>]) -> Self {
+        let detail = fields
+            .iter()
+            .map(|f| {
+                json!({
+                    "type": f.kind,
+                    "loc": [f.place, f.field],
+                    "msg": f.msg,
+                    "input": f.input,
+                })
+            })
+            .collect();
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: Value::Array(detail),
+        }
+    }
+
+    pub fn missing(place: &'static str, field: &str) -> Self {
+        Self::invalid(&[Invalid {
+            kind: "missing",
+            place,
+            field,
+            msg: "Field required".into(),
+            input: None,
+        }])
+    }
+}
+
+impl From<ApiError> for VjError {
+    fn from(e: ApiError) -> Self {
+        Self::new(e.status, e.message)
+    }
+}
+
+impl From<CatalogError> for VjError {
+    fn from(e: CatalogError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl IntoResponse for VjError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "detail": self.detail }))).into_response()
+    }
+}
+
+/// The caller, known by the `X-API-Key` header the official client sends; refused in this
+/// surface's shape.
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = VjError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> VjResult<Self> {
+        Ok(Caller(Principal::from_request_parts(parts, state).await?))
+    }
+}

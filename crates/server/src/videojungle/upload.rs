@@ -1,0 +1,373 @@
+//! The upload flow of the official client: ask the project for an upload link, then POST the file
+//! to it as multipart form data (field `file`). The bytes are streamed and hashed into staged
+//! storage and probed; only then is the drive file made, counted against the quota, and the
+//! asset pointed at it.
+
+use axum::{
+    extract::{multipart::MultipartRejection, Multipart, Path, State},
+    http::{header, HeaderMap, StatusCode},
+    Json,
+};
+use chrono::{Duration, Utc};
+use mediadrive_core::{
+    blobs::StagedBlob, Action, CatalogError, ContentHash, FileName, FileRecord, NewProjectAsset,
+    NewUpload, ProjectAsset,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    assets::asset_of,
+    error::{Caller, Detail, Invalid, VjError, VjResult},
+    projects::{delete_files, owned},
+    views::{asset_view, AssetView},
+};
+use crate::{
+    api::JsonObject,
+    config::MAX_UPLOAD_BYTES,
+    error::{ApiError, STORAGE_BLOCKED},
+    probing,
+    state::AppState,
+    temporary, upload,
+};
+
+/// The one upload method offered: the file sent to the upload link in one request.
+const UPLOAD_METHOD: &str = "file-no-chunk";
+const MAX_NAME: usize = 200;
+
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // Read leniently through `JsonObject`; this type documents the body.
+pub struct AssetRequest {
+    /// Only `file-no-chunk`.
+    upload_method: String,
+    /// Names the file in the drive. The asset's own keyname is always a fresh random key.
+    keyname: String,
+    /// Kept with the asset; `user` when absent.
+    asset_type: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UploadLink {
+    /// Relative to the API's base URL, as the official client expects.
+    pub url: String,
+    pub method: &'static str,
+    /// The form field that carries the file.
+    pub field: &'static str,
+    pub expires_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NewAssetAnswer {
+    #[serde(flatten)]
+    pub asset: AssetView,
+    pub upload_url: UploadLink,
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "File exceeds maximum size of 500 MB",
+    )
+}
+
+/// Registers an asset waiting for its bytes and answers with the link to send them to.
+#[utoipa::path(post, path = "/videojungle/projects/{id}/asset", tag = "videojungle",
+    params(("id" = String, Path, description = "The project id")),
+    request_body = AssetRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = NewAssetAnswer),
+        (status = 403, description = "Insufficient permissions", body = Detail),
+        (status = 404, description = "Project not found", body = Detail),
+        (status = 422, description = "keyname is missing | upload_method is not offered", body = Detail),
+    ))]
+pub async fn request_upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<JsonObject, ApiError>,
+) -> VjResult<Json<NewAssetAnswer>> {
+    caller.0.authorize(Action::Upload)?;
+    let body = body?;
+    let project = owned(&state, &caller, &id).await?;
+    let method = body.text("upload_method").unwrap_or(UPLOAD_METHOD);
+    if method != UPLOAD_METHOD {
+        return Err(VjError::invalid(&[Invalid {
+            kind: "literal_error",
+            place: "body",
+            field: "upload_method",
+            msg: format!("Input should be '{UPLOAD_METHOD}'"),
+            input: Some(method),
+        }]));
+    }
+    let name = body
+        .text("keyname")
+        .or_else(|| body.text("name"))
+        .ok_or_else(|| VjError::missing("body", "keyname"))?;
+    if name.chars().count() > MAX_NAME || FileName::sanitise(name).is_err() {
+        return Err(VjError::invalid(&[Invalid {
+            kind: "value_error",
+            place: "body",
+            field: "keyname",
+            msg: format!("Value error, a file name of 1 to {MAX_NAME} characters is needed"),
+            input: Some(name),
+        }]));
+    }
+    let now = Utc::now();
+    let ttl = Duration::seconds(state.config.videojungle.upload_ttl_secs as i64);
+    let asset = state
+        .catalog
+        .create_project_asset(&NewProjectAsset {
+            tenant: project.tenant.clone(),
+            project_id: project.id.clone(),
+            keyname: random_key(),
+            name: name.to_string(),
+            asset_type: body.text("asset_type").unwrap_or("user").to_string(),
+            description: body.raw_text("description").map(str::to_string),
+            now,
+            upload_expires_at: now + ttl,
+        })
+        .await
+        .map_err(|e| match e {
+            CatalogError::NotFound => VjError::not_found("Project"),
+            other => other.into(),
+        })?;
+    Ok(Json(NewAssetAnswer {
+        upload_url: UploadLink {
+            url: format!("/assets/{}/upload", asset.id),
+            method: "POST",
+            field: "file",
+            expires_at: super::views::timestamp(asset.upload_expires_at),
+        },
+        asset: asset_view(&state, &asset),
+    }))
+}
+
+/// A random UUID (version 4): the keyname is a bearer key, so it must not be guessable.
+fn random_key() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// Receives an asset's bytes: multipart form data with the file in the field `file`.
+#[utoipa::path(post, path = "/videojungle/assets/{id}/upload", tag = "videojungle",
+    params(("id" = String, Path, description = "The asset id")),
+    request_body(content = Vec<u8>, content_type = "multipart/form-data"),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, body = AssetView),
+        (status = 403, description = "Storage is blocked. Add credits to continue uploading. | Insufficient permissions", body = Detail),
+        (status = 404, description = "Asset not found", body = Detail),
+        (status = 409, description = "Asset already uploaded", body = Detail),
+        (status = 413, description = "File exceeds maximum size of 500 MB", body = Detail),
+        (status = 422, description = "file is missing or empty", body = Detail),
+    ))]
+pub async fn upload_asset(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
+) -> VjResult<Json<AssetView>> {
+    caller.0.authorize(Action::Upload)?;
+    let asset = asset_of(&state, &caller, &id).await?;
+    if asset.file.is_some() {
+        return Err(VjError::new(StatusCode::CONFLICT, "Asset already uploaded"));
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_UPLOAD_BYTES) {
+        return Err(too_large().into());
+    }
+    let mut form = form.map_err(|e| VjError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let mut staged = state.blobs.stage().await.map_err(ApiError::from)?;
+    let mut sent_type = None;
+    let mut received = None;
+    while let Some(mut field) = form.next_field().await.map_err(bad_form)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        sent_type = field.content_type().map(str::to_string);
+        let mut total = 0u64;
+        while let Some(chunk) = field.chunk().await.map_err(bad_form)? {
+            total += chunk.len() as u64;
+            if total > MAX_UPLOAD_BYTES {
+                return Err(too_large().into());
+            }
+            staged.write(chunk).await.map_err(ApiError::from)?;
+        }
+        received = Some(total);
+        break;
+    }
+    match received {
+        None => return Err(VjError::missing("body", "file")),
+        Some(0) => {
+            return Err(VjError::invalid(&[Invalid {
+                kind: "value_error",
+                place: "body",
+                field: "file",
+                msg: "Value error, the file is empty".into(),
+                input: None,
+            }]))
+        }
+        Some(_) => {}
+    }
+    let (hash, len) = staged.finish().await.map_err(ApiError::from)?;
+    upload::lease_blob(&state, &hash, len).await?;
+    match store(&state, &asset, staged, &hash, len, sent_type).await {
+        Ok(file) => {
+            let mut stored = asset.clone();
+            stored.file = Some(file);
+            Ok(Json(asset_view(&state, &stored)))
+        }
+        Err(e) => {
+            let _ = state.catalog.release_blob_lease(&hash).await;
+            Err(e)
+        }
+    }
+}
+
+fn bad_form(e: axum::extract::multipart::MultipartError) -> VjError {
+    VjError::new(StatusCode::BAD_REQUEST, e.body_text())
+}
+
+/// Commits the leased bytes and makes them the asset's drive file; on failure nothing of it
+/// stays visible (the caller gives up the lease).
+async fn store(
+    state: &AppState,
+    asset: &ProjectAsset,
+    staged: Box<dyn StagedBlob>,
+    hash: &ContentHash,
+    len: u64,
+    sent_type: Option<String>,
+) -> VjResult<FileRecord> {
+    staged.commit(hash).await.map_err(ApiError::from)?;
+    let probed = probing::probe_now(state, hash).await.ok();
+    let content_type = probed
+        .as_ref()
+        .map(|info| info.mime.clone())
+        .filter(|m| m != "application/octet-stream")
+        .or(sent_type)
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let extension = probed.as_ref().map(temporary::extension);
+    let project = state
+        .catalog
+        .project(&asset.tenant, &asset.project_id)
+        .await?
+        .ok_or_else(|| VjError::not_found("Asset"))?;
+    let now = Utc::now();
+    let mut pending = None;
+    for name in file_names(&asset.name, &asset.id, extension.as_deref()) {
+        let reserved = state
+            .catalog
+            .reserve_upload(&NewUpload {
+                tenant: asset.tenant.clone(),
+                folder: project.folder.clone(),
+                name,
+                content_type: content_type.clone(),
+                size: len,
+                now,
+                upload_expires_at: now + state.config.upload_claim_ttl,
+                default_quota: state.config.default_quota,
+            })
+            .await;
+        match reserved {
+            Ok(file) => {
+                pending = Some(file);
+                break;
+            }
+            Err(CatalogError::FileExists) => continue,
+            Err(CatalogError::StorageBlocked) => {
+                return Err(VjError::new(StatusCode::FORBIDDEN, STORAGE_BLOCKED))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let pending = pending.ok_or_else(|| {
+        VjError::new(
+            StatusCode::CONFLICT,
+            "A file with this name already exists. Delete it first.",
+        )
+    })?;
+    let attached = state
+        .catalog
+        .attach_asset_file(&asset.tenant, &asset.id, &pending.id)
+        .await;
+    if !matches!(attached, Ok(true)) {
+        delete_files(state, std::slice::from_ref(&pending)).await?;
+        return Err(match attached {
+            Err(e) => e.into(),
+            // Another upload got there first, or the asset was deleted meanwhile.
+            Ok(_) => match asset_still_there(state, asset).await? {
+                true => VjError::new(StatusCode::CONFLICT, "Asset already uploaded"),
+                false => VjError::not_found("Asset"),
+            },
+        });
+    }
+    Ok(upload::complete(state, &pending, hash).await?)
+}
+
+async fn asset_still_there(state: &AppState, asset: &ProjectAsset) -> VjResult<bool> {
+    Ok(state
+        .catalog
+        .project_asset(&asset.tenant, &asset.id)
+        .await?
+        .is_some())
+}
+
+/// The asset's name, with the real container's extension when it has none, then the same with
+/// the asset id's first eight characters, should another file hold the name.
+fn file_names(name: &str, id: &str, extension: Option<&str>) -> Vec<FileName> {
+    let with_ext = match extension {
+        Some(ext) if !name.contains('.') && ext != "bin" => format!("{name}.{ext}"),
+        _ => name.to_string(),
+    };
+    let (stem, ext) = match with_ext.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => (stem.to_string(), format!(".{ext}")),
+        _ => (with_ext.clone(), String::new()),
+    };
+    [with_ext.clone(), format!("{stem}-{}{ext}", &id[..8])]
+        .iter()
+        .filter_map(|n| FileName::sanitise(n).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(name: &str, ext: Option<&str>) -> Vec<String> {
+        file_names(name, "9c5e9ddd-2b99", ext)
+            .into_iter()
+            .map(|n| n.as_str().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_name_without_extension_takes_the_real_one() {
+        assert_eq!(
+            names("intro", Some("mp4")),
+            ["intro.mp4", "intro-9c5e9ddd.mp4"]
+        );
+        assert_eq!(
+            names("intro.mov", Some("mp4")),
+            ["intro.mov", "intro-9c5e9ddd.mov"]
+        );
+        assert_eq!(names("notes", None), ["notes", "notes-9c5e9ddd"]);
+    }
+}

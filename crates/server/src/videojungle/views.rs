@@ -1,0 +1,132 @@
+//! What the Video Jungle surface answers: assets and projects in the fields of seed 003 and the
+//! official client's models, with signed links to each asset's bytes.
+
+use chrono::{DateTime, Utc};
+use mediadrive_core::{FileStatus, Project, ProjectAsset};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::{signing::AssetGrant, state::AppState};
+
+/// Seed 003 writes timestamps without an offset, to the microsecond; they are UTC.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AssetView {
+    pub id: String,
+    /// Who holds it reads the asset without an API key: `GET /videojungle/assets/key/{keyname}`.
+    pub keyname: String,
+    /// A signed link to embed the asset, once uploaded; it expires.
+    pub url: Option<String>,
+    /// The same, served as an attachment.
+    pub download_url: Option<String>,
+    /// Where the asset is in the drive: `{folder}/{name}`.
+    pub asset_path: Option<String>,
+    pub asset_type: String,
+    pub created_at: String,
+    pub description: Option<String>,
+    pub generated_description: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub create_parameters: Option<Value>,
+    /// Seed 003: null for an uploaded asset.
+    pub status: Option<String>,
+    pub uploaded: bool,
+    /// The drive file's id.
+    pub key: Option<String>,
+    pub project_id: String,
+    /// The asset's project, on `GET /assets/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<ProjectSummary>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectSummary {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Value>,
+    pub created_at: String,
+    /// The client id.
+    pub owner_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectView {
+    #[serde(flatten)]
+    pub summary: ProjectSummary,
+    pub asset_count: u64,
+    /// The newest assets; page through all of them with `GET /projects/{id}/assets`.
+    pub assets: Vec<AssetView>,
+    /// Always empty: prompts are not kept here.
+    #[schema(value_type = Vec<Object>)]
+    pub prompts: Vec<Value>,
+    /// Always empty: scripts are not kept here yet.
+    #[schema(value_type = Vec<Object>)]
+    pub scripts: Vec<Value>,
+}
+
+pub fn summary(project: &Project) -> ProjectSummary {
+    ProjectSummary {
+        id: project.id.clone(),
+        name: project.name.clone(),
+        description: project.description.clone(),
+        data: project
+            .data
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok()),
+        created_at: timestamp(project.created_at),
+        owner_id: project.tenant.to_string(),
+    }
+}
+
+/// A signed link to the asset's bytes, good for the configured time.
+fn link(state: &AppState, asset: &ProjectAsset, name: &str, download: bool) -> String {
+    let ttl = state.config.videojungle.link_ttl_secs as i64;
+    let grant = AssetGrant {
+        asset: asset.id.clone(),
+        download,
+        expires: Utc::now().timestamp().saturating_add(ttl),
+    };
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("expires", &grant.expires.to_string());
+    if download {
+        query.append_pair("download", "1");
+    }
+    query.append_pair("signature", &state.signer.sign(&grant));
+    let name: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    format!(
+        "{}/videojungle/files/{}/{}/{name}?{}",
+        state.config.public_url,
+        asset.tenant,
+        asset.id,
+        query.finish()
+    )
+}
+
+pub fn asset_view(state: &AppState, asset: &ProjectAsset) -> AssetView {
+    let file = asset
+        .file
+        .as_ref()
+        .filter(|f| f.status == FileStatus::Uploaded);
+    AssetView {
+        id: asset.id.clone(),
+        keyname: asset.keyname.clone(),
+        url: file.map(|f| link(state, asset, f.name.as_str(), false)),
+        download_url: file.map(|f| link(state, asset, f.name.as_str(), true)),
+        asset_path: file.map(|f| f.path()),
+        asset_type: asset.asset_type.clone(),
+        created_at: timestamp(asset.created_at),
+        description: asset.description.clone(),
+        generated_description: None,
+        create_parameters: None,
+        status: None,
+        uploaded: file.is_some(),
+        key: file.map(|f| f.id.to_string()),
+        project_id: asset.project_id.clone(),
+        project: None,
+    }
+}
