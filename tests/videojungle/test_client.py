@@ -1,0 +1,164 @@
+"""Video Jungle's official client (`videojungle` from PyPI) against mediadrive's /videojungle.
+
+The client creates a project, uploads assets through the link the project hands out, lists, gets,
+checks and downloads them, and deletes them and the project; every answer must parse into the
+client's own models. The signed links and the keyname work without an API key.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import requests
+from videojungle import ApiClient
+
+BIN = os.environ["MEDIADRIVE_BIN"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class VideoJungleClientTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.clip = os.path.join(cls.tmp.name, "clip.mp4")
+        subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
+                        "testsrc2=size=320x240:rate=25:duration=1", "-c:v", "libx264",
+                        "-preset", "ultrafast", "-pix_fmt", "yuv420p", cls.clip], check=True)
+        with open(cls.clip, "rb") as f:
+            cls.clip_bytes = f.read()
+        data = os.path.join(cls.tmp.name, "data")
+        port = free_port()
+        cls.base = "http://127.0.0.1:%d" % port
+        cls.server = subprocess.Popen(
+            [BIN, "serve", "--data-dir", data, "--listen", "127.0.0.1:%d" % port],
+            env={**os.environ, "RUST_LOG": "warn"}, stdout=subprocess.DEVNULL)
+        for _ in range(400):
+            try:
+                urllib.request.urlopen(cls.base + "/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.025)
+        else:
+            raise RuntimeError("mediadrive did not start")
+
+        def key(client, role):
+            return subprocess.run(
+                [BIN, "key", "create", "--client", client, "--role", role, "--data-dir", data],
+                check=True, capture_output=True, text=True).stdout.strip()
+
+        cls.client = ApiClient(key("acme", "editor"))
+        cls.client.BASE_URL = cls.base + "/videojungle"
+        cls.other = ApiClient(key("globex", "editor"))
+        cls.other.BASE_URL = cls.base + "/videojungle"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.kill()
+        cls.server.wait()
+        cls.tmp.cleanup()
+
+    def fetch(self, url):
+        with urllib.request.urlopen(url) as resp:
+            return resp.status, resp.headers, resp.read()
+
+    def status_of(self, call):
+        with self.assertRaises(requests.exceptions.HTTPError) as caught:
+            call()
+        return caught.exception.response
+
+    def test_a_project_and_its_assets_round_trip_through_the_client(self):
+        project = self.client.projects.create("horoscope", "Daily readings")
+        self.assertEqual(project.name, "horoscope")
+        self.assertEqual(project.description, "Daily readings")
+        self.assertEqual(project.data, "prompt-to-video")
+        self.assertEqual(project.owner_id, "acme")
+        self.assertEqual(project.asset_count, 0)
+        self.assertIn(project.id, [p.id for p in self.client.projects.list()])
+
+        asset = self.client.assets.upload_asset(
+            name="intro", description="the opening", project_id=project.id, filename=self.clip)
+        self.assertTrue(asset.uploaded)
+        self.assertIsNone(asset.status)
+        self.assertEqual(asset.asset_type, "user")
+        self.assertEqual(asset.description, "the opening")
+        self.assertTrue(asset.asset_path.endswith("/intro.mp4"), asset.asset_path)
+        self.assertNotEqual(asset.keyname, "intro")
+
+        # The project's own upload, which refreshes the project from the server afterwards.
+        second = project.upload_asset(name="outro", description="", filename=self.clip)
+        self.assertTrue(second.uploaded)
+        self.assertEqual(project.asset_count, 2)
+        self.assertEqual({a.id for a in project.assets}, {asset.id, second.id})
+
+        listed = self.client.assets.list_for_project(project.id)
+        self.assertEqual([a.id for a in listed], [second.id, asset.id])
+        self.assertEqual(self.client.assets.list_generated_for_project(project.id), [])
+        got = self.client.assets.get(asset.id)
+        self.assertEqual((got.id, got.keyname, got.uploaded), (asset.id, asset.keyname, True))
+        self.assertEqual(self.client.assets.check(asset.id), {"uploaded": True})
+        self.assertEqual(self.client.assets.status(asset.id)["uploaded"], True)
+
+        out = os.path.join(self.tmp.name, "downloaded.mp4")
+        self.assertEqual(self.client.assets.download(asset.id, out), out)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), self.clip_bytes)
+
+        # Both links work without an API key; the download one is an attachment.
+        status, headers, body = self.fetch(got.url)
+        self.assertEqual((status, body), (200, self.clip_bytes))
+        self.assertEqual(headers["Content-Type"], "video/mp4")
+        self.assertNotIn("Content-Disposition", headers)
+        _, headers, _ = self.fetch(got.download_url)
+        self.assertEqual(headers["Content-Disposition"], 'attachment; filename="intro.mp4"')
+        # So does the keyname, and it shows the asset's project.
+        _, _, body = self.fetch(self.base + "/videojungle/assets/key/" + asset.keyname)
+        self.assertEqual(json.loads(body)["project"]["id"], project.id)
+
+        # Another tenant sees none of it.
+        self.assertEqual(self.status_of(lambda: self.other.assets.get(asset.id)).status_code, 404)
+        response = self.status_of(lambda: self.other.projects.get(project.id))
+        self.assertEqual(response.json(), {"detail": "Project not found"})
+
+        self.client.assets.delete(asset.id)
+        self.assertEqual(self.status_of(lambda: self.client.assets.get(asset.id)).status_code, 404)
+        with self.assertRaises(urllib.error.HTTPError) as gone:
+            self.fetch(got.url)
+        self.assertEqual(gone.exception.code, 404)
+        self.assertEqual([a.id for a in self.client.assets.list_for_project(project.id)],
+                         [second.id])
+
+        self.client.projects.delete(project.id)
+        self.assertNotIn(project.id, [p.id for p in self.client.projects.list()])
+        self.assertEqual(self.status_of(lambda: self.client.assets.get(second.id)).status_code,
+                         404)
+
+    def test_a_tampered_link_is_refused(self):
+        project = self.client.projects.create("links", "")
+        asset = self.client.assets.upload_asset(
+            name="clip", description="", project_id=project.id, filename=self.clip)
+        parts = urllib.parse.urlsplit(asset.url)
+        query = dict(urllib.parse.parse_qsl(parts.query))
+        query["expires"] = str(int(query["expires"]) + 60)
+        forged = parts._replace(query=urllib.parse.urlencode(query)).geturl()
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            self.fetch(forged)
+        self.assertEqual(refused.exception.code, 403)
+        self.assertEqual(json.loads(refused.exception.read()),
+                         {"detail": "Signature does not match"})
+        self.client.projects.delete(project.id)
+
+
+if __name__ == "__main__":
+    unittest.main()
