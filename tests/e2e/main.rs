@@ -14,4 +14,5 @@ mod quota;
 mod renders;
 mod serving;
 mod uploads;
+mod videojungle;
 mod webhooks;
