@@ -398,3 +398,46 @@ async fn signed_links_expire_and_bind_their_disposition() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn an_asset_whose_upload_never_comes_is_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vj.toml");
+    std::fs::write(&config, "[videojungle]\nupload_ttl_secs = 1\n").unwrap();
+    let server = Server::start_with(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--sweep-interval-secs",
+        "1",
+    ])
+    .await;
+    let key = server.key("acme", "editor");
+    let p = project(&server, &key, "late").await;
+    let id = p["id"].as_str().unwrap();
+    let (_, link) = server
+        .call(
+            "POST",
+            &format!("{VJ}/projects/{id}/asset"),
+            &key,
+            Some(json!({"keyname": "a"})),
+        )
+        .await;
+    let check = format!("{VJ}/assets/check/{}", link["id"].as_str().unwrap());
+    assert_eq!(
+        server.call("GET", &check, &key, None).await.0,
+        StatusCode::OK
+    );
+    let mut status = StatusCode::OK;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        status = server.call("GET", &check, &key, None).await.0;
+        if status == StatusCode::NOT_FOUND {
+            break;
+        }
+    }
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, p) = server
+        .call("GET", &format!("{VJ}/projects/{id}"), &key, None)
+        .await;
+    assert_eq!(p["asset_count"], 0);
+}

@@ -4,13 +4,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
     catalog::{CatalogResult, FileAnnouncer, OutputAnnouncer, PreloadAnnouncer},
-    ApiKeyRecord, AssetQuery, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry, Catalog, Charge, ClientId,
-    ContentHash, CreditMovement, DeliveryRecord, DueDelivery, EndpointUpdate, FileId, FileMove,
-    FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ItemOutcome,
-    LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent, NewPreload, NewRender,
-    NewProject, NewProjectAsset, NewUpload, OutputClaim, Project, ProjectAsset, OutputOutcome, PreloadItem, PreloadRecord, Preview, Promotion,
-    RenderOutput, RenderRecord, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim,
-    WebhookEndpoint,
+    ApiKeyRecord, AssetQuery, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry, Catalog, Charge,
+    ClientId, ContentHash, CreditMovement, DeliveryRecord, DueDelivery, EndpointUpdate, FileId,
+    FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats,
+    ItemOutcome, LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent,
+    NewPreload, NewProject, NewProjectAsset, NewRender, NewUpload, OutputClaim, OutputOutcome,
+    PreloadItem, PreloadRecord, Preview, Project, ProjectAsset, Promotion, RenderOutput,
+    RenderRecord, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim, WebhookEndpoint,
 };
 
 use super::{
