@@ -114,7 +114,7 @@ pub async fn create_project(
         }]));
     }
     // The suffix only keeps two projects of one name apart.
-    let folder_id = random_hex();
+    let folder_id = super::upload::random_key();
     let project = state
         .catalog
         .create_project(&NewProject {
@@ -127,13 +127,6 @@ pub async fn create_project(
         })
         .await?;
     Ok(Json(project_view(&state, &project, ASSETS_SHOWN).await?))
-}
-
-fn random_hex() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
 }
 
 /// The caller's projects, newest first, each with its newest ten assets.

@@ -145,7 +145,7 @@ pub async fn request_upload(
 }
 
 /// A random UUID (version 4): the keyname is a bearer key, so it must not be guessable.
-fn random_key() -> String {
+pub(super) fn random_key() -> String {
     use rand::RngCore;
     let mut b = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut b);
