@@ -5,11 +5,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use mediadrive_catalog::{PostgresCatalog, SqliteCatalog};
 use mediadrive_core::{
-    AssetType, AttemptOutcome, BlobProbe, Catalog, CatalogError, Charge, ClientId, ContentHash,
-    CreditMovement, CreditReason, EndpointUpdate, FileName, FileRecord, FolderMove, FolderPath,
-    ItemOutcome, ItemRequest, ItemResult, ItemStatus, NewCacheEntry, NewEndpoint, NewEvent,
-    NewOutput, NewPreload, NewRender, NewUpload, OutputClaim, OutputKind, OutputOutcome,
-    OutputStatus, ProbeStatus, Promotion, SweepRule, TenantUpdate, UploadClaim,
+    AssetCursor, AssetQuery, AssetType, AttemptOutcome, BlobProbe, Catalog, CatalogError, Charge,
+    ClientId, ContentHash, CreditMovement, CreditReason, EndpointUpdate, FileName, FileRecord,
+    FolderMove, FolderPath, ItemOutcome, ItemRequest, ItemResult, ItemStatus, NewCacheEntry,
+    NewEndpoint, NewEvent, NewOutput, NewPreload, NewProject, NewProjectAsset, NewRender,
+    NewUpload, OutputClaim, OutputKind, OutputOutcome, OutputStatus, ProbeStatus, Promotion,
+    SweepRule, TenantUpdate, UploadClaim,
 };
 
 struct Fresh {
@@ -379,6 +380,7 @@ macro_rules! every_backend {
             webhook_deliveries_fan_out_retry_and_disable_their_endpoint,
             changes_announce_themselves_in_their_own_transaction,
             render_outputs_move_on_only_under_their_claim,
+            project_assets_page_attach_once_and_leave_with_their_file,
         );)*
     };
 }
@@ -1188,4 +1190,129 @@ async fn render_outputs_move_on_only_under_their_claim(c: Arc<dyn Catalog>) {
         .await
         .unwrap()
         .is_empty());
+}
+
+async fn project_assets_page_attach_once_and_leave_with_their_file(c: Arc<dyn Catalog>) {
+    let now = Utc::now();
+    c.ensure_tenant(&tenant(), 0, now).await.unwrap();
+    let other = ClientId::parse("globex").unwrap();
+    c.ensure_tenant(&other, 0, now).await.unwrap();
+    let project = c
+        .create_project(&NewProject {
+            tenant: tenant(),
+            name: "p".into(),
+            description: None,
+            data: Some("{\"seed\":42}".into()),
+            folder: FolderPath::from_stored("projects/p-1").unwrap(),
+            now,
+        })
+        .await
+        .unwrap();
+    assert!(c.project(&other, &project.id).await.unwrap().is_none());
+    let new_asset = |i: i64, project_id: &str, waits: Duration| NewProjectAsset {
+        tenant: tenant(),
+        project_id: project_id.to_string(),
+        keyname: format!("key-{project_id}-{i}"),
+        name: format!("a{i}"),
+        asset_type: "user".into(),
+        description: None,
+        now: now + Duration::milliseconds(i),
+        upload_expires_at: now + waits,
+    };
+    // Not into another tenant's project, nor a missing one.
+    assert!(matches!(
+        c.create_project_asset(&new_asset(0, "missing", Duration::hours(1)))
+            .await,
+        Err(CatalogError::NotFound)
+    ));
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let asset = c
+            .create_project_asset(&new_asset(i, &project.id, Duration::hours(1)))
+            .await
+            .unwrap();
+        ids.push(asset.id);
+    }
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut after: Option<AssetCursor> = None;
+    loop {
+        let page = c
+            .project_assets(&AssetQuery {
+                tenant: tenant(),
+                project_id: project.id.clone(),
+                limit: 2,
+                after: after.clone(),
+            })
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(AssetCursor {
+            created_ms: last.created_at.timestamp_millis(),
+            id: last.id.clone(),
+        });
+        seen.extend(page.iter().map(|a| a.id.clone()));
+    }
+    assert_eq!(seen, ids, "newest first, each once");
+    // A file attaches once; deleting it takes the asset along.
+    let file = c
+        .reserve_upload(&upload("projects/p-1", "a.bin", 10, None))
+        .await
+        .unwrap();
+    assert!(c
+        .attach_asset_file(&tenant(), &ids[0], &file.id)
+        .await
+        .unwrap());
+    assert!(!c
+        .attach_asset_file(&tenant(), &ids[0], &file.id)
+        .await
+        .unwrap());
+    assert!(!c
+        .attach_asset_file(&other, &ids[1], &file.id)
+        .await
+        .unwrap());
+    let attached = c.project_asset(&tenant(), &ids[0]).await.unwrap().unwrap();
+    assert_eq!(attached.file.map(|f| f.id), Some(file.id.clone()));
+    let by_key = c
+        .project_asset_by_key(&attached.keyname)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_key.id, ids[0]);
+    let target = [(file.folder.clone(), file.name.clone())];
+    c.delete_files(&tenant(), &target, &|f| announce("file.deleted", f))
+        .await
+        .unwrap();
+    assert!(c.project_asset(&tenant(), &ids[0]).await.unwrap().is_none());
+    assert_eq!(
+        c.project(&tenant(), &project.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .asset_count,
+        4
+    );
+    // Assets whose upload never came are swept; the project then goes with the rest.
+    c.create_project_asset(&new_asset(9, &project.id, Duration::seconds(-1)))
+        .await
+        .unwrap();
+    let rule = SweepRule {
+        now,
+        uploads_lapsed_before: now - Duration::hours(1),
+        temp_cutoff: now - Duration::hours(1),
+        cache_cutoff: now - Duration::hours(1),
+        preloads_before: now - Duration::hours(1),
+        dry_run: false,
+    };
+    assert_eq!(
+        c.sweep_files(&rule, &|f| announce("file.deleted", f))
+            .await
+            .unwrap()
+            .expired_project_assets,
+        1
+    );
+    assert!(!c.delete_project(&other, &project.id).await.unwrap());
+    assert!(c.delete_project(&tenant(), &project.id).await.unwrap());
+    assert!(c.project_asset(&tenant(), &ids[1]).await.unwrap().is_none());
+    assert!(c.projects(&tenant()).await.unwrap().is_empty());
 }
