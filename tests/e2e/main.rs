@@ -15,4 +15,5 @@ mod renders;
 mod serving;
 mod uploads;
 mod videojungle;
+mod videojungle_scripts;
 mod webhooks;

@@ -40,6 +40,9 @@ macro_rules! shared_queries {
         mod renders {
             include!("shared/renders.rs");
         }
+        mod scripts {
+            include!("shared/scripts.rs");
+        }
         mod sweep {
             include!("shared/sweep.rs");
         }

@@ -4,13 +4,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    ApiKeyRecord, AssetQuery, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry, Charge, ClientId,
-    ContentHash, CreditMovement, DeliveryRecord, DueDelivery, EndpointUpdate, FileId, FileMove,
-    FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats, ItemOutcome,
-    LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent, NewPreload,
-    NewProject, NewProjectAsset, NewRender, NewUpload, OutputClaim, OutputOutcome, PreloadItem,
-    PreloadRecord, Preview, Project, ProjectAsset, Promotion, RenderOutput, RenderRecord,
-    SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim, WebhookEndpoint,
+    ApiKeyRecord, AssetQuery, AssetRemoval, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry,
+    Charge, ClientId, ContentHash, CreditMovement, DeliveryRecord, DueDelivery, EndpointUpdate,
+    FileId, FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath,
+    FolderStats, ItemOutcome, LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint,
+    NewEvent, NewGeneratedAsset, NewPreload, NewProject, NewProjectAsset, NewProjectScript,
+    NewRender, NewUpload, OutputClaim, OutputOutcome, PreloadItem, PreloadRecord, Preview, Project,
+    ProjectAsset, ProjectScript, Promotion, RenderOutput, RenderRecord, SweepReport, SweepRule,
+    Tenant, TenantUpdate, UploadClaim, WebhookEndpoint,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -312,7 +313,8 @@ pub trait Catalog: Send + Sync + 'static {
     /// The tenant's projects, newest first.
     async fn projects(&self, tenant: &ClientId) -> CatalogResult<Vec<Project>>;
     async fn project(&self, tenant: &ClientId, id: &str) -> CatalogResult<Option<Project>>;
-    /// Forgets a project and the assets still in it; their files must have been deleted first.
+    /// Forgets a project, its scripts and the assets still in it; their files must have been
+    /// deleted first.
     /// False when there was none.
     async fn delete_project(&self, tenant: &ClientId, id: &str) -> CatalogResult<bool>;
     async fn create_project_asset(&self, asset: &NewProjectAsset) -> CatalogResult<ProjectAsset>;
@@ -332,8 +334,42 @@ pub trait Catalog: Send + Sync + 'static {
         id: &str,
         file: &FileId,
     ) -> CatalogResult<bool>;
-    /// Forgets an asset (its file, if any, must have been deleted first). False when there was none.
-    async fn delete_project_asset(&self, tenant: &ClientId, id: &str) -> CatalogResult<bool>;
+    /// Forgets an asset; its file stays, for the caller to delete when no other asset holds it.
+    async fn delete_project_asset(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+    ) -> CatalogResult<AssetRemoval>;
+    /// Records the preload that makes a generated asset and the asset waiting for it, at once.
+    /// `NotFound` when the project is gone.
+    async fn create_generated_asset(
+        &self,
+        asset: &NewGeneratedAsset,
+    ) -> CatalogResult<(PreloadRecord, ProjectAsset)>;
+    /// `NotFound` when the project is gone.
+    async fn create_project_script(
+        &self,
+        script: &NewProjectScript,
+    ) -> CatalogResult<ProjectScript>;
+    /// A project's scripts, oldest first.
+    async fn project_scripts(
+        &self,
+        tenant: &ClientId,
+        project_id: &str,
+    ) -> CatalogResult<Vec<ProjectScript>>;
+    async fn project_script(
+        &self,
+        tenant: &ClientId,
+        project_id: &str,
+        id: &str,
+    ) -> CatalogResult<Option<ProjectScript>>;
+    /// False when there was none.
+    async fn delete_project_script(
+        &self,
+        tenant: &ClientId,
+        project_id: &str,
+        id: &str,
+    ) -> CatalogResult<bool>;
 
     // Webhooks.
     async fn create_webhook_endpoint(

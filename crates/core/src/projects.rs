@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{ClientId, FileRecord, FolderPath};
+use crate::{ClientId, FileRecord, FolderPath, ItemStatus, NewPreload};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Project {
@@ -50,6 +50,20 @@ pub struct ProjectAsset {
     /// Until when its upload is awaited; the sweeper forgets it afterwards.
     pub upload_expires_at: DateTime<Utc>,
     pub file: Option<FileRecord>,
+    /// The parameters a script ran with, as a JSON object.
+    pub create_parameters: Option<String>,
+    /// Set for an asset made by running a script.
+    pub generation: Option<AssetGeneration>,
+}
+
+/// How the making of a generated asset goes. Once its preload item ends, the asset holds the file
+/// or `error` says why not; the preload itself may then be forgotten.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetGeneration {
+    pub script_id: String,
+    /// The preload item's status while the preload is kept.
+    pub item_status: Option<ItemStatus>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -60,8 +74,54 @@ pub struct NewProjectAsset {
     pub name: String,
     pub asset_type: String,
     pub description: Option<String>,
+    pub create_parameters: Option<String>,
     pub now: DateTime<Utc>,
     pub upload_expires_at: DateTime<Utc>,
+}
+
+/// An asset made by running a script: the preload of its one item and the asset waiting for it
+/// are recorded together.
+#[derive(Debug, Clone)]
+pub struct NewGeneratedAsset {
+    pub asset: NewProjectAsset,
+    pub script_id: String,
+    pub preload: NewPreload,
+}
+
+/// What deleting an asset leaves to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssetRemoval {
+    /// There was no such asset.
+    Missing,
+    /// The asset is gone. When it was the last asset holding its file, the caller deletes that
+    /// file as the drive does (assets generated from equal requests share one).
+    Removed { last_holder: bool },
+}
+
+/// A script (seed 003): a saved preload item whose string fields may hold `{{name}}`
+/// placeholders, filled from the parameters it is run with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectScript {
+    /// A UUID.
+    pub id: String,
+    pub tenant: ClientId,
+    pub project_id: String,
+    pub name: String,
+    /// The preload item, as JSON text.
+    pub template: String,
+    /// The parameters it takes, a JSON list of objects with a `name`.
+    pub inputs: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewProjectScript {
+    pub tenant: ClientId,
+    pub project_id: String,
+    pub name: String,
+    pub template: String,
+    pub inputs: String,
+    pub now: DateTime<Utc>,
 }
 
 /// Where a page of a project's assets starts: after the asset created at `created_ms` with `id`

@@ -4,18 +4,19 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
     catalog::{CatalogResult, FileAnnouncer, OutputAnnouncer, PreloadAnnouncer},
-    ApiKeyRecord, AssetQuery, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry, Catalog, Charge,
-    ClientId, ContentHash, CreditMovement, DeliveryRecord, DueDelivery, EndpointUpdate, FileId,
-    FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove, FolderPath, FolderStats,
-    ItemOutcome, LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint, NewEvent,
-    NewPreload, NewProject, NewProjectAsset, NewRender, NewUpload, OutputClaim, OutputOutcome,
-    PreloadItem, PreloadRecord, Preview, Project, ProjectAsset, Promotion, RenderOutput,
-    RenderRecord, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim, WebhookEndpoint,
+    ApiKeyRecord, AssetQuery, AssetRemoval, AttemptOutcome, BlobProbe, BlobReclaim, CacheEntry,
+    Catalog, Charge, ClientId, ContentHash, CreditMovement, DeliveryRecord, DueDelivery,
+    EndpointUpdate, FileId, FileMove, FileName, FilePage, FileRecord, FolderEntry, FolderMove,
+    FolderPath, FolderStats, ItemOutcome, LedgerEntry, ListQuery, NewApiKey, NewCacheEntry,
+    NewEndpoint, NewEvent, NewGeneratedAsset, NewPreload, NewProject, NewProjectAsset,
+    NewProjectScript, NewRender, NewUpload, OutputClaim, OutputOutcome, PreloadItem, PreloadRecord,
+    Preview, Project, ProjectAsset, ProjectScript, Promotion, RenderOutput, RenderRecord,
+    SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim, WebhookEndpoint,
 };
 
 use super::{
     backend, blobs, cache, credits, drive, folders, lock_tenant, preloads, previews, probes,
-    projects, renders, sweep, tenants, uploads, webhooks, write_tx, Backend,
+    projects, renders, scripts, sweep, tenants, uploads, webhooks, write_tx, Backend,
 };
 
 #[async_trait]
@@ -432,8 +433,52 @@ impl Catalog for Backend {
         projects::attach_file(&self.pool, tenant, id, file).await
     }
 
-    async fn delete_project_asset(&self, tenant: &ClientId, id: &str) -> CatalogResult<bool> {
+    async fn delete_project_asset(
+        &self,
+        tenant: &ClientId,
+        id: &str,
+    ) -> CatalogResult<AssetRemoval> {
         projects::delete_asset(&self.pool, tenant, id).await
+    }
+
+    async fn create_generated_asset(
+        &self,
+        asset: &NewGeneratedAsset,
+    ) -> CatalogResult<(PreloadRecord, ProjectAsset)> {
+        projects::create_generated(&self.pool, asset).await
+    }
+
+    async fn create_project_script(
+        &self,
+        script: &NewProjectScript,
+    ) -> CatalogResult<ProjectScript> {
+        scripts::create(&self.pool, script).await
+    }
+
+    async fn project_scripts(
+        &self,
+        tenant: &ClientId,
+        project_id: &str,
+    ) -> CatalogResult<Vec<ProjectScript>> {
+        scripts::list(&self.pool, tenant, project_id).await
+    }
+
+    async fn project_script(
+        &self,
+        tenant: &ClientId,
+        project_id: &str,
+        id: &str,
+    ) -> CatalogResult<Option<ProjectScript>> {
+        scripts::get(&self.pool, tenant, project_id, id).await
+    }
+
+    async fn delete_project_script(
+        &self,
+        tenant: &ClientId,
+        project_id: &str,
+        id: &str,
+    ) -> CatalogResult<bool> {
+        scripts::delete(&self.pool, tenant, project_id, id).await
     }
 
     async fn create_webhook_endpoint(

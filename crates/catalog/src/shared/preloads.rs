@@ -14,7 +14,7 @@ use super::{
 };
 use crate::time::{from_ms, to_ms};
 
-async fn load(
+pub(super) async fn load(
     conn: &mut Conn,
     tenant: &ClientId,
     id: &str,
@@ -84,18 +84,12 @@ async fn replay(
     }
 }
 
-pub async fn create(pool: &Pool, p: &NewPreload) -> CatalogResult<(PreloadRecord, bool)> {
-    let mut tx = write_tx(pool).await?;
-    if let Some(key) = &p.idempotency_key {
-        // Two requests with one key racing on PostgreSQL: the loser waits for the winner's
-        // insert at the unique index and then fails; it is answered with the winner's preload.
-        if let Some(earlier) = replay(&mut tx, p, key).await? {
-            return Ok((earlier, false));
-        }
-    }
+/// Records a preload and its items, queued; returns its id. The raw error lets the caller tell a
+/// raced idempotency key from a failure.
+pub(super) async fn insert(conn: &mut Conn, p: &NewPreload) -> Result<String, sqlx::Error> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let now = to_ms(p.now);
-    let inserted = sqlx::query(&prep(
+    sqlx::query(&prep(
         "INSERT INTO preloads (id, tenant_id, idempotency_key, created_at, callback_url)
          VALUES (?1, ?2, ?3, ?4, ?5)",
     ))
@@ -104,20 +98,8 @@ pub async fn create(pool: &Pool, p: &NewPreload) -> CatalogResult<(PreloadRecord
     .bind(p.idempotency_key.as_deref())
     .bind(now)
     .bind(p.callback.as_deref())
-    .execute(&mut *tx)
-    .await;
-    if let Err(e) = inserted {
-        let raced = matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation());
-        drop(tx);
-        if raced {
-            let mut conn = pool.acquire().await.map_err(backend)?;
-            let key = p.idempotency_key.as_deref().unwrap_or_default();
-            if let Some(earlier) = replay(&mut conn, p, key).await? {
-                return Ok((earlier, false));
-            }
-        }
-        return Err(backend(e));
-    }
+    .execute(&mut *conn)
+    .await?;
     for (position, item) in p.items.iter().enumerate() {
         sqlx::query(&prep(
             "INSERT INTO preload_items (preload_id, position, tenant_id, item_id, asset_type, model,
@@ -134,10 +116,36 @@ pub async fn create(pool: &Pool, p: &NewPreload) -> CatalogResult<(PreloadRecord
         .bind(&item.fingerprint)
         .bind(item.save_to_media)
         .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        .execute(&mut *conn)
+        .await?;
     }
+    Ok(id)
+}
+
+pub async fn create(pool: &Pool, p: &NewPreload) -> CatalogResult<(PreloadRecord, bool)> {
+    let mut tx = write_tx(pool).await?;
+    if let Some(key) = &p.idempotency_key {
+        // Two requests with one key racing on PostgreSQL: the loser waits for the winner's
+        // insert at the unique index and then fails; it is answered with the winner's preload.
+        if let Some(earlier) = replay(&mut tx, p, key).await? {
+            return Ok((earlier, false));
+        }
+    }
+    let id = match insert(&mut tx, p).await {
+        Ok(id) => id,
+        Err(e) => {
+            let raced = matches!(&e, sqlx::Error::Database(db) if db.is_unique_violation());
+            drop(tx);
+            if raced {
+                let mut conn = pool.acquire().await.map_err(backend)?;
+                let key = p.idempotency_key.as_deref().unwrap_or_default();
+                if let Some(earlier) = replay(&mut conn, p, key).await? {
+                    return Ok((earlier, false));
+                }
+            }
+            return Err(backend(e));
+        }
+    };
     let record = load(&mut tx, &p.tenant, &id)
         .await?
         .ok_or(mediadrive_core::CatalogError::NotFound)?;
@@ -251,6 +259,7 @@ pub async fn finish(
     if done.rows_affected() != 1 {
         return Ok(None);
     }
+    super::projects::settle(&mut tx, preload_id, position, outcome).await?;
     let open: i64 = sqlx::query_scalar(&prep(
         "SELECT COUNT(*) FROM preload_items
          WHERE preload_id = ?1 AND status IN ('queued', 'processing')",

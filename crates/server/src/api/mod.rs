@@ -12,7 +12,7 @@ mod renders;
 mod webhooks;
 
 pub(crate) use body::JsonObject;
-pub(crate) use preloads::view as preload_view;
+pub(crate) use preloads::{item_request, view as preload_view};
 pub(crate) use renders::{load_output_view, output_view, OutputView};
 pub(crate) use views::timestamp;
 pub(crate) use webhooks::target_url;
@@ -139,6 +139,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(vj::assets::asset_status))
         .routes(routes!(vj::upload::upload_asset))
         .routes(routes!(vj::assets::serve_link))
+        .routes(routes!(vj::scripts::create_script))
+        .routes(routes!(vj::scripts::list_scripts))
+        .routes(routes!(vj::scripts::get_script, vj::scripts::delete_script))
+        .routes(routes!(vj::generate::generate))
         .routes(routes!(upload::receive))
         .routes(routes!(healthz))
         .split_for_parts();

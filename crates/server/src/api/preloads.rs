@@ -151,13 +151,17 @@ pub(crate) fn view(state: &AppState, preload: &PreloadRecord) -> PreloadView {
     }
 }
 
-/// One item checked against its generator; the error names the item and the field.
-fn item_request(state: &AppState, index: usize, raw: &Value) -> ApiResult<ItemRequest> {
-    let item_id = raw.get("id").and_then(Value::as_str);
-    let at = match item_id {
+/// Where an item is in a preload, for its errors: `preload[2] (id hero)`.
+fn position(index: usize, raw: &Value) -> String {
+    match raw.get("id").and_then(Value::as_str) {
         Some(id) => format!("preload[{index}] (id {id})"),
         None => format!("preload[{index}]"),
-    };
+    }
+}
+
+/// One item checked against its generator; the error names the item (`at`) and the field.
+pub(crate) fn item_request(state: &AppState, at: &str, raw: &Value) -> ApiResult<ItemRequest> {
+    let item_id = raw.get("id").and_then(Value::as_str);
     let invalid = |message: &str| ApiError::bad_request(format!("{at}: {message}"));
     let item = raw
         .as_object()
@@ -263,7 +267,7 @@ pub async fn create_preload(
     let items = items
         .iter()
         .enumerate()
-        .map(|(i, raw)| item_request(&state, i, raw))
+        .map(|(i, raw)| item_request(&state, &position(i, raw), raw))
         .collect::<ApiResult<Vec<_>>>()?;
     let callback = super::webhooks::callback(&state, &principal, &body).await?;
     let now = Utc::now();

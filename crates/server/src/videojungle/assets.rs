@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     error::{Caller, Detail, Invalid, VjError, VjResult},
-    projects::{delete_files, owned, Deleted},
+    projects::{owned, remove_assets, Deleted},
     views::{asset_view, summary, AssetView},
 };
 use crate::{signing::AssetGrant, state::AppState};
@@ -122,7 +122,7 @@ async fn list(
         .flatten();
     let views: Vec<AssetView> = assets
         .iter()
-        .filter(|a| !generated_only || a.asset_type.starts_with("generated"))
+        .filter(|a| !generated_only || a.generation.is_some())
         .map(|a| asset_view(state, a))
         .collect();
     let mut response = Json(views).into_response();
@@ -263,9 +263,13 @@ pub async fn check_asset(
 #[derive(Serialize, ToSchema)]
 pub struct AssetStatus {
     pub id: String,
-    /// Seed 003: null for an uploaded asset.
-    pub status: Option<String>,
+    /// Seed 003: null for an uploaded asset; `queued`, `processing` or `failed` for a generated
+    /// one that holds no file yet.
+    pub status: Option<&'static str>,
     pub uploaded: bool,
+    /// Why a generated asset failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The asset's status.
@@ -284,6 +288,7 @@ pub async fn asset_status(
         id: view.id,
         status: view.status,
         uploaded: view.uploaded,
+        error: view.error,
     }))
 }
 
@@ -303,16 +308,7 @@ pub async fn delete_asset(
 ) -> VjResult<Json<Deleted>> {
     caller.0.authorize(Action::Delete)?;
     let asset = asset_of(&state, &caller, &id).await?;
-    // The file goes first and takes the asset with it; an asset still waiting has none.
-    let had_file = match &asset.file {
-        Some(file) => delete_files(&state, std::slice::from_ref(file)).await? > 0,
-        None => false,
-    };
-    let forgotten = state
-        .catalog
-        .delete_project_asset(&asset.tenant, &id)
-        .await?;
-    if !had_file && !forgotten {
+    if remove_assets(&state, std::slice::from_ref(&asset)).await? == 0 {
         return Err(VjError::not_found("Asset"));
     }
     Ok(Json(Deleted { id, deleted: true }))

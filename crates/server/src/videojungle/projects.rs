@@ -6,13 +6,16 @@ use axum::{
     Json,
 };
 use chrono::Utc;
-use mediadrive_core::{Action, AssetQuery, FileRecord, FolderPath, NewProject, Project};
+use mediadrive_core::{
+    Action, AssetQuery, AssetRemoval, FileRecord, FolderPath, NewProject, Project, ProjectAsset,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{
     error::{Caller, Detail, VjError, VjResult},
+    scripts::script_view,
     views::{asset_view, summary, ProjectView},
 };
 use crate::{api::JsonObject, lifecycle, state::AppState, webhooks};
@@ -76,12 +79,16 @@ async fn project_view(state: &AppState, project: &Project, shown: u32) -> VjResu
             after: None,
         })
         .await?;
+    let scripts = state
+        .catalog
+        .project_scripts(&project.tenant, &project.id)
+        .await?;
     Ok(ProjectView {
         summary: summary(project),
         asset_count: project.asset_count,
         assets: assets.iter().map(|a| asset_view(state, a)).collect(),
         prompts: Vec::new(),
-        scripts: Vec::new(),
+        scripts: scripts.iter().map(script_view).collect(),
     })
 }
 
@@ -179,8 +186,7 @@ pub async fn delete_project(
 ) -> VjResult<Json<Deleted>> {
     caller.0.authorize(Action::Delete)?;
     let project = owned(&state, &caller, &id).await?;
-    // Files first, a page at a time: each takes its asset with it, so a delete cut short leaves
-    // a smaller project, never an asset without its bytes.
+    // A page at a time, so a delete cut short leaves a smaller project.
     loop {
         let page = state
             .catalog
@@ -191,18 +197,37 @@ pub async fn delete_project(
                 after: None,
             })
             .await?;
-        let files: Vec<FileRecord> = page.into_iter().filter_map(|a| a.file).collect();
-        if files.is_empty() {
+        if page.is_empty() {
             break;
         }
-        if delete_files(&state, &files).await? == 0 {
-            break;
-        }
+        remove_assets(&state, &page).await?;
     }
     if !state.catalog.delete_project(&project.tenant, &id).await? {
         return Err(VjError::not_found("Project"));
     }
     Ok(Json(Deleted { id, deleted: true }))
+}
+
+/// Forgets assets, then deletes the files no other asset holds; returns how many assets were
+/// still there. An asset goes before its file: a removal cut short leaves a drive file without an
+/// asset, never an asset without its bytes.
+pub(super) async fn remove_assets(state: &AppState, assets: &[ProjectAsset]) -> VjResult<usize> {
+    let mut files = Vec::new();
+    let mut removed = 0;
+    for asset in assets {
+        let removal = state
+            .catalog
+            .delete_project_asset(&asset.tenant, &asset.id)
+            .await?;
+        if let AssetRemoval::Removed { last_holder } = removal {
+            removed += 1;
+            if last_holder {
+                files.extend(asset.file.clone());
+            }
+        }
+    }
+    delete_files(state, &files).await?;
+    Ok(removed)
 }
 
 /// Deletes drive files as the drive's own delete does: announced, and their bytes reclaimed.

@@ -2,11 +2,12 @@
 //! official client's models, with signed links to each asset's bytes.
 
 use chrono::{DateTime, Utc};
-use mediadrive_core::{FileStatus, Project, ProjectAsset};
+use mediadrive_core::{FileStatus, ItemStatus, Project, ProjectAsset};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::scripts::ScriptView;
 use crate::{signing::AssetGrant, state::AppState};
 
 /// Seed 003 writes timestamps without an offset, to the microsecond; they are UTC.
@@ -31,8 +32,13 @@ pub struct AssetView {
     pub generated_description: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub create_parameters: Option<Value>,
-    /// Seed 003: null for an uploaded asset.
-    pub status: Option<String>,
+    /// Seed 003: null for an uploaded asset. A generated asset is `queued` or `processing` until
+    /// it holds its file, or `failed` (see `error`).
+    pub status: Option<&'static str>,
+    /// Why a generated asset holds no file: the generation failed, or the drive could not take it
+    /// (`quota_blocked`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub uploaded: bool,
     /// The drive file's id.
     pub key: Option<String>,
@@ -64,9 +70,7 @@ pub struct ProjectView {
     /// Always empty: prompts are not kept here.
     #[schema(value_type = Vec<Object>)]
     pub prompts: Vec<Value>,
-    /// Always empty: scripts are not kept here yet.
-    #[schema(value_type = Vec<Object>)]
-    pub scripts: Vec<Value>,
+    pub scripts: Vec<ScriptView>,
 }
 
 pub fn summary(project: &Project) -> ProjectSummary {
@@ -107,6 +111,15 @@ fn link(state: &AppState, asset: &ProjectAsset, name: &str, download: bool) -> S
     )
 }
 
+fn status(asset: &ProjectAsset, uploaded: bool) -> Option<&'static str> {
+    let generation = asset.generation.as_ref().filter(|_| !uploaded)?;
+    Some(match (&generation.error, generation.item_status) {
+        (Some(_), _) => "failed",
+        (None, Some(ItemStatus::Queued)) => "queued",
+        (None, _) => "processing",
+    })
+}
+
 pub fn asset_view(state: &AppState, asset: &ProjectAsset) -> AssetView {
     let file = asset
         .file
@@ -122,8 +135,15 @@ pub fn asset_view(state: &AppState, asset: &ProjectAsset) -> AssetView {
         created_at: timestamp(asset.created_at),
         description: asset.description.clone(),
         generated_description: None,
-        create_parameters: None,
-        status: None,
+        create_parameters: asset
+            .create_parameters
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok()),
+        status: status(asset, file.is_some()),
+        error: file
+            .is_none()
+            .then(|| asset.generation.as_ref()?.error.clone())
+            .flatten(),
         uploaded: file.is_some(),
         key: file.map(|f| f.id.to_string()),
         project_id: asset.project_id.clone(),
