@@ -1,7 +1,8 @@
 """Video Jungle's official client (`videojungle` from PyPI) against mediadrive's /videojungle.
 
 The client creates a project, uploads assets through the link the project hands out, lists, gets,
-checks and downloads them, and deletes them and the project; every answer must parse into the
+checks and downloads them, and deletes them and the project; it saves a script and runs it into
+generated assets; every answer must parse into the
 client's own models. The signed links and the keyname work without an API key.
 """
 
@@ -158,6 +159,56 @@ class VideoJungleClientTest(unittest.TestCase):
         self.assertEqual(json.loads(refused.exception.read()),
                          {"detail": "Signature does not match"})
         self.client.projects.delete(project.id)
+
+    def test_a_script_generates_assets_through_the_client(self):
+        project = self.client.projects.create("cards", "generated")
+        script = self.client.scripts.create(
+            project.id, "card",
+            {"type": "image", "model": "local-image", "prompt": "a {{subject}} at dawn",
+             "width": "{{width}}", "height": 64},
+            {"subject": {"type": "string", "description": "what to draw"},
+             "width": {"type": "integer", "default": 64}})
+        self.assertEqual(script.project_id, project.id)
+        self.assertEqual([i["name"] for i in script.inputs], ["subject", "width"])
+        self.assertEqual([s.id for s in self.client.scripts.list(project.id)], [script.id])
+        self.assertEqual(self.client.scripts.get(project.id, script.id).value["prompt"],
+                         "a {{subject}} at dawn")
+        self.assertEqual([s.id for s in self.client.projects.get(project.id).scripts],
+                         [script.id])
+
+        answer = self.client.projects.generate(project.id, script.id, {"subject": "red fox"})
+        self.assertEqual(set(answer), {"url", "asset_id", "asset_key"})
+        out = os.path.join(self.tmp.name, "card.webp")
+        self.client.assets.download(answer["asset_id"], out)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(4), b"RIFF")
+        asset = self.client.assets.get(answer["asset_id"])
+        self.assertEqual((asset.keyname, asset.asset_type), (answer["asset_key"], "image"))
+        self.assertEqual(asset.create_parameters, {"subject": "red fox", "width": 64})
+        self.assertTrue(asset.asset_path.startswith("generated/image/"), asset.asset_path)
+        generated = self.client.assets.list_generated_for_project(project.id)
+        self.assertEqual([a.id for a in generated], [asset.id])
+
+        # A prompt of one's own, with the script's parameters as keyword arguments.
+        custom = self.client.projects.generate_with_custom_prompt(
+            project.id, script.id, prompt="a {{subject}} in the rain", subject="owl", width=80)
+        self.client.assets.download(custom["asset_id"], out)
+        custom_asset = self.client.assets.get(custom["asset_id"])
+        self.assertEqual(custom_asset.create_parameters["prompt"], "a {{subject}} in the rain")
+
+        # A parameter the script lacks is named in FastAPI's shape.
+        response = self.status_of(
+            lambda: self.client.projects.generate(project.id, script.id, {"colour": "red"}))
+        self.assertEqual(response.status_code, 422)
+        self.assertEqual(sorted(tuple(d["loc"]) for d in response.json()["detail"]),
+                         [("query", "colour"), ("query", "subject")])
+
+        self.client.scripts.delete(project.id, script.id)
+        self.assertEqual(self.client.scripts.list(project.id), [])
+        self.assertTrue(self.client.assets.get(asset.id).uploaded)
+        self.client.projects.delete(project.id)
+        self.assertEqual(self.status_of(lambda: self.client.assets.get(asset.id)).status_code,
+                         404)
 
 
 if __name__ == "__main__":
