@@ -161,6 +161,10 @@ class VideoJungleClientTest(unittest.TestCase):
         self.client.projects.delete(project.id)
 
     def test_a_script_generates_assets_through_the_client(self):
+        # Every configured generator is offered as a template to start a script from.
+        options = {o.key: o for o in self.client.scripts.list_options()}
+        self.assertEqual(options["local-image"].template,
+                         {"type": "image", "model": "local-image", "prompt": "{{prompt}}"})
         project = self.client.projects.create("cards", "generated")
         script = self.client.scripts.create(
             project.id, "card",

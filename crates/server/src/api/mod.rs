@@ -139,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(vj::assets::asset_status))
         .routes(routes!(vj::upload::upload_asset))
         .routes(routes!(vj::assets::serve_link))
+        .routes(routes!(vj::scripts::list_templates))
         .routes(routes!(vj::scripts::create_script))
         .routes(routes!(vj::scripts::list_scripts))
         .routes(routes!(vj::scripts::get_script, vj::scripts::delete_script))

@@ -355,6 +355,72 @@ pub fn script_view(script: &ProjectScript) -> ScriptView {
     }
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct ScriptTemplate {
+    /// `{type}-{model}`.
+    pub id: String,
+    pub name: String,
+    /// The generator.
+    pub key: String,
+    pub manuscript: String,
+    /// When this list was made: templates follow the server's configured generators.
+    pub created_at: String,
+    pub updated_at: String,
+    pub description: String,
+    /// A script's `data` that runs the generator, its required fields as placeholders.
+    #[schema(value_type = Object)]
+    pub template: Value,
+    /// The matching `inputs`.
+    #[schema(value_type = Object)]
+    pub inputs: Value,
+}
+
+/// A starting template for every configured generator (seed 003's script options).
+#[utoipa::path(get, path = "/videojungle/scripts", tag = "videojungle",
+    security(("api_key" = [])),
+    responses((status = 200, body = Vec<ScriptTemplate>)))]
+pub async fn list_templates(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> VjResult<Json<Vec<ScriptTemplate>>> {
+    caller.0.authorize(Action::List)?;
+    let now = timestamp(Utc::now());
+    let templates = state
+        .generators
+        .models()
+        .iter()
+        .map(|m| {
+            let required: Vec<&str> = m
+                .generator
+                .inputs()
+                .iter()
+                .filter(|i| matches!(i.default, mediadrive_generate::inputs::Default::Required))
+                .map(|i| i.name)
+                .collect();
+            let mut template = Map::new();
+            template.insert("type".into(), m.asset_type.as_str().into());
+            template.insert("model".into(), m.name.clone().into());
+            let mut inputs = Map::new();
+            for name in &required {
+                template.insert((*name).into(), format!("{{{{{name}}}}}").into());
+                inputs.insert((*name).into(), serde_json::json!({"type": "string"}));
+            }
+            ScriptTemplate {
+                id: format!("{}-{}", m.asset_type, m.name),
+                name: m.name.clone(),
+                key: m.name.clone(),
+                manuscript: String::new(),
+                created_at: now.clone(),
+                updated_at: now.clone(),
+                description: m.generator.description(),
+                template: Value::Object(template),
+                inputs: Value::Object(inputs),
+            }
+        })
+        .collect();
+    Ok(Json(templates))
+}
+
 /// Saves a script on a project.
 #[utoipa::path(post, path = "/videojungle/scripts/{project_id}/scripts", tag = "videojungle",
     params(("project_id" = String, Path, description = "The project id")),
