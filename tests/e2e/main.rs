@@ -3,6 +3,7 @@
 mod harness;
 
 mod auth;
+mod hostile;
 mod lifecycle;
 mod listing;
 mod mock_models;
