@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use ipnet::IpNet;
 use mediadrive_server::{
-    config::{GenerationConfig, RenderConfig, VideoJungleConfig, WebhookConfig},
+    config::{GenerationConfig, LimitsConfig, RenderConfig, VideoJungleConfig, WebhookConfig},
     Config,
 };
 use serde::Deserialize;
@@ -85,6 +85,7 @@ struct FileSettings {
     webhooks: Option<WebhookConfig>,
     renders: Option<RenderConfig>,
     videojungle: Option<VideoJungleConfig>,
+    limits: Option<LimitsConfig>,
 }
 
 fn read_file(path: Option<&PathBuf>) -> Result<FileSettings> {
@@ -205,6 +206,9 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
         }
         config.videojungle = vj;
     }
+    if let Some(limits) = file.limits {
+        config.limits = limits;
+    }
     if let Some(listen) = listen.filter(|l| !l.fetch_allow.is_empty()) {
         config.generation.fetch_allow = listen.fetch_allow.clone();
     }
@@ -266,6 +270,19 @@ mod tests {
             (
                 default_renders.temporary_ttl_secs,
                 default_renders.concurrency
+            )
+        );
+        let (limits, default_limits) = (file.limits.unwrap(), defaults.limits);
+        assert_eq!(
+            (
+                limits.requests_per_second,
+                limits.burst,
+                limits.uploads_per_tenant
+            ),
+            (
+                default_limits.requests_per_second,
+                default_limits.burst,
+                default_limits.uploads_per_tenant
             )
         );
         let (vj, default_vj) = (file.videojungle.unwrap(), defaults.videojungle);

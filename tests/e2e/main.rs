@@ -3,6 +3,7 @@
 mod harness;
 
 mod auth;
+mod floods;
 mod hostile;
 mod lifecycle;
 mod listing;

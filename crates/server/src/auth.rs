@@ -53,14 +53,17 @@ impl FromRequestParts<AppState> for Principal {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| ApiError::unauthorized("API key is required"))?;
+        let key_hash = hash_key(key);
         let record = state
             .catalog
-            .key_by_hash(&hash_key(key))
+            .key_by_hash(&key_hash)
             .await?
             .ok_or_else(|| ApiError::unauthorized("Invalid API key"))?;
         if record.expires_at.is_some_and(|at| at <= Utc::now()) {
             return Err(ApiError::unauthorized("API key has expired"));
         }
+        // Counted once the key is known to be real, so random keys cannot fill the limiter.
+        state.limits.check_request(&key_hash)?;
         Ok(Principal {
             tenant: record.tenant,
             role: record.role,

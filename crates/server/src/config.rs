@@ -42,6 +42,7 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     pub renders: RenderConfig,
     pub videojungle: VideoJungleConfig,
+    pub limits: LimitsConfig,
 }
 
 fn default_webhook_timeout() -> u64 {
@@ -146,6 +147,41 @@ impl Default for VideoJungleConfig {
     }
 }
 
+fn default_requests_per_second() -> u32 {
+    100
+}
+fn default_burst() -> u32 {
+    1000
+}
+fn default_uploads_per_tenant() -> u32 {
+    16
+}
+
+/// The `[limits]` section: what one API key or tenant may ask of one node at once.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Requests per second each API key may make on average; 0 turns the limit off.
+    #[serde(default = "default_requests_per_second")]
+    pub requests_per_second: u32,
+    /// Requests a key may make at once above that rate.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+    /// Uploads one tenant may stream at once; 0 leaves them unbounded.
+    #[serde(default = "default_uploads_per_tenant")]
+    pub uploads_per_tenant: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_second: default_requests_per_second(),
+            burst: default_burst(),
+            uploads_per_tenant: default_uploads_per_tenant(),
+        }
+    }
+}
+
 impl Config {
     /// Defaults for everything but where the data lives and where the server listens.
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
@@ -171,6 +207,7 @@ impl Config {
             webhooks: WebhookConfig::default(),
             renders: RenderConfig::default(),
             videojungle: VideoJungleConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod error;
 pub mod generation;
 pub mod lifecycle;
+pub mod limits;
 pub mod preconditions;
 pub mod previews;
 pub mod probing;
@@ -74,6 +75,7 @@ impl AppState {
         Ok(Self {
             catalog,
             blobs,
+            limits: Arc::new(limits::Limits::new(&config.limits)),
             config: Arc::new(config),
             signer: signing::UploadSigner::new(key),
             cache,

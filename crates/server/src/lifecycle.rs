@@ -174,6 +174,7 @@ pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
+        state.limits.forget_idle();
         match sweep(&state, Utc::now(), false).await {
             Ok(r) => {
                 let removed = r.expired_uploads.len()

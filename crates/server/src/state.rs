@@ -5,7 +5,7 @@ use std::sync::Arc;
 use mediadrive_core::{BlobStore, Catalog, ClientId, FileRecord};
 use mediadrive_generate::Registry;
 
-use crate::{config::Config, serve_cache::ServeCache, signing::UploadSigner};
+use crate::{config::Config, limits::Limits, serve_cache::ServeCache, signing::UploadSigner};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -26,6 +26,8 @@ pub struct AppState {
     pub webhook_wakeup: Arc<tokio::sync::Notify>,
     /// Woken when render outputs have a download or a hosting copy due.
     pub render_wakeup: Arc<tokio::sync::Notify>,
+    /// Request rates per key and uploads per tenant on this node.
+    pub limits: Arc<Limits>,
 }
 
 impl AppState {

@@ -120,7 +120,11 @@ pub async fn receive(
         UploadClaim::InProgress => return Err(ApiError::conflict("Upload already in progress")),
         UploadClaim::Missing => return Err(ApiError::not_found("Upload not found")),
     };
-    match ingest(&state, &record, body).await {
+    let ingested = match state.limits.start_upload(&record.tenant) {
+        Ok(_slot) => ingest(&state, &record, body).await,
+        Err(e) => Err(e),
+    };
+    match ingested {
         Ok(file) => {
             let etag = format!("\"{}\"", file.blob.as_ref().map_or("", |h| h.as_str()));
             let done = UploadDone {

@@ -331,7 +331,16 @@ pub async fn upload_output(
         OutputClaim::InProgress => return Err(ApiError::conflict("Upload already in progress")),
         OutputClaim::Missing => return Err(not_found()),
     };
-    let stored = match receive(&state, &output, body, until).await {
+    let slot = match state.limits.start_upload(&principal.tenant) {
+        Ok(slot) => slot,
+        Err(e) => {
+            release(&state, &output, until).await;
+            return Err(e);
+        }
+    };
+    let stored = receive(&state, &output, body, until).await;
+    drop(slot);
+    let stored = match stored {
         Ok(stored) => stored,
         Err(e) => {
             release(&state, &output, until).await;

@@ -19,6 +19,7 @@ use crate::{auth::Principal, error::ApiError, state::AppState};
 pub struct VjError {
     status: StatusCode,
     detail: Value,
+    retry_after: Option<u64>,
 }
 
 pub type VjResult<T> = Result<T, VjError>;
@@ -45,6 +46,7 @@ impl VjError {
         Self {
             status,
             detail: Value::String(message.into()),
+            retry_after: None,
         }
     }
 
@@ -67,6 +69,7 @@ impl VjError {
         Self {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             detail: Value::Array(detail),
+            retry_after: None,
         }
     }
 
@@ -83,7 +86,10 @@ impl VjError {
 
 impl From<ApiError> for VjError {
     fn from(e: ApiError) -> Self {
-        Self::new(e.status, e.message)
+        Self {
+            retry_after: e.retry_after,
+            ..Self::new(e.status, e.message)
+        }
     }
 }
 
@@ -95,7 +101,9 @@ impl From<CatalogError> for VjError {
 
 impl IntoResponse for VjError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "detail": self.detail }))).into_response()
+        let mut response = (self.status, Json(json!({ "detail": self.detail }))).into_response();
+        crate::error::retry_after(&mut response, self.retry_after);
+        response
     }
 }
 

@@ -202,6 +202,7 @@ pub async fn upload_asset(
         return Err(too_large().into());
     }
     let mut form = form.map_err(|e| VjError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let _slot = state.limits.start_upload(&asset.tenant)?;
     let mut staged = state.blobs.stage().await.map_err(ApiError::from)?;
     let mut sent_type = None;
     let mut received = None;

@@ -1,0 +1,123 @@
+//! Floods (issue 9): a key beyond its request rate gets 429 with `Retry-After` in its surface's
+//! error shape, and a tenant streams a bounded number of uploads at once.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::harness::Server;
+
+async fn start(limits: &str) -> (Server, TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("limits.toml");
+    std::fs::write(&config, format!("[limits]\n{limits}\n")).unwrap();
+    let server = Server::start_with(&["--config", config.to_str().unwrap()]).await;
+    (server, dir)
+}
+
+async fn get(server: &Server, path: &str, key: &str) -> (StatusCode, Option<u64>, Value) {
+    let resp = server
+        .http
+        .get(server.url(path))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (status, retry, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_key_beyond_its_rate_gets_429_with_retry_after() {
+    let (server, _dir) = start("requests_per_second = 1\nburst = 5").await;
+    let key = server.key("acme", "admin");
+    let other = server.key("acme", "viewer");
+    let uploader = server.key("acme", "render");
+    let url = server
+        .upload(&uploader, "", "a.bin", "application/octet-stream", b"abc")
+        .await;
+    for _ in 0..5 {
+        assert_eq!(get(&server, "/v2/media", &key).await.0, StatusCode::OK);
+    }
+    let (status, retry, body) = get(&server, "/v2/media", &key).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        body,
+        json!({"success": false, "message": "Too many requests, slow down"})
+    );
+    let retry = retry.expect("Retry-After");
+    assert!((1..=2).contains(&retry), "{retry}");
+    // In the Video Jungle surface's shape too.
+    let (status, _, body) = get(&server, "/videojungle/projects", &key).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body, json!({"detail": "Too many requests, slow down"}));
+    // Another key, and serving files, are not held back by it.
+    assert_eq!(get(&server, "/v2/media", &other).await.0, StatusCode::OK);
+    assert_eq!(server.get(&url).await.status(), StatusCode::OK);
+    // Waiting as told lets the key through again.
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    assert_eq!(get(&server, "/v2/media", &key).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_tenant_streams_a_bounded_number_of_uploads() {
+    let (server, _dir) = start("uploads_per_tenant = 1").await;
+    let key = server.key("acme", "render");
+    let globex = server.key("globex", "render");
+    let ct = "application/octet-stream";
+    let slow = server.request_upload(&key, "", "slow.bin", ct, 8).await;
+    let next = server.request_upload(&key, "", "next.bin", ct, 4).await;
+    let elsewhere = server.request_upload(&globex, "", "g.bin", ct, 4).await;
+
+    // The first upload sends half its bytes and holds the rest back.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let chunks = futures_util::stream::unfold(rx, |mut rx| async {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let body = reqwest::Body::wrap_stream(chunks);
+    let first = server
+        .http
+        .put(slow["uploadUrl"].as_str().unwrap())
+        .header("content-type", ct)
+        .header("content-length", "8")
+        .body(body)
+        .send();
+    let first = tokio::spawn(first);
+    tx.send(Ok(vec![1; 4])).await.unwrap();
+    // Its handler holds the tenant's one slot as soon as the bytes start coming.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = server
+        .http
+        .put(next["uploadUrl"].as_str().unwrap())
+        .header("content-type", ct)
+        .body(vec![2; 4])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "Too many uploads in progress, retry when one has finished"
+    );
+    // Other tenants have slots of their own.
+    let (status, _) = server
+        .put(elsewhere["uploadUrl"].as_str().unwrap(), ct, vec![3; 4])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Once the first ends, the refused URL still works.
+    tx.send(Ok(vec![1; 4])).await.unwrap();
+    drop(tx);
+    assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
+    let (status, body) = server
+        .put(next["uploadUrl"].as_str().unwrap(), ct, vec![2; 4])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
