@@ -207,6 +207,9 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
         config.videojungle = vj;
     }
     if let Some(limits) = file.limits {
+        if limits.header_timeout_secs == 0 {
+            bail!("limits.header_timeout_secs must be at least 1");
+        }
         config.limits = limits;
     }
     if let Some(listen) = listen.filter(|l| !l.fetch_allow.is_empty()) {
@@ -277,12 +280,16 @@ mod tests {
             (
                 limits.requests_per_second,
                 limits.burst,
-                limits.uploads_per_tenant
+                limits.uploads_per_tenant,
+                limits.header_timeout_secs,
+                limits.shutdown_grace_secs
             ),
             (
                 default_limits.requests_per_second,
                 default_limits.burst,
-                default_limits.uploads_per_tenant
+                default_limits.uploads_per_tenant,
+                default_limits.header_timeout_secs,
+                default_limits.shutdown_grace_secs
             )
         );
         let (vj, default_vj) = (file.videojungle.unwrap(), defaults.videojungle);

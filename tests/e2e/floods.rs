@@ -121,3 +121,40 @@ async fn a_tenant_streams_a_bounded_number_of_uploads() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_health_checks_keep_answering() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const SLOW: usize = 300;
+    let (server, _dir) = start("header_timeout_secs = 1").await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    // Each opens a connection and sends the start of its headers, then nothing.
+    let mut slow = Vec::with_capacity(SLOW);
+    for _ in 0..SLOW {
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .unwrap();
+        slow.push(tcp);
+    }
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        let resp = server.get(&server.url("/healthz")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    let health_latency = started.elapsed() / 20;
+    let mut closed = 0;
+    for mut tcp in slow {
+        let mut buf = Vec::new();
+        let ended = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut buf)).await;
+        if ended.is_ok() {
+            closed += 1;
+        }
+    }
+    println!(
+        "slowloris: {SLOW} connections trickling headers, {closed} closed by the server within \
+         5 s of a 1 s header deadline; health checks meanwhile answered in {health_latency:?} on \
+         average"
+    );
+    assert_eq!(closed, SLOW);
+}

@@ -148,13 +148,19 @@ impl Default for VideoJungleConfig {
 }
 
 fn default_requests_per_second() -> u32 {
-    100
+    1000
 }
 fn default_burst() -> u32 {
-    1000
+    2000
 }
 fn default_uploads_per_tenant() -> u32 {
     16
+}
+fn default_header_timeout() -> u64 {
+    10
+}
+fn default_shutdown_grace() -> u64 {
+    30
 }
 
 /// The `[limits]` section: what one API key or tenant may ask of one node at once.
@@ -170,6 +176,12 @@ pub struct LimitsConfig {
     /// Uploads one tenant may stream at once; 0 leaves them unbounded.
     #[serde(default = "default_uploads_per_tenant")]
     pub uploads_per_tenant: u32,
+    /// Seconds a client has to send a request's headers before its connection is closed.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout_secs: u64,
+    /// Seconds the requests in flight get to finish on shutdown before they are cut off.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -178,6 +190,8 @@ impl Default for LimitsConfig {
             requests_per_second: default_requests_per_second(),
             burst: default_burst(),
             uploads_per_tenant: default_uploads_per_tenant(),
+            header_timeout_secs: default_header_timeout(),
+            shutdown_grace_secs: default_shutdown_grace(),
         }
     }
 }

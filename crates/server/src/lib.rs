@@ -9,6 +9,7 @@ pub mod error;
 pub mod generation;
 pub mod lifecycle;
 pub mod limits;
+pub mod listener;
 pub mod preconditions;
 pub mod previews;
 pub mod probing;
@@ -24,9 +25,8 @@ pub mod upload;
 pub mod videojungle;
 pub mod webhooks;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
-use axum::serve::ListenerExt;
 use mediadrive_core::{BlobStore, Catalog, CatalogError};
 use rand::RngCore;
 use tokio::{net::TcpListener, sync::watch};
@@ -93,7 +93,7 @@ impl AppState {
 pub async fn run(
     state: AppState,
     listener: TcpListener,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     // Detected once, before serving: /healthz and the prober only read the answer.
     tokio::task::spawn_blocking(previews::ffmpeg_available)
@@ -105,18 +105,11 @@ pub async fn run(
     let generator = tokio::spawn(generation::run_generator(state.clone(), shutdown.clone()));
     let deliverer = tokio::spawn(webhooks::run_deliverer(state.clone(), shutdown.clone()));
     let renderer = tokio::spawn(renders::run_renderer(state.clone(), shutdown.clone()));
+    let limits = &state.config.limits;
+    let header_timeout = Duration::from_secs(limits.header_timeout_secs);
+    let grace = Duration::from_secs(limits.shutdown_grace_secs);
     let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
-    // Without TCP_NODELAY a body written after its headers waits out the client's delayed ACK (~40 ms).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .await?;
+    listener::serve(listener, app, header_timeout, grace, shutdown).await;
     let _ = sweeper.await;
     let _ = reconciler.await;
     let _ = prober.await;
