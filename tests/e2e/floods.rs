@@ -68,6 +68,10 @@ async fn a_key_beyond_its_rate_gets_429_with_retry_after() {
 #[tokio::test]
 async fn a_tenant_streams_a_bounded_number_of_uploads() {
     let (server, _dir) = start("uploads_per_tenant = 1").await;
+    if server.direct_uploads() {
+        // Presigned PUTs then go to object storage and never stream through a node.
+        return;
+    }
     let key = server.key("acme", "render");
     let globex = server.key("globex", "render");
     let ct = "application/octet-stream";

@@ -1,10 +1,13 @@
 //! Request bodies read leniently, the way the vendor API reads them: a field of the wrong type
 //! counts as missing, so the client gets the seed's "X is required" rather than a parser error.
 
-use axum::{body::Bytes, extract::FromRequest, extract::Request};
+use axum::{body::Bytes, extract::FromRequest, extract::Request, http::StatusCode};
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+
+/// axum's default limit on a buffered body, which every JSON body is.
+pub const BODY_TOO_LARGE: &str = "Request body is too large: JSON bodies hold at most 2 MiB";
 
 pub struct JsonObject(pub Map<String, Value>);
 
@@ -12,13 +15,20 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|_| ApiError::bad_request("Invalid JSON body"))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, BODY_TOO_LARGE)
+            } else {
+                ApiError::bad_request("Invalid JSON body")
+            }
+        })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(Map::new()));
         }
         match serde_json::from_slice(&bytes) {
+            Ok(value) if super::nul::holds_nul(&value) => {
+                Err(ApiError::bad_request(super::nul::NUL_IN_BODY))
+            }
             Ok(Value::Object(map)) => Ok(Self(map)),
             _ => Err(ApiError::bad_request("Invalid JSON body")),
         }

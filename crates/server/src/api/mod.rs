@@ -7,6 +7,7 @@ mod listing;
 mod media;
 mod metadata;
 mod models;
+mod nul;
 mod preloads;
 mod renders;
 mod webhooks;
@@ -164,6 +165,7 @@ pub fn router(state: AppState) -> Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        .layer(axum::middleware::from_fn(nul::refuse_nul_in_url))
         .layer(cors())
         .with_state(state)
 }
