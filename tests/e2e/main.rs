@@ -14,6 +14,7 @@ mod preloads;
 mod probe;
 mod quota;
 mod renders;
+mod secrets;
 mod serving;
 mod uploads;
 mod videojungle;

@@ -108,7 +108,8 @@ pub async fn run(
     let limits = &state.config.limits;
     let header_timeout = Duration::from_secs(limits.header_timeout_secs);
     let grace = Duration::from_secs(limits.shutdown_grace_secs);
-    let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let app = api::router(state)
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span));
     listener::serve(listener, app, header_timeout, grace, shutdown).await;
     let _ = sweeper.await;
     let _ = reconciler.await;
@@ -117,4 +118,14 @@ pub async fn run(
     let _ = deliverer.await;
     let _ = renderer.await;
     Ok(())
+}
+
+/// A request's span names its route's template, never the URL it came with: query strings carry
+/// signatures, and paths carry keynames and upload ids, which are bearer credentials.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |m| m.as_str());
+    tracing::debug_span!("request", method = %request.method(), route)
 }
