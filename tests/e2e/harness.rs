@@ -151,6 +151,24 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// Asks the process to stop (SIGTERM), as a service manager does, and waits up to `within`
+    /// for it to exit; whether it did.
+    pub async fn terminate(&mut self, within: Duration) -> bool {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
+
     /// Another node on the same catalog and blob store.
     pub async fn start_peer(&self) -> Server {
         self.start_peer_with(&[]).await

@@ -16,6 +16,7 @@ mod quota;
 mod renders;
 mod secrets;
 mod serving;
+mod shutdown;
 mod uploads;
 mod videojungle;
 mod videojungle_scripts;

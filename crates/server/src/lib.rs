@@ -76,6 +76,7 @@ impl AppState {
             catalog,
             blobs,
             limits: Arc::new(limits::Limits::new(&config.limits)),
+            cut_off: tokio_util::sync::CancellationToken::new(),
             config: Arc::new(config),
             signer: signing::UploadSigner::new(key),
             cache,
@@ -108,9 +109,10 @@ pub async fn run(
     let limits = &state.config.limits;
     let header_timeout = Duration::from_secs(limits.header_timeout_secs);
     let grace = Duration::from_secs(limits.shutdown_grace_secs);
+    let cut_off = state.cut_off.clone();
     let app = api::router(state)
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span));
-    listener::serve(listener, app, header_timeout, grace, shutdown).await;
+    listener::serve(listener, app, header_timeout, grace, cut_off, shutdown).await;
     let _ = sweeper.await;
     let _ = reconciler.await;
     let _ = prober.await;

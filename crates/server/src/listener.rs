@@ -1,6 +1,7 @@
 //! The accept loop: hyper's HTTP/1 and HTTP/2 with a deadline on each request's headers, so a
 //! client that opens connections and sends its headers slowly (slowloris) cannot keep them. On
-//! shutdown it stops accepting and gives the requests in flight a grace period to finish.
+//! shutdown it stops accepting and gives the requests in flight a grace period to finish; uploads
+//! still streaming after it are cut off cleanly (see `upload::stream_body`).
 
 use std::time::Duration;
 
@@ -11,12 +12,17 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use tokio::{net::TcpListener, sync::watch};
+use tokio_util::sync::CancellationToken;
+
+/// How long uploads get, once cut off, to release their claims and answer.
+const CUT_OFF_WAIT: Duration = Duration::from_secs(5);
 
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     header_timeout: Duration,
     grace: Duration,
+    cut_off: CancellationToken,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut builder = Builder::new(TokioExecutor::new());
@@ -56,13 +62,16 @@ pub async fn serve(
         });
     }
     drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            grace_secs = grace.as_secs(),
-            "requests still in flight after the grace period were cut off"
-        );
+    let drained = graceful.shutdown();
+    tokio::pin!(drained);
+    if tokio::time::timeout(grace, &mut drained).await.is_ok() {
+        return;
     }
+    tracing::warn!(
+        grace_secs = grace.as_secs(),
+        "requests still in flight after the grace period are cut off"
+    );
+    // Uploads answer 503 and release their claims; whatever still hangs after that is dropped.
+    cut_off.cancel();
+    let _ = tokio::time::timeout(CUT_OFF_WAIT, &mut drained).await;
 }

@@ -28,6 +28,8 @@ pub struct AppState {
     pub render_wakeup: Arc<tokio::sync::Notify>,
     /// Request rates per key and uploads per tenant on this node.
     pub limits: Arc<Limits>,
+    /// Cancelled when the shutdown grace period runs out: uploads still streaming stop then.
+    pub cut_off: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {

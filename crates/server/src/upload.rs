@@ -151,7 +151,11 @@ pub async fn receive(
 
 /// Streams a request body into `staged`; `too_long` is the answer once more than `limit` bytes
 /// arrived. Returns how many did.
+///
+/// A node whose shutdown grace period ran out cuts the body off with a 503, so that the caller
+/// releases its claim and the client may retry on another node at once.
 pub(crate) async fn stream_body(
+    state: &AppState,
     staged: &mut dyn StagedBlob,
     body: Body,
     limit: u64,
@@ -159,7 +163,19 @@ pub(crate) async fn stream_body(
 ) -> ApiResult<u64> {
     let mut received = 0u64;
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let chunk = tokio::select! {
+            chunk = stream.next() => chunk,
+            _ = state.cut_off.cancelled() => {
+                let mut e = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The server is shutting down; retry the upload",
+                );
+                e.retry_after = Some(1);
+                return Err(e);
+            }
+        };
+        let Some(chunk) = chunk else { break };
         let chunk = chunk.map_err(|e| {
             ApiError::new(StatusCode::BAD_REQUEST, format!("Upload interrupted: {e}"))
         })?;
@@ -175,7 +191,7 @@ pub(crate) async fn stream_body(
 /// Streams the body into a staged blob; nothing becomes visible unless every byte arrived.
 async fn ingest(state: &AppState, record: &FileRecord, body: Body) -> ApiResult<FileRecord> {
     let mut staged = state.blobs.stage().await?;
-    let received = stream_body(staged.as_mut(), body, record.size, size_mismatch).await?;
+    let received = stream_body(state, staged.as_mut(), body, record.size, size_mismatch).await?;
     if received != record.size {
         return Err(size_mismatch());
     }

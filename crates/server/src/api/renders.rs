@@ -390,7 +390,8 @@ async fn receive(
     claimed_until: chrono::DateTime<Utc>,
 ) -> ApiResult<CacheEntry> {
     let mut staged = state.blobs.stage().await?;
-    let received = upload::stream_body(staged.as_mut(), body, MAX_UPLOAD_BYTES, too_large).await?;
+    let received =
+        upload::stream_body(state, staged.as_mut(), body, MAX_UPLOAD_BYTES, too_large).await?;
     if received == 0 {
         return Err(ApiError::bad_request("The upload is empty"));
     }
