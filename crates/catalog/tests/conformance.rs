@@ -1353,7 +1353,7 @@ async fn generated_assets_take_their_file_as_their_item_ends_and_share_it(c: Arc
         .unwrap();
     assert_eq!(
         c.project_scripts(&tenant(), &project.id).await.unwrap(),
-        [script.clone()]
+        std::slice::from_ref(&script)
     );
     assert!(c
         .project_script(&other, &project.id, &script.id)
@@ -1493,7 +1493,7 @@ async fn generated_assets_take_their_file_as_their_item_ends_and_share_it(c: Arc
     // Forgetting the preloads loses nothing the assets hold.
     let later = SweepRule {
         preloads_before: now + Duration::days(1),
-        ..rule.clone()
+        ..rule
     };
     c.sweep_files(&later, &announce_deleted).await.unwrap();
     assert!(c
