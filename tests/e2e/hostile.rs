@@ -340,7 +340,13 @@ fn hostile_bodies(project: &str) -> Vec<Case> {
                 without.to_string().into_bytes(),
                 expect,
             ));
-            for value in wrong_values() {
+            let hostile = match valid[field].is_string() {
+                true => hostile_strings(),
+                false => Vec::new(),
+            };
+            let variants = (wrong_values().into_iter().map(|v| (v, expect)))
+                .chain(hostile.into_iter().map(|v| (v, Expect::NoServerError)));
+            for (value, expect) in variants {
                 let mut bad = valid.clone();
                 bad[field] = value;
                 cases.push(case(
@@ -349,18 +355,6 @@ fn hostile_bodies(project: &str) -> Vec<Case> {
                     bad.to_string().into_bytes(),
                     expect,
                 ));
-            }
-            if valid[field].is_string() {
-                for value in hostile_strings() {
-                    let mut bad = valid.clone();
-                    bad[field] = value;
-                    cases.push(case(
-                        method,
-                        target.clone(),
-                        bad.to_string().into_bytes(),
-                        Expect::NoServerError,
-                    ));
-                }
             }
         }
     }

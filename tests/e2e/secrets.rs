@@ -21,6 +21,11 @@ fn signature(url: &str) -> String {
         .expect("a signed URL")
 }
 
+async fn post_json(http: &Client, url: &str, key: &str, body: Value) -> Value {
+    let resp = http.post(url).header("x-api-key", key).json(&body).send();
+    resp.await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn keys_and_signatures_never_reach_the_logs() {
     let dir = tempfile::tempdir().unwrap();
@@ -81,16 +86,13 @@ async fn keys_and_signatures_never_reach_the_logs() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let ticket: Value = http
-        .post(format!("{base}/v2/media/file"))
-        .header("x-api-key", &key)
-        .json(&json!({"name": "a.bin", "contentType": "application/octet-stream", "size": 3}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ticket = post_json(
+        &http,
+        &format!("{base}/v2/media/file"),
+        &key,
+        json!({"name": "a.bin", "contentType": "application/octet-stream", "size": 3}),
+    )
+    .await;
     let upload_url = ticket["uploadUrl"].as_str().unwrap();
     secrets.push(signature(upload_url));
     let resp = http
@@ -103,29 +105,9 @@ async fn keys_and_signatures_never_reach_the_logs() {
     assert_eq!(resp.status(), StatusCode::OK);
 
     let vj = format!("{base}/videojungle");
-    let project: Value = http
-        .post(format!("{vj}/projects"))
-        .header("x-api-key", &key)
-        .json(&json!({"name": "p"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let asset: Value = http
-        .post(format!(
-            "{vj}/projects/{}/asset",
-            project["id"].as_str().unwrap()
-        ))
-        .header("x-api-key", &key)
-        .json(&json!({"keyname": "b.bin"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let project = post_json(&http, &format!("{vj}/projects"), &key, json!({"name": "p"})).await;
+    let asset_link = format!("{vj}/projects/{}/asset", project["id"].as_str().unwrap());
+    let asset = post_json(&http, &asset_link, &key, json!({"keyname": "b.bin"})).await;
     let form =
         multipart::Form::new().part("file", multipart::Part::bytes(vec![4; 10]).file_name("b"));
     let uploaded: Value = http

@@ -51,7 +51,7 @@ impl Limits {
         limiter
             .check_key(&key_hash.to_string())
             .map_err(|not_until| {
-                let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+                let wait = not_until.wait_time_from(limiter.clock().now());
                 too_many(TOO_MANY_REQUESTS, wait)
             })
     }

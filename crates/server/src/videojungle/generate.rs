@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use super::{
     error::{Caller, Detail, Invalid, VjError, VjResult},
     projects::owned,
-    scripts::{fill, params, script_of, Param, ParamType},
+    scripts::{fill, script_of, stored_inputs, Param, ParamType},
     upload::random_key,
 };
 use crate::{
@@ -197,9 +197,7 @@ pub async fn generate(
         .into_iter()
         .filter_map(|f| Some((f.to_string(), body.get(f)?.as_str()?.into())))
         .collect();
-    let inputs = serde_json::from_str::<Value>(&script.inputs)
-        .ok()
-        .and_then(|v| params(&v).ok())
+    let inputs = stored_inputs(&script)
         .ok_or_else(|| CatalogError::Backend("corrupt script inputs in catalog".into()))?;
     let values = values(&inputs, &query, &mut overrides)?;
     let template: Value = serde_json::from_str(&script.template)
@@ -260,6 +258,8 @@ pub async fn generate(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    use crate::videojungle::scripts::params;
 
     fn inputs() -> Vec<Param> {
         params(&json!({"subject": {"type": "string"}, "n": {"type": "integer", "default": 1}}))

@@ -336,12 +336,14 @@ fn check_template(state: &AppState, data: &Map<String, Value>, inputs: &[Param])
     Ok(())
 }
 
+/// The parameters a saved script takes; `None` if what the catalog holds does not parse.
+pub fn stored_inputs(script: &ProjectScript) -> Option<Vec<Param>> {
+    params(&serde_json::from_str(&script.inputs).ok()?).ok()
+}
+
 pub fn script_view(script: &ProjectScript) -> ScriptView {
     let value: Value = serde_json::from_str(&script.template).unwrap_or_default();
-    let inputs = serde_json::from_str::<Value>(&script.inputs)
-        .ok()
-        .and_then(|v| params(&v).ok())
-        .unwrap_or_default();
+    let inputs = stored_inputs(script).unwrap_or_default();
     let words = |field| value.get(field).and_then(Value::as_str).map(str::to_string);
     ScriptView {
         id: script.id.clone(),
