@@ -79,6 +79,7 @@ struct FileSettings {
     serve_cache_ttl_ms: Option<u64>,
     blob_serving: Option<String>,
     reconcile_interval_ms: Option<u64>,
+    ingest_lease_secs: Option<u64>,
     memory_cache_bytes: Option<u64>,
     memory_cache_max_file_bytes: Option<u64>,
     generation: Option<GenerationConfig>,
@@ -170,6 +171,12 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
         }
         config.reconcile_interval = Duration::from_millis(ms);
     }
+    if let Some(s) = file.ingest_lease_secs {
+        if s == 0 {
+            bail!("ingest_lease_secs must be at least 1");
+        }
+        config.ingest_lease = Duration::from_secs(s);
+    }
     if let Some(ms) = file.serve_cache_ttl_ms {
         config.serve_cache_ttl = Duration::from_millis(ms);
     }
@@ -207,8 +214,10 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
         config.videojungle = vj;
     }
     if let Some(limits) = file.limits {
-        if limits.header_timeout_secs == 0 {
-            bail!("limits.header_timeout_secs must be at least 1");
+        if limits.header_timeout_secs == 0 || limits.body_idle_timeout_secs == 0 {
+            bail!(
+                "limits.header_timeout_secs and limits.body_idle_timeout_secs must be at least 1"
+            );
         }
         config.limits = limits;
     }
@@ -251,6 +260,10 @@ mod tests {
         );
         assert_eq!(file.memory_cache_bytes, Some(defaults.memory_cache_bytes));
         assert_eq!(
+            file.ingest_lease_secs,
+            Some(defaults.ingest_lease.as_secs())
+        );
+        assert_eq!(
             file.memory_cache_max_file_bytes,
             Some(defaults.memory_cache_max_file)
         );
@@ -282,6 +295,7 @@ mod tests {
                 limits.burst,
                 limits.uploads_per_tenant,
                 limits.header_timeout_secs,
+                limits.body_idle_timeout_secs,
                 limits.shutdown_grace_secs
             ),
             (
@@ -289,6 +303,7 @@ mod tests {
                 default_limits.burst,
                 default_limits.uploads_per_tenant,
                 default_limits.header_timeout_secs,
+                default_limits.body_idle_timeout_secs,
                 default_limits.shutdown_grace_secs
             )
         );

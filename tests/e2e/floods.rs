@@ -162,3 +162,49 @@ async fn slow_clients_are_cut_off_and_health_checks_keep_answering() {
     );
     assert_eq!(closed, SLOW);
 }
+
+#[tokio::test]
+async fn a_stalled_upload_body_is_refused_and_frees_its_slot() {
+    let (server, _dir) = start("uploads_per_tenant = 1\nbody_idle_timeout_secs = 1").await;
+    if server.direct_uploads() {
+        return;
+    }
+    let key = server.key("acme", "render");
+    let ct = "application/octet-stream";
+    let stalled = server.request_upload(&key, "", "stalled.bin", ct, 8).await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let chunks = futures_util::stream::unfold(rx, |mut rx| async {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let started = std::time::Instant::now();
+    let first = tokio::spawn(
+        server
+            .http
+            .put(stalled["uploadUrl"].as_str().unwrap())
+            .header("content-type", ct)
+            .header("content-length", "8")
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send(),
+    );
+    tx.send(Ok(vec![1; 4])).await.unwrap();
+    let resp = tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .expect("a stalled body is cut off")
+        .unwrap()
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["message"], "Upload sent no bytes for 1 seconds");
+    drop(tx);
+    // Nothing of it is kept, and the file may still be uploaded through the same URL.
+    assert_eq!(server.staging_files().await, 0);
+    let url = stalled["fileUrl"].as_str().unwrap();
+    assert_eq!(server.get(url).await.status(), StatusCode::NOT_FOUND);
+    let (status, body) = server
+        .put(stalled["uploadUrl"].as_str().unwrap(), ct, vec![1; 8])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let served = server.get(url).await.bytes().await.unwrap();
+    assert_eq!(served.as_ref(), [1; 8]);
+}

@@ -3,6 +3,7 @@
 mod harness;
 
 mod auth;
+mod crashes;
 mod floods;
 mod hostile;
 mod lifecycle;

@@ -102,12 +102,17 @@ fn announce(kind: &str, file: &FileRecord) -> NewEvent {
     }
 }
 
+/// Marks set more than ten minutes before `now` are a dead reclaimer's.
+fn stale(now: DateTime<Utc>) -> DateTime<Utc> {
+    now - Duration::minutes(10)
+}
+
 async fn reclaim(
     c: &dyn Catalog,
     now: DateTime<Utc>,
     only: Option<&[ContentHash]>,
 ) -> Vec<ContentHash> {
-    let marked = c.begin_blob_reclaim(now, only).await.unwrap();
+    let marked = c.begin_blob_reclaim(now, only, stale(now)).await.unwrap();
     for h in &marked.hashes {
         c.finish_blob_reclaim(h, &marked.token).await.unwrap();
     }
@@ -125,11 +130,11 @@ async fn blob_reclaim_respects_leases_and_references(c: Arc<dyn Catalog>) {
     assert!(reclaim(c, now, None).await.is_empty(), "a lease protects");
     c.release_blob_lease(&h).await.unwrap();
     assert_eq!(
-        c.reclaimable_blobs(now).await.unwrap(),
+        c.reclaimable_blobs(now, stale(now)).await.unwrap(),
         std::slice::from_ref(&h)
     );
     let first = c
-        .begin_blob_reclaim(now, Some(std::slice::from_ref(&h)))
+        .begin_blob_reclaim(now, Some(std::slice::from_ref(&h)), stale(now))
         .await
         .unwrap();
     assert_eq!(first.hashes, std::slice::from_ref(&h));
@@ -140,14 +145,17 @@ async fn blob_reclaim_respects_leases_and_references(c: Arc<dyn Catalog>) {
     ));
     // ...and a second reclaimer leaves a fresh mark alone.
     assert!(c
-        .begin_blob_reclaim(now, None)
+        .begin_blob_reclaim(now, None, stale(now))
         .await
         .unwrap()
         .hashes
         .is_empty());
     // A mark left by a reclaimer that died long ago is taken over; the old token then finishes nothing.
     let later = now + Duration::minutes(11);
-    let second = c.begin_blob_reclaim(later, None).await.unwrap();
+    let second = c
+        .begin_blob_reclaim(later, None, stale(later))
+        .await
+        .unwrap();
     assert_eq!(second.hashes, std::slice::from_ref(&h));
     c.finish_blob_reclaim(&h, &first.token).await.unwrap();
     assert!(matches!(
@@ -162,7 +170,7 @@ async fn blob_reclaim_respects_leases_and_references(c: Arc<dyn Catalog>) {
     // A reclaimer that could not remove the bytes gives the mark up; the content is usable at once.
     c.release_blob_lease(&h).await.unwrap();
     let third = c
-        .begin_blob_reclaim(now, Some(std::slice::from_ref(&h)))
+        .begin_blob_reclaim(now, Some(std::slice::from_ref(&h)), stale(now))
         .await
         .unwrap();
     assert_eq!(third.hashes, std::slice::from_ref(&h));

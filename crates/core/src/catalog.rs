@@ -113,15 +113,20 @@ pub trait Catalog: Send + Sync + 'static {
     /// Gives up a lease whose ingest failed before [`Catalog::complete_upload`].
     async fn release_blob_lease(&self, hash: &ContentHash) -> CatalogResult<()>;
     /// Marks unreferenced, unleased blobs (all, or just `only`; at most a few hundred per call) as
-    /// being reclaimed under a new token. A full pass also takes over marks left by a reclaimer
-    /// that died long ago.
+    /// being reclaimed under a new token. A full pass also takes over marks set before
+    /// `stale_marks_before`, left by a reclaimer that died.
     async fn begin_blob_reclaim(
         &self,
         now: DateTime<Utc>,
         only: Option<&[ContentHash]>,
+        stale_marks_before: DateTime<Utc>,
     ) -> CatalogResult<BlobReclaim>;
     /// The blobs a full reclaim would take now, without marking them.
-    async fn reclaimable_blobs(&self, now: DateTime<Utc>) -> CatalogResult<Vec<ContentHash>>;
+    async fn reclaimable_blobs(
+        &self,
+        now: DateTime<Utc>,
+        stale_marks_before: DateTime<Utc>,
+    ) -> CatalogResult<Vec<ContentHash>>;
     /// Forgets a blob whose bytes are gone, if `token` still holds its mark, and drops the previews
     /// made from it; returns their blobs, which may now be unreferenced.
     async fn finish_blob_reclaim(

@@ -25,6 +25,10 @@ pub struct Config {
     pub upload_url_ttl: Duration,
     /// Longest time one upload may stream before its claim lapses and the sweeper may expire it.
     pub upload_claim_ttl: Duration,
+    /// How long a node's blob work (an ingest between hashing and recording, a direct upload being
+    /// confirmed, a blob being reclaimed) is trusted; once it lapses, work a dead node left half
+    /// done is taken over or undone by another node, or by the same one restarted.
+    pub ingest_lease: Duration,
     /// Cache-Control max-age for served files.
     pub cache_max_age: Duration,
     /// How long served-file metadata is cached; changes made by other nodes show within it. Zero disables.
@@ -159,6 +163,9 @@ fn default_uploads_per_tenant() -> u32 {
 fn default_header_timeout() -> u64 {
     10
 }
+fn default_body_idle_timeout() -> u64 {
+    60
+}
 fn default_shutdown_grace() -> u64 {
     30
 }
@@ -179,6 +186,9 @@ pub struct LimitsConfig {
     /// Seconds a client has to send a request's headers before its connection is closed.
     #[serde(default = "default_header_timeout")]
     pub header_timeout_secs: u64,
+    /// Seconds an upload's body may send nothing before it is refused with a 408 and its slot freed.
+    #[serde(default = "default_body_idle_timeout")]
+    pub body_idle_timeout_secs: u64,
     /// Seconds the requests in flight get to finish on shutdown before they are cut off.
     #[serde(default = "default_shutdown_grace")]
     pub shutdown_grace_secs: u64,
@@ -191,6 +201,7 @@ impl Default for LimitsConfig {
             burst: default_burst(),
             uploads_per_tenant: default_uploads_per_tenant(),
             header_timeout_secs: default_header_timeout(),
+            body_idle_timeout_secs: default_body_idle_timeout(),
             shutdown_grace_secs: default_shutdown_grace(),
         }
     }
@@ -211,6 +222,7 @@ impl Config {
             sweep_interval: Duration::from_secs(60),
             upload_url_ttl: Duration::from_secs(120),
             upload_claim_ttl: Duration::from_secs(3600),
+            ingest_lease: Duration::from_secs(600),
             cache_max_age: Duration::from_secs(300),
             serve_cache_ttl: Duration::from_secs(1),
             memory_cache_bytes: 64 * 1024 * 1024,

@@ -53,7 +53,7 @@ async fn reclaim_batch(
 ) -> Result<usize, String> {
     let marked = state
         .catalog
-        .begin_blob_reclaim(now, only)
+        .begin_blob_reclaim(now, only, now - state.config.ingest_lease)
         .await
         .map_err(|e| e.to_string())?;
     let count = marked.hashes.len();
@@ -151,7 +151,7 @@ pub async fn sweep(
     report.reclaimed_blobs = if dry_run {
         state
             .catalog
-            .reclaimable_blobs(now)
+            .reclaimable_blobs(now, now - state.config.ingest_lease)
             .await
             .map_err(|e| e.to_string())?
     } else {

@@ -11,10 +11,6 @@ use tokio::sync::watch;
 
 use crate::{error::ApiError, state::AppState, upload};
 
-/// How long a node holds a direct upload it is confirming; if it dies, another node takes the
-/// upload over once this lapses. Hashing and copying 500 MB takes seconds, not minutes.
-const CONFIRM_CLAIM: std::time::Duration = std::time::Duration::from_secs(600);
-
 /// Uploads confirmed at once by one node: hashing is CPU work, copying is the object store's.
 const CONCURRENCY: usize = 8;
 
@@ -61,7 +57,8 @@ async fn confirm(state: &AppState, key: &str, len: u64) -> Result<bool, String> 
         return Ok(false);
     };
     let now = Utc::now();
-    let until = now + CONFIRM_CLAIM;
+    // If this node dies, another (or this one restarted) takes the upload over once it lapses.
+    let until = now + state.config.ingest_lease;
     let claim = state
         .catalog
         .claim_upload(&id, now, until)

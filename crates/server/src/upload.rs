@@ -24,9 +24,6 @@ use crate::{
     state::AppState,
 };
 
-/// How long an ingest may take between hashing and committing before its blob may be reclaimed.
-const BLOB_LEASE: Duration = Duration::from_secs(600);
-
 pub fn upload_url(state: &AppState, grant: &UploadGrant) -> String {
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("expires", &grant.expires.to_string())
@@ -153,7 +150,8 @@ pub async fn receive(
 /// arrived. Returns how many did.
 ///
 /// A node whose shutdown grace period ran out cuts the body off with a 503, so that the caller
-/// releases its claim and the client may retry on another node at once.
+/// releases its claim and the client may retry on another node at once. A body that sends nothing
+/// for `body_idle_timeout_secs` gets a 408, so a trickling client cannot hold an upload slot.
 pub(crate) async fn stream_body(
     state: &AppState,
     staged: &mut dyn StagedBlob,
@@ -163,9 +161,16 @@ pub(crate) async fn stream_body(
 ) -> ApiResult<u64> {
     let mut received = 0u64;
     let mut stream = body.into_data_stream();
+    let idle = Duration::from_secs(state.config.limits.body_idle_timeout_secs);
     loop {
         let chunk = tokio::select! {
             chunk = stream.next() => chunk,
+            _ = tokio::time::sleep(idle) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("Upload sent no bytes for {} seconds", idle.as_secs()),
+                ));
+            }
             _ = state.cut_off.cancelled() => {
                 let mut e = ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -205,7 +210,7 @@ pub(crate) async fn lease_blob(state: &AppState, hash: &ContentHash, len: u64) -
     for _ in 0..50 {
         match state
             .catalog
-            .lease_blob(hash, len, Utc::now() + BLOB_LEASE)
+            .lease_blob(hash, len, Utc::now() + state.config.ingest_lease)
             .await
         {
             Err(CatalogError::BlobBusy) => tokio::time::sleep(Duration::from_millis(20)).await,

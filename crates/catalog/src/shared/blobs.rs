@@ -56,19 +56,23 @@ pub async fn unreference(conn: &mut Conn, hash: &ContentHash, n: i64) -> Catalog
     Ok(())
 }
 
-/// A mark older than this belongs to a reclaimer that died; a full pass may take it over.
-const STALE_RECLAIM_MS: i64 = 10 * 60 * 1000;
-
 /// Blobs one reclaim pass marks at most, so each pass ends long before its marks turn stale.
 const RECLAIM_BATCH: i64 = 500;
 
-fn reclaimable<'a>(qb: &mut QueryBuilder<'a, Db>, now: i64, only: Option<&'a [ContentHash]>) {
+/// Unreferenced blobs whose leases lapsed at `now`; for a full pass (`only` = None), also those
+/// whose mark was set before `stale_before` by a reclaimer that died. Taking a mark over is safe
+/// even from a reclaimer still at work: the row stays marked, so nothing can lease it meanwhile.
+fn reclaimable<'a>(
+    qb: &mut QueryBuilder<'a, Db>,
+    now: i64,
+    only: Option<&'a [ContentHash]>,
+    stale_before: i64,
+) {
     qb.push("((refcount = 0 AND (leases = 0 OR lease_until < ")
         .push_bind(now)
         .push(") AND reclaim_token IS NULL)");
     if only.is_none() {
-        qb.push(" OR reclaim_started < ")
-            .push_bind(now - STALE_RECLAIM_MS);
+        qb.push(" OR reclaim_started < ").push_bind(stale_before);
     }
     qb.push(")");
     if let Some(hashes) = only {
@@ -89,6 +93,7 @@ pub async fn begin_reclaim(
     pool: &Pool,
     now: DateTime<Utc>,
     only: Option<&[ContentHash]>,
+    stale_marks_before: DateTime<Utc>,
 ) -> CatalogResult<BlobReclaim> {
     let token = uuid::Uuid::new_v4().simple().to_string();
     if only.is_some_and(|h| h.is_empty()) {
@@ -97,18 +102,18 @@ pub async fn begin_reclaim(
             hashes: Vec::new(),
         });
     }
-    let now = to_ms(now);
+    let (now, stale) = (to_ms(now), to_ms(stale_marks_before));
     let mut qb = QueryBuilder::new("UPDATE blobs SET reclaim_token = ");
     qb.push_bind(token.clone())
         .push(", reclaim_started = ")
         .push_bind(now)
         .push(" WHERE hash IN (SELECT hash FROM blobs WHERE ");
-    reclaimable(&mut qb, now, only);
+    reclaimable(&mut qb, now, only, stale);
     qb.push(" LIMIT ").push_bind(RECLAIM_BATCH).push(")");
     // Checked again on the row itself: on PostgreSQL a row another node marked meanwhile is
     // re-read after its lock is released, and must no longer qualify.
     qb.push(" AND ");
-    reclaimable(&mut qb, now, only);
+    reclaimable(&mut qb, now, only, stale);
     qb.push(" RETURNING hash");
     let rows: Vec<String> = qb
         .build_query_scalar()
@@ -121,9 +126,13 @@ pub async fn begin_reclaim(
     })
 }
 
-pub async fn reclaimable_now(pool: &Pool, now: DateTime<Utc>) -> CatalogResult<Vec<ContentHash>> {
+pub async fn reclaimable_now(
+    pool: &Pool,
+    now: DateTime<Utc>,
+    stale_marks_before: DateTime<Utc>,
+) -> CatalogResult<Vec<ContentHash>> {
     let mut qb = QueryBuilder::new("SELECT hash FROM blobs WHERE ");
-    reclaimable(&mut qb, to_ms(now), None);
+    reclaimable(&mut qb, to_ms(now), None, to_ms(stale_marks_before));
     let rows: Vec<String> = qb
         .build_query_scalar()
         .fetch_all(pool)

@@ -116,12 +116,17 @@ impl Catalog for Backend {
         &self,
         now: DateTime<Utc>,
         only: Option<&[ContentHash]>,
+        stale_marks_before: DateTime<Utc>,
     ) -> CatalogResult<BlobReclaim> {
-        blobs::begin_reclaim(&self.pool, now, only).await
+        blobs::begin_reclaim(&self.pool, now, only, stale_marks_before).await
     }
 
-    async fn reclaimable_blobs(&self, now: DateTime<Utc>) -> CatalogResult<Vec<ContentHash>> {
-        blobs::reclaimable_now(&self.pool, now).await
+    async fn reclaimable_blobs(
+        &self,
+        now: DateTime<Utc>,
+        stale_marks_before: DateTime<Utc>,
+    ) -> CatalogResult<Vec<ContentHash>> {
+        blobs::reclaimable_now(&self.pool, now, stale_marks_before).await
     }
 
     async fn finish_blob_reclaim(
