@@ -33,6 +33,20 @@ impl fmt::Display for ContentHash {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Blob paths and keys are made from the hash alone (`blobs/ab/cd/<hash>`), so that only
+        /// 64 lowercase hex digits ever parse is what keeps every stored byte inside the store.
+        #[test]
+        fn only_lowercase_hex_digests_parse(
+            raw in prop_oneof!["\\PC{0,70}", "[0-9a-fA-F./\\\\%]{62,66}", "[0-9a-f]{64}"]
+        ) {
+            let parsed = ContentHash::parse(&raw);
+            let hex = raw.len() == 64 && raw.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            prop_assert_eq!(parsed.is_some(), hex);
+        }
+    }
 
     #[test]
     fn hex_round_trip() {

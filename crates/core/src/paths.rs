@@ -249,6 +249,24 @@ mod tests {
             }
         }
 
+        /// Whatever a served URL's path holds (traversal, encoded or not, separators of any
+        /// platform, control characters), what it names in the drive is a clean folder and name.
+        #[test]
+        fn served_paths_name_only_clean_folders_and_names(
+            raw in prop_oneof![
+                "\\PC{0,80}",
+                "(\\.\\.|%2[eEfF]|/|\\\\|[a-z]|\\x00|:){0,30}",
+            ]
+        ) {
+            if let Ok((folder, name)) = split_file_path(&raw) {
+                let segments: Vec<&str> = folder.as_str().split('/').collect();
+                prop_assert!(folder.as_str().is_empty() || segments.iter().all(|s| !s.is_empty()));
+                prop_assert!(segments.iter().all(|s| !s.contains('.')));
+                prop_assert!(name.as_str() != "." && name.as_str() != "..");
+                prop_assert!(name.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
+            }
+        }
+
         #[test]
         fn sanitised_folders_are_stable_and_clean(raw in "[a-z/ ._!-]{0,60}") {
             if let Ok(folder) = FolderPath::sanitise(&raw) {

@@ -198,12 +198,63 @@ mod tests {
         assert_eq!(parse_range("bytes=a-b", 1000), Full);
     }
 
+    /// RFC 9110 §14.1.2 for one byte range, written the plain way, for `parse_range` to match.
+    fn model(first: Option<u64>, last: Option<u64>, len: u64) -> RangeRequest {
+        use RangeRequest::*;
+        match (first, last) {
+            (None, Some(0)) => Unsatisfiable,
+            (None, Some(_)) if len == 0 => Unsatisfiable,
+            (None, Some(n)) => Partial {
+                start: len - n.min(len),
+                end: len - 1,
+            },
+            (Some(s), last) if last.is_none_or(|e| e >= s) && s >= len => Unsatisfiable,
+            (Some(s), None) => Partial {
+                start: s,
+                end: len - 1,
+            },
+            (Some(s), Some(e)) if e >= s => Partial {
+                start: s,
+                end: e.min(len - 1),
+            },
+            _ => Full,
+        }
+    }
+
     proptest! {
         #[test]
         fn partial_ranges_lie_inside_the_file(value in "bytes=[0-9]{0,5}-[0-9]{0,5}", len in 1u64..100_000) {
             if let RangeRequest::Partial { start, end } = parse_range(&value, len) {
                 prop_assert!(start <= end && end < len);
             }
+        }
+
+        /// Any header value at all, against any length (0 and u64::MAX included): no panic,
+        /// and a partial answer never reaches outside the file.
+        #[test]
+        fn any_range_header_is_answered_inside_the_file(
+            value in prop_oneof![
+                "\\PC{0,40}",
+                "bytes[= ]{1,2}[-0-9, ]{0,30}",
+                "bytes=[0-9]{15,25}-[0-9]{0,25}",
+            ],
+            len in prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>(), 0u64..10_000],
+        ) {
+            if let RangeRequest::Partial { start, end } = parse_range(&value, len) {
+                prop_assert!(start <= end && end < len);
+            }
+        }
+
+        #[test]
+        fn single_ranges_follow_the_rfc(
+            first in proptest::option::of(0u64..2_000),
+            last in proptest::option::of(0u64..2_000),
+            len in 0u64..1_500,
+        ) {
+            prop_assume!(first.is_some() || last.is_some());
+            let show = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+            let value = format!("bytes={}-{}", show(first), show(last));
+            prop_assert_eq!(parse_range(&value, len), model(first, last, len));
         }
     }
 

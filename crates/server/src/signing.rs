@@ -87,6 +87,7 @@ impl UploadSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn grant() -> UploadGrant {
         UploadGrant {
@@ -147,5 +148,54 @@ mod tests {
             ..grant.clone()
         };
         assert!(!signer.verify(&later, &sig));
+    }
+
+    fn any_upload_grant() -> impl Strategy<Value = UploadGrant> {
+        (
+            "[0-9a-f]{32}",
+            any::<u64>(),
+            "[a-z]{1,10}/[a-z0-9.+-]{1,20}",
+            any::<i64>(),
+        )
+            .prop_map(|(file, size, content_type, expires)| UploadGrant {
+                file: FileId::parse(&file).unwrap(),
+                size,
+                content_type,
+                expires,
+            })
+    }
+
+    proptest! {
+        /// A signature holds for its own grant only: change any one field, or any one character
+        /// of the signature, and it is refused.
+        #[test]
+        fn a_signature_verifies_its_own_grant_and_nothing_else(
+            grant in any_upload_grant(),
+            other in any_upload_grant(),
+            field in 0usize..4,
+            flip in 0usize..64,
+            key in proptest::collection::vec(any::<u8>(), 1..64),
+        ) {
+            let signer = UploadSigner::new(key);
+            let sig = signer.sign(&grant);
+            prop_assert!(signer.verify(&grant, &sig));
+            let mut altered = grant.clone();
+            match field {
+                0 => altered.file = other.file,
+                1 => altered.size = other.size,
+                2 => altered.content_type = other.content_type,
+                _ => altered.expires = other.expires,
+            }
+            prop_assert_eq!(signer.verify(&altered, &sig), altered == grant);
+            let mut tampered = sig.clone().into_bytes();
+            tampered[flip] = if tampered[flip] == b'0' { b'1' } else { b'0' };
+            prop_assert!(!signer.verify(&grant, std::str::from_utf8(&tampered).unwrap()));
+            prop_assert!(!signer.verify(&grant, &sig[..flip]));
+        }
+
+        #[test]
+        fn made_up_signatures_are_refused(grant in any_upload_grant(), sig in "\\PC{0,130}") {
+            prop_assert!(!UploadSigner::new(b"k".to_vec()).verify(&grant, &sig));
+        }
     }
 }

@@ -239,16 +239,31 @@ pub(crate) async fn complete(
     record: &FileRecord,
     hash: &ContentHash,
 ) -> ApiResult<FileRecord> {
-    let file = state
-        .catalog
-        .complete_upload(&record.id, hash, Utc::now(), &|f| {
-            crate::webhooks::file_event(state, "file.uploaded", f)
-        })
-        .await
-        .map_err(|e| match e {
-            CatalogError::NotFound => ApiError::not_found("Upload not found"),
-            other => other.into(),
-        })?;
+    let announce = |f: &FileRecord| crate::webhooks::file_event(state, "file.uploaded", f);
+    let record_it = || {
+        state
+            .catalog
+            .complete_upload(&record.id, hash, Utc::now(), &announce)
+    };
+    let file = match record_it().await {
+        // The ingest outlasted its lease and the blob was reclaimed meanwhile, perhaps before
+        // these bytes were placed, which would leave them held by no row. Lease it afresh, so no
+        // reclaim can start, and record the file if the bytes are there; if not, nothing is lost
+        // and the upload may be retried.
+        Err(CatalogError::BlobBusy) => {
+            lease_blob(state, hash, record.size).await?;
+            if !state.blobs.exists(hash).await? {
+                let _ = state.catalog.release_blob_lease(hash).await;
+                return Err(CatalogError::BlobBusy.into());
+            }
+            record_it().await
+        }
+        other => other,
+    }
+    .map_err(|e| match e {
+        CatalogError::NotFound => ApiError::not_found("Upload not found"),
+        other => other.into(),
+    })?;
     state.probe_wakeup.notify_one();
     state.webhook_wakeup.notify_one();
     Ok(file)
