@@ -472,6 +472,16 @@ impl Server {
         }
     }
 
+    /// The node's peak resident memory so far, in KiB (`VmHWM`).
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/<pid>/status")
+    }
+
     pub fn client_show(&self, client: &str) -> Value {
         serde_json::from_str(&self.cli_ok(&["client", "show", "--client", client])).unwrap()
     }
@@ -491,6 +501,18 @@ pub fn bytes(seed: u8, len: usize) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
+}
+
+/// Runs ffmpeg quietly to make a test file at `out`, and returns its bytes.
+pub fn ffmpeg(args: &[&str], out: &Path) -> Vec<u8> {
+    let status = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .arg(out)
+        .status()
+        .expect("the tests need ffmpeg");
+    assert!(status.success(), "ffmpeg {args:?}");
+    std::fs::read(out).unwrap()
 }
 
 pub fn message(body: &Value) -> &str {

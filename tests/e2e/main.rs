@@ -6,6 +6,7 @@ mod auth;
 mod crashes;
 mod floods;
 mod hostile;
+mod hostile_files;
 mod lifecycle;
 mod listing;
 mod mock_models;

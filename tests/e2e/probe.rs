@@ -1,6 +1,6 @@
 //! Knowing every file: `mediadrive probe` on local files, and the probing of stored ones.
 
-use crate::harness::Server;
+use crate::harness::{ffmpeg, Server};
 
 #[test]
 fn the_probe_command_reports_each_file() {
@@ -42,17 +42,6 @@ fn the_probe_command_reports_each_file() {
     assert_eq!(reports[0]["duration_ms"], 1000);
     assert_eq!(reports[1]["probe_status"], "failed");
     assert!(reports[1]["reason"].as_str().unwrap().contains("truncated"));
-}
-
-fn ffmpeg(args: &[&str], out: &std::path::Path) -> Vec<u8> {
-    let status = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y"])
-        .args(args)
-        .arg(out)
-        .status()
-        .expect("the tests need ffmpeg");
-    assert!(status.success());
-    std::fs::read(out).unwrap()
 }
 
 /// Polls a file's metadata until probing has finished.

@@ -83,7 +83,14 @@ pub fn probe_path(path: &Path) -> Result<MediaInfo, ProbeError> {
 
 /// Probes a whole file. Formats the sniffer recognises but whose structure is broken are errors;
 /// bytes of no known media type are `other`, which is not an error.
-pub fn probe(mut file: File) -> Result<MediaInfo, ProbeError> {
+pub fn probe(file: File) -> Result<MediaInfo, ProbeError> {
+    // The parsers are third-party code fed hostile bytes; one that panics (an arithmetic
+    // overflow on a lying header, say) has refused the file, not ended the caller.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| probe_file(file)))
+        .unwrap_or_else(|_| Err(ProbeError::Corrupt("the file crashed the prober".into())))
+}
+
+fn probe_file(mut file: File) -> Result<MediaInfo, ProbeError> {
     let len = file.seek(SeekFrom::End(0))?;
     if len == 0 {
         return Err(ProbeError::Empty);
