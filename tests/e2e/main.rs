@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod access;
 mod auth;
 mod crashes;
 mod floods;
