@@ -10,6 +10,7 @@ mod hostile;
 mod hostile_files;
 mod lifecycle;
 mod listing;
+mod load;
 mod mock_models;
 mod moves_and_deletes;
 mod nodes;

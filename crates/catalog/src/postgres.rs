@@ -14,6 +14,9 @@ type Backend = PostgresCatalog;
 
 pub struct PostgresCatalog {
     pool: Pool,
+    /// One connection of its own for health checks, so that they answer whether the catalog
+    /// works rather than how long the queue for the main pool is.
+    health: Pool,
 }
 
 impl PostgresCatalog {
@@ -24,11 +27,17 @@ impl PostgresCatalog {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(backend)?;
         crate::migrate(sqlx::migrate!("./migrations/postgres"), &pool).await?;
-        Ok(Self { pool })
+        let health = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        Ok(Self { pool, health })
     }
 }
 

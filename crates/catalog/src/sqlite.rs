@@ -14,6 +14,9 @@ type Backend = SqliteCatalog;
 
 pub struct SqliteCatalog {
     pool: Pool,
+    /// One connection of its own for health checks, so that they answer whether the catalog
+    /// works rather than how long the queue for the main pool is.
+    health: Pool,
 }
 
 impl SqliteCatalog {
@@ -28,11 +31,16 @@ impl SqliteCatalog {
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(backend)?;
         crate::migrate(sqlx::migrate!("./migrations/sqlite"), &pool).await?;
-        Ok(Self { pool })
+        let health = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        Ok(Self { pool, health })
     }
 }
 

@@ -22,8 +22,9 @@ use super::{
 #[async_trait]
 impl Catalog for Backend {
     async fn ping(&self) -> CatalogResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
+        // Reads a table, so the database file itself is checked, not just a connection.
+        sqlx::query("SELECT count(*) FROM (SELECT 1 FROM tenants LIMIT 1) AS one")
+            .execute(&self.health)
             .await
             .map_err(backend)?;
         Ok(())
