@@ -7,7 +7,7 @@ mod settings;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use settings::{ListenArgs, StoreArgs};
+use settings::{ListenArgs, LogFormat, StoreArgs};
 
 #[derive(Parser)]
 #[command(
@@ -43,7 +43,7 @@ enum Command {
     },
 }
 
-fn init_tracing(default: &str) {
+fn init_tracing(default: &str, format: LogFormat) {
     let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // symphonia's format probe warns about the size field before every MP4's `ftyp` box ("skipped
@@ -55,10 +55,13 @@ fn init_tracing(default: &str) {
                 .expect("a valid directive"),
         );
     }
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => log.init(),
+        LogFormat::Json => log.json().with_current_span(true).init(),
+    }
 }
 
 #[tokio::main]
@@ -67,23 +70,23 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(listen) => {
             // The demuxers log every oddity of a user's file; what matters reaches the catalog instead.
-            init_tracing("info,symphonia=error");
+            init_tracing("info,symphonia=error", listen.log_format);
             commands::serve(&cli.store, &listen).await
         }
         Command::Key(cmd) => {
-            init_tracing("warn,symphonia=error");
+            init_tracing("warn,symphonia=error", LogFormat::Text);
             commands::key(&cli.store, cmd).await
         }
         Command::Client(cmd) => {
-            init_tracing("warn,symphonia=error");
+            init_tracing("warn,symphonia=error", LogFormat::Text);
             commands::client(&cli.store, cmd).await
         }
         Command::Sweep(args) => {
-            init_tracing("warn,symphonia=error");
+            init_tracing("warn,symphonia=error", LogFormat::Text);
             commands::sweep(&cli.store, args).await
         }
         Command::Migrate => {
-            init_tracing("warn,symphonia=error");
+            init_tracing("warn,symphonia=error", LogFormat::Text);
             commands::migrate(&cli.store).await
         }
         Command::Probe { files } => commands::probe(&files),

@@ -59,6 +59,16 @@ pub struct ListenArgs {
     /// Private networks that `src` URLs may reach after all, e.g. 10.0.0.0/8 (comma-separated CIDRs)
     #[arg(long, env = "MEDIADRIVE_FETCH_ALLOW", value_delimiter = ',')]
     pub fetch_allow: Vec<IpNet>,
+    /// How the log is written to stderr: `text` for people, `json` (one object per line, with the
+    /// request id of each request's lines) for log collectors
+    #[arg(long, env = "MEDIADRIVE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// The TOML file: every key optional, unknown keys refused so a typo does not pass silently.

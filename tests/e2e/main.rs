@@ -14,6 +14,7 @@ mod load;
 mod mock_models;
 mod moves_and_deletes;
 mod nodes;
+mod observability;
 mod preloads;
 mod probe;
 mod quota;

@@ -1,5 +1,6 @@
 //! Secrets never reach the logs (issue 9): a server logging at `trace` is given API keys (good and
-//! bad), presigned upload URLs and signed asset links, and its whole log is then searched for them.
+//! bad), presigned upload URLs and signed asset links, and its whole log (as JSON, the format log
+//! collectors read) is then searched for them.
 
 use std::{
     net::TcpListener,
@@ -61,6 +62,8 @@ async fn keys_and_signatures_never_reach_the_logs() {
             "serve",
             "--listen",
             &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
             "--data-dir",
         ])
         .arg(&data)
@@ -86,6 +89,7 @@ async fn keys_and_signatures_never_reach_the_logs() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let refused_id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     let ticket = post_json(
         &http,
         &format!("{base}/v2/media/file"),
@@ -160,4 +164,12 @@ async fn keys_and_signatures_never_reach_the_logs() {
     assert!(leaks.is_empty(), "leaked: {leaks:?}");
     // Requests are still told apart, by their route's template.
     assert!(log.contains("\"/v2/media/file\""), "{log}");
+    // Each line is one JSON object, and a request's lines carry the id its response gave.
+    let entries: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(entries
+        .iter()
+        .any(|e| e["span"]["request_id"] == refused_id.as_str()));
 }

@@ -14,8 +14,8 @@ type Backend = PostgresCatalog;
 
 pub struct PostgresCatalog {
     pool: Pool,
-    /// One connection of its own for health checks, so that they answer whether the catalog
-    /// works rather than how long the queue for the main pool is.
+    /// One connection of its own for health checks and metrics, so that they answer whether the
+    /// catalog works rather than how long the queue for the main pool is.
     health: Pool,
 }
 

@@ -53,6 +53,8 @@ pub type OutputAnnouncer<'a> = &'a (dyn Fn(&RenderOutput) -> Vec<NewEvent> + Syn
 pub trait Catalog: Send + Sync + 'static {
     /// Answers when the backend is reachable; for health checks.
     async fn ping(&self) -> CatalogResult<()>;
+    /// How much work waits in each queue; for metrics.
+    async fn queue_depths(&self) -> CatalogResult<crate::QueueDepths>;
 
     // Tenants and keys.
     /// Creates the tenant with `initial_credits` (recorded in its ledger) unless it exists.

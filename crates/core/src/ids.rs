@@ -12,6 +12,7 @@ const RESERVED_CLIENT_IDS: &[&str] = &[
     "upload",
     "tmp",
     "healthz",
+    "readyz",
     "openapi.json",
     "dashboard",
     "metrics",

@@ -315,6 +315,19 @@ pub struct SweepRule {
     pub dry_run: bool,
 }
 
+/// Work waiting in the catalog's queues, shared by every node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepths {
+    /// Stored blobs not yet probed.
+    pub probes: u64,
+    /// Generated assets queued or being made.
+    pub generations: u64,
+    /// Render outputs waiting for their bytes, being fetched or being copied for hosting.
+    pub render_outputs: u64,
+    /// Webhook deliveries not yet delivered or given up.
+    pub webhook_deliveries: u64,
+}
+
 /// What one lifecycle sweep removed (or, in a dry run, would remove).
 #[derive(Debug, Clone, Default)]
 pub struct SweepReport {

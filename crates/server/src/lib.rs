@@ -20,6 +20,7 @@ pub mod serve_cache;
 pub mod shotstack;
 pub mod signing;
 pub mod state;
+pub mod telemetry;
 pub mod temporary;
 pub mod upload;
 pub mod videojungle;
@@ -96,6 +97,8 @@ pub async fn run(
     listener: TcpListener,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    // Installed before anything is counted: counts made without a recorder are dropped.
+    telemetry::recorder();
     // Detected once, before serving: /healthz and the prober only read the answer.
     tokio::task::spawn_blocking(previews::ffmpeg_available)
         .await
@@ -110,8 +113,14 @@ pub async fn run(
     let header_timeout = Duration::from_secs(limits.header_timeout_secs);
     let grace = Duration::from_secs(limits.shutdown_grace_secs);
     let cut_off = state.cut_off.clone();
+    // The id is set first, so the span and the response carry the same one; a client's own
+    // `x-request-id` is kept.
     let app = api::router(state)
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span));
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            tower_http::request_id::MakeRequestUuid,
+        ));
     listener::serve(listener, app, header_timeout, grace, cut_off, shutdown).await;
     let _ = sweeper.await;
     let _ = reconciler.await;
@@ -129,5 +138,10 @@ fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Spa
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or("unmatched", |m| m.as_str());
-    tracing::debug_span!("request", method = %request.method(), route)
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", method = %request.method(), route, request_id = id)
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use mediadrive_core::{ContentHash, FileRecord, SweepReport, SweepRule};
 use tokio::sync::watch;
 
-use crate::state::AppState;
+use crate::{state::AppState, telemetry};
 
 /// How long after its URL lapsed a pending upload is kept when its bytes come through mediadrive.
 const UPLOAD_CONFIRM_GRACE: Duration = Duration::from_secs(120);
@@ -177,6 +177,7 @@ pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
         state.limits.forget_idle();
         match sweep(&state, Utc::now(), false).await {
             Ok(r) => {
+                telemetry::swept(true, r.reclaimed_blobs.len());
                 let removed = r.expired_uploads.len()
                     + r.expired_temp_files.len()
                     + r.purged_cache_entries.len()
@@ -194,7 +195,10 @@ pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
                     );
                 }
             }
-            Err(e) => tracing::error!(error = %e, "sweep failed"),
+            Err(e) => {
+                telemetry::swept(false, 0);
+                tracing::error!(error = %e, "sweep failed");
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use axum::{
     response::Response,
 };
 use chrono::Utc;
+use futures_util::StreamExt;
 use mediadrive_core::{
     paths::split_file_path, BlobError, ClientId, ContentHash, FileRecord, FileStatus, MediaType,
     ProbeStatus,
@@ -22,6 +23,7 @@ use crate::{
         evaluate, if_range_allows, parse_range, to_http_seconds, Precondition, RangeRequest,
     },
     state::AppState,
+    telemetry,
 };
 
 #[derive(Deserialize, IntoParams)]
@@ -99,13 +101,16 @@ async fn body(
     count: u64,
 ) -> ApiResult<Body> {
     if !state.cache.holds(size) {
-        return Ok(Body::from_stream(
-            state
-                .blobs
-                .read(hash, start, count)
-                .await
-                .map_err(missing_is_gone)?,
-        ));
+        let stream = state
+            .blobs
+            .read(hash, start, count)
+            .await
+            .map_err(missing_is_gone)?;
+        return Ok(Body::from_stream(stream.inspect(|chunk| {
+            if let Ok(chunk) = chunk {
+                telemetry::sent(chunk.len());
+            }
+        })));
     }
     let whole = match state.cache.content(hash) {
         Some(whole) => whole,
@@ -120,6 +125,8 @@ async fn body(
             whole
         }
     };
+    // Counted as handed over: a body this small goes out in one write.
+    telemetry::sent(count as usize);
     Ok(Body::from(
         whole.slice(start as usize..(start + count) as usize),
     ))

@@ -22,6 +22,7 @@ use crate::{
     error::{ApiError, ApiResult, ErrorBody},
     signing::UploadGrant,
     state::AppState,
+    telemetry,
 };
 
 pub fn upload_url(state: &AppState, grant: &UploadGrant) -> String {
@@ -159,6 +160,7 @@ pub(crate) async fn stream_body(
     limit: u64,
     too_long: fn() -> ApiError,
 ) -> ApiResult<u64> {
+    let _in_flight = telemetry::InFlight::start();
     let mut received = 0u64;
     let mut stream = body.into_data_stream();
     let idle = Duration::from_secs(state.config.limits.body_idle_timeout_secs);
@@ -184,6 +186,7 @@ pub(crate) async fn stream_body(
         let chunk = chunk.map_err(|e| {
             ApiError::new(StatusCode::BAD_REQUEST, format!("Upload interrupted: {e}"))
         })?;
+        telemetry::received(chunk.len());
         received += chunk.len() as u64;
         if received > limit {
             return Err(too_long());

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use crate::{
     claimed::{self, Worker},
     state::AppState,
+    telemetry,
 };
 
 /// Deliveries one node sends at once.
@@ -145,6 +146,7 @@ async fn deliver(state: &AppState, d: DueDelivery, claimed_until: DateTime<Utc>)
         ),
         Err(e) => (false, None, Some(e)),
     };
+    telemetry::webhook_attempt(delivered);
     let at = Utc::now();
     let outcome = AttemptOutcome {
         at,

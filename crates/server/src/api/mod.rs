@@ -19,7 +19,9 @@ pub(crate) use views::timestamp;
 pub(crate) use webhooks::target_url;
 mod views;
 
-use axum::{routing::get, Json, Router};
+use axum::{http::StatusCode, routing::get, Json, Router};
+use mediadrive_core::ContentHash;
+use serde::Serialize;
 use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
     Modify, OpenApi,
@@ -42,7 +44,7 @@ use crate::{serve, state::AppState, upload, videojungle as vj};
         (name = "upload", description = "Presigned upload URLs"),
         (name = "webhooks", description = "Webhook endpoints, deliveries and the callback secret (Standard Webhooks signatures)"),
         (name = "files", description = "Stable file URLs"),
-        (name = "health", description = "Liveness"),
+        (name = "health", description = "Liveness, readiness and Prometheus metrics"),
     )
 )]
 struct ApiDoc;
@@ -70,7 +72,7 @@ struct Health {
     ffmpeg: bool,
 }
 
-/// Liveness and readiness: answers once the catalog answers.
+/// Liveness: answers once the catalog answers (`/readyz` checks the blob store too).
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health), (status = 500)))]
 async fn healthz(
     axum::extract::State(state): axum::extract::State<AppState>,
@@ -80,6 +82,53 @@ async fn healthz(
         status: "ok",
         ffmpeg: crate::previews::ffmpeg_available(),
     }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Readiness {
+    /// `ready`, or `unavailable` when a dependency is.
+    status: &'static str,
+    catalog: &'static str,
+    blob_store: &'static str,
+}
+
+/// Whether this node can take traffic: its catalog answers and its blob store can be read. A
+/// load balancer routes by this; `/healthz` says whether the process is alive.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (StatusCode, Json<Readiness>) {
+    let catalog = match state.catalog.ping().await {
+        Ok(()) => "ok",
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: the catalog does not answer");
+            "unavailable"
+        }
+    };
+    // Any digest will do: the store is asked, and whether it holds it does not matter.
+    let blob_store = match state.blobs.exists(&ContentHash::from_bytes([0; 32])).await {
+        Ok(_) => "ok",
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: the blob store does not answer");
+            "unavailable"
+        }
+    };
+    let ready = catalog == "ok" && blob_store == "ok";
+    let status = if ready { "ready" } else { "unavailable" };
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(Readiness {
+            status,
+            catalog,
+            blob_store,
+        }),
+    )
 }
 
 pub fn router(state: AppState) -> Router {
@@ -147,6 +196,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(vj::generate::generate))
         .routes(routes!(upload::receive))
         .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(crate::telemetry::metrics))
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
     router
@@ -167,6 +218,7 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(axum::middleware::from_fn(nul::refuse_nul_in_url))
         .layer(cors())
+        .layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .with_state(state)
 }
 
