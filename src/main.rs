@@ -1,6 +1,7 @@
 //! The `mediadrive` command: the server and the admin commands that act on its store.
 
 mod backends;
+mod client;
 mod commands;
 mod settings;
 
@@ -41,6 +42,20 @@ enum Command {
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
     },
+    /// Upload files and directory trees to a server, skipping files it already holds.
+    Upload(client::UploadArgs),
+    /// List a folder of a server's drive.
+    Ls(client::LsArgs),
+    /// Move a file or a folder into another folder.
+    Mv(client::MvArgs),
+    /// Remove files, or folders with --recursive.
+    Rm(client::RmArgs),
+    /// Create folders, with their parents.
+    Mkdir(client::MkdirArgs),
+    /// Download a file, resuming an interrupted download.
+    Get(client::GetArgs),
+    /// Print a file's stable URL.
+    Url(client::UrlArgs),
 }
 
 fn init_tracing(default: &str, format: LogFormat) {
@@ -90,12 +105,33 @@ async fn main() -> ExitCode {
             commands::migrate(&cli.store).await
         }
         Command::Probe { files } => commands::probe(&files),
+        Command::Upload(args) => return client_exit(client::upload(args)).await,
+        Command::Ls(args) => return client_exit(client::ls(args)).await,
+        Command::Mv(args) => return client_exit(client::mv(args)).await,
+        Command::Rm(args) => return client_exit(client::rm(args)).await,
+        Command::Mkdir(args) => return client_exit(client::mkdir(args)).await,
+        Command::Get(args) => return client_exit(client::get(args)).await,
+        Command::Url(args) => return client_exit(client::url(args)).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mediadrive: {e:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs a client command; its error's kind picks the exit code (see `docs/cli.md`).
+async fn client_exit(
+    command: impl std::future::Future<Output = Result<(), client::ClientError>>,
+) -> ExitCode {
+    init_tracing("warn", LogFormat::Text);
+    match command.await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mediadrive: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -4,6 +4,7 @@ mod harness;
 
 mod access;
 mod auth;
+mod cli_client;
 mod crashes;
 mod floods;
 mod hostile;
