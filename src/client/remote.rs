@@ -71,6 +71,8 @@ impl Remote {
     pub fn new(server: &str, key: &str) -> ClientResult<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
+            // Below the server's default header deadline, which also closes idle connections.
+            .pool_idle_timeout(Duration::from_secs(5))
             .build()
             .map_err(unreachable)?;
         Ok(Self {

@@ -83,14 +83,7 @@ async fn a_tree_is_uploaded_listed_moved_downloaded_and_removed() {
     assert_eq!(lines_starting(&out, "uploaded"), 300, "{out}");
     for (path, bytes) in files.iter().step_by(37) {
         let url = ok(&server, &key, &["url", &format!("backup/{path}")]);
-        // A connection of its own: the harness's pooled one idled past the server's deadline
-        // while the CLI ran.
-        let served = reqwest::get(url.trim())
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let served = server.get(url.trim()).await.bytes().await.unwrap();
         assert_eq!(served.as_ref(), bytes.as_slice(), "{path}");
     }
     // Again: the drive holds every file with the same content, so nothing is sent.

@@ -14,6 +14,9 @@ use tempfile::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mediadrive");
 
+/// Below the server's default `header_timeout_secs` (10).
+const IDLE_CONNECTIONS: Duration = Duration::from_secs(5);
+
 pub struct Server {
     child: Child,
     pub base: String,
@@ -212,7 +215,12 @@ impl Server {
                 base: format!("http://127.0.0.1:{port}"),
                 data: data.clone(),
                 dir: dir.clone(),
-                http: Client::new(),
+                // Idle connections are dropped before the server's header deadline closes them,
+                // as docs/configuration.md advises every pooling client.
+                http: Client::builder()
+                    .pool_idle_timeout(IDLE_CONNECTIONS)
+                    .build()
+                    .unwrap(),
                 backend_args: backend_args.clone(),
                 store: store.clone(),
             };

@@ -56,7 +56,8 @@ pub async fn unreference(conn: &mut Conn, hash: &ContentHash, n: i64) -> Catalog
     Ok(())
 }
 
-/// Blobs one reclaim pass marks at most, so each pass ends long before its marks turn stale.
+/// Blobs one reclaim pass marks at most, so that a pass ends long before its marks turn stale
+/// (were one taken over, the work would only be done twice).
 const RECLAIM_BATCH: i64 = 500;
 
 /// Unreferenced blobs whose leases lapsed at `now`; for a full pass (`only` = None), also those
