@@ -3,6 +3,7 @@
 mod harness;
 
 mod access;
+mod api_docs;
 mod auth;
 mod cli_client;
 mod crashes;

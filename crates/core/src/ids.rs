@@ -13,6 +13,7 @@ const RESERVED_CLIENT_IDS: &[&str] = &[
     "tmp",
     "healthz",
     "readyz",
+    "docs",
     "openapi.json",
     "dashboard",
     "metrics",

@@ -199,7 +199,6 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(readyz))
         .routes(routes!(crate::telemetry::metrics))
         .split_for_parts();
-    let openapi = std::sync::Arc::new(openapi);
     router
         .route("/{client_id}/files/{*path}", get(serve::serve_file))
         .route("/tmp/assets/{client_id}/{name}", get(serve::serve_cached))
@@ -209,13 +208,9 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(vj::assets::check_asset),
         )
         .merge(crate::dashboard::routes(&state.config))
-        .route(
-            "/openapi.json",
-            get(move || {
-                let doc = openapi.clone();
-                async move { Json(doc.as_ref().clone()) }
-            }),
-        )
+        // The document at /openapi.json, and Swagger UI at /docs to read it: its files are built
+        // into the binary, so the docs work on a machine without network access.
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .layer(axum::middleware::from_fn(nul::refuse_nul_in_url))
         .layer(cors())
         .layer(axum::middleware::from_fn(crate::telemetry::track_requests))
