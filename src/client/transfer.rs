@@ -20,6 +20,7 @@ use super::remote::{refused, ClientError, ClientResult, Remote, RemoteFile};
 /// One local file and where it goes in the drive, as the server will name it.
 struct Planned {
     local: PathBuf,
+    size: u64,
     folder: String,
     name: String,
 }
@@ -85,8 +86,13 @@ fn plan(paths: &[PathBuf], to: &str) -> ClientResult<Vec<Planned>> {
             let raw = entry.file_name().to_string_lossy();
             let name = FileName::sanitise(&raw)
                 .map_err(|_| local_error(entry.path(), "not a valid file name"))?;
+            let size = entry
+                .metadata()
+                .map_err(|e| local_error(entry.path(), e))?
+                .len();
             planned.push(Planned {
                 local: entry.path().to_path_buf(),
+                size,
                 folder: folder_of(to, &segments)?,
                 name: name.as_str().to_string(),
             });
@@ -134,10 +140,7 @@ pub async fn upload(
         remote.mkdir(folder).await?;
     }
     let bars = MultiProgress::new();
-    let total_bytes: u64 = planned
-        .iter()
-        .map(|p| std::fs::metadata(&p.local).map(|m| m.len()).unwrap_or(0))
-        .sum();
+    let total_bytes: u64 = planned.iter().map(|p| p.size).sum();
     let total = bars.add(ProgressBar::new(total_bytes).with_style(bar_style()));
     total.set_message(format!("total ({} files)", planned.len()));
     let results: Vec<(String, ClientResult<Outcome>)> = futures_util::stream::iter(&planned)
@@ -188,9 +191,7 @@ async fn upload_one(
     let hash = tokio::task::spawn_blocking(move || blake3_of(&local))
         .await
         .map_err(|e| ClientError::Local(e.to_string()))??;
-    let size = std::fs::metadata(&p.local)
-        .map_err(|e| local_error(&p.local, e))?
-        .len();
+    let size = p.size;
     if let Some(existing) = remote.file(&p.remote_path()).await? {
         let same = existing.status == "uploaded"
             && remote.etag(&existing.url).await?.as_deref() == Some(hash.as_str());

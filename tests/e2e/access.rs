@@ -247,12 +247,7 @@ fn operations(h: &Held) -> Vec<Op> {
 
 /// The authenticated operations of the server's OpenAPI document, as "method template".
 async fn documented(server: &Server) -> BTreeSet<String> {
-    let doc: Value = server
-        .get(&server.url("/openapi.json"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc = server.openapi().await;
     let mut out = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {

@@ -30,12 +30,7 @@ async fn the_api_reference_is_browsable_offline() {
             assert!(body.contains("\"url\": \"/openapi.json\""), "{body}");
         }
     }
-    let doc: serde_json::Value = server
-        .get(&server.url("/openapi.json"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc = server.openapi().await;
     assert_eq!(doc["info"]["title"], "mediadrive");
     assert!(doc["paths"]["/v2/media/file"]["post"].is_object());
 }

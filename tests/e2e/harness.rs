@@ -428,6 +428,15 @@ impl Server {
         }
     }
 
+    /// The server's own OpenAPI document.
+    pub async fn openapi(&self) -> Value {
+        self.get(&self.url("/openapi.json"))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn get(&self, url: &str) -> Response {
         self.http.get(url).send().await.unwrap()
     }

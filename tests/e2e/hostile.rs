@@ -418,12 +418,7 @@ async fn a_thousand_malformed_requests_get_no_5xx_and_nothing_they_should_not() 
             &[7u8; 64],
         )
         .await;
-    let openapi: Value = server
-        .get(&server.url("/openapi.json"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let openapi = server.openapi().await;
 
     let mut cases = hostile_paths(&openapi);
     cases.extend(hostile_targets());

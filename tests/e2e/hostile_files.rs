@@ -171,9 +171,9 @@ fn mp3_lying_tag() -> Vec<u8> {
 }
 
 /// Files made by the test's own hand, each lying in its own way.
-fn crafted() -> Vec<(&'static str, Vec<u8>)> {
+fn crafted() -> Vec<(String, Vec<u8>)> {
     let (claims_4g, claims_2e62) = mp4_oversized_boxes();
-    vec![
+    let files: Vec<(&str, Vec<u8>)> = vec![
         // 64 Mpx, the most a preview decodes: 64 MB of pixels from 64 KB.
         ("bomb-8000x8000.png", png(8000, 8000, 8000)),
         ("claims-30000x30000.png", png(30000, 30000, 8)),
@@ -192,7 +192,8 @@ fn crafted() -> Vec<(&'static str, Vec<u8>)> {
         ("nested-20000.mkv", mkv_nested()),
         ("claims-2e36-samples.flac", flac_lying()),
         ("claims-256mb-tag.mp3", mp3_lying_tag()),
-    ]
+    ];
+    files.into_iter().map(|(n, b)| (n.to_string(), b)).collect()
 }
 
 /// Real media from ffmpeg, to be cut short and mutated.
@@ -309,10 +310,7 @@ fn probe_all(files: &[PathBuf]) -> (serde_json::Value, Duration, u64) {
 fn the_probe_command_survives_hostile_files() {
     let dir = tempfile::tempdir().unwrap();
     let genuine = genuine(dir.path());
-    let mut files: Vec<(String, Vec<u8>)> = crafted()
-        .into_iter()
-        .map(|(n, b)| (n.to_string(), b))
-        .collect();
+    let mut files = crafted();
     files.extend(damaged(&genuine));
     let paths: Vec<PathBuf> = files
         .iter()
@@ -350,10 +348,7 @@ async fn a_server_stores_probes_and_previews_hostile_files() {
     let key = server.key("acme", "render");
     let dir = tempfile::tempdir().unwrap();
     let genuine = genuine(dir.path());
-    let mut files: Vec<(String, Vec<u8>)> = crafted()
-        .into_iter()
-        .map(|(n, b)| (n.to_string(), b))
-        .collect();
+    let mut files = crafted();
     // Two mutations and a half of each genuine file, so previews meet broken media too.
     files.extend(
         damaged(&genuine)

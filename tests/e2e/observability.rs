@@ -120,12 +120,7 @@ async fn readiness_checks_the_catalog_and_the_blob_store() {
         body,
         serde_json::json!({"status": "ready", "catalog": "ok", "blob_store": "ok"})
     );
-    let doc: Value = server
-        .get(&server.url("/openapi.json"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc = server.openapi().await;
     for path in ["/healthz", "/readyz", "/metrics"] {
         assert!(
             doc["paths"][path]["get"].is_object(),

@@ -174,12 +174,7 @@ async fn large_files_stream_with_ranges() {
 #[tokio::test]
 async fn openapi_document_describes_every_endpoint() {
     let server = Server::start().await;
-    let doc: serde_json::Value = server
-        .get(&server.url("/openapi.json"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let doc = server.openapi().await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
     for (path, methods) in [
