@@ -76,3 +76,71 @@ impl JsonObject {
         self.0.get(field)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn read(bytes: Vec<u8>) -> Result<JsonObject, ApiError> {
+        let request = Request::new(axum::body::Body::from(bytes));
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(JsonObject::from_request(request, &()))
+    }
+
+    /// Any JSON value, nested, with strings that may hold NUL and control characters and numbers
+    /// of every kind.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "\\PC{0,12}|[\\x00-\\x1f]{0,4}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z]{1,6}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// The one reader of every endpoint's JSON body: any bytes at all are either an object
+        /// or a 400, never a panic.
+        #[test]
+        fn any_bytes_are_an_object_or_a_400(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            if let Err(e) = read(bytes) {
+                prop_assert_eq!(e.status, StatusCode::BAD_REQUEST);
+            }
+        }
+
+        /// Any JSON value is accepted only as an object free of NUL characters, and what the
+        /// handlers ask of it keeps to its promises.
+        #[test]
+        fn any_json_is_read_as_the_handlers_expect(value in any_json(), field in "[a-z]{1,6}") {
+            let bytes = serde_json::to_vec(&value).unwrap();
+            match read(bytes) {
+                Ok(body) => {
+                    prop_assert!(value.is_object() && !super::super::nul::holds_nul(&value));
+                    if let Some(text) = body.text(&field) {
+                        prop_assert!(!text.trim().is_empty());
+                    }
+                    prop_assert_eq!(body.required(&field).is_ok(), body.text(&field).is_some());
+                    if let Some(n) = body.positive_integer(&field) {
+                        prop_assert!(n > 0);
+                    }
+                }
+                Err(e) => {
+                    prop_assert_eq!(e.status, StatusCode::BAD_REQUEST);
+                    prop_assert!(!value.is_object() || super::super::nul::holds_nul(&value));
+                }
+            }
+        }
+    }
+}
