@@ -7,7 +7,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use ipnet::IpNet;
 use mediadrive_server::{
-    config::{GenerationConfig, LimitsConfig, RenderConfig, VideoJungleConfig, WebhookConfig},
+    config::{
+        GenerationConfig, LimitsConfig, RenderConfig, TusConfig, VideoJungleConfig, WebhookConfig,
+    },
     Config,
 };
 use serde::Deserialize;
@@ -97,6 +99,7 @@ struct FileSettings {
     renders: Option<RenderConfig>,
     videojungle: Option<VideoJungleConfig>,
     limits: Option<LimitsConfig>,
+    tus: Option<TusConfig>,
 }
 
 fn read_file(path: Option<&PathBuf>) -> Result<FileSettings> {
@@ -231,6 +234,12 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
         }
         config.limits = limits;
     }
+    if let Some(tus) = file.tus {
+        if tus.max_size_bytes == 0 || tus.expiry_secs == 0 {
+            bail!("tus.max_size_bytes and tus.expiry_secs must be at least 1");
+        }
+        config.tus = tus;
+    }
     if let Some(listen) = listen.filter(|l| !l.fetch_allow.is_empty()) {
         config.generation.fetch_allow = listen.fetch_allow.clone();
     }
@@ -316,6 +325,11 @@ mod tests {
                 default_limits.body_idle_timeout_secs,
                 default_limits.shutdown_grace_secs
             )
+        );
+        let (tus, default_tus) = (file.tus.unwrap(), defaults.tus);
+        assert_eq!(
+            (tus.max_size_bytes, tus.expiry_secs),
+            (default_tus.max_size_bytes, default_tus.expiry_secs)
         );
         let (vj, default_vj) = (file.videojungle.unwrap(), defaults.videojungle);
         assert_eq!(

@@ -63,6 +63,8 @@ struct Held {
     doomed_asset: String,
     webhook: String,
     doomed_webhook: String,
+    upload: String,
+    doomed_upload: String,
 }
 
 async fn ok(server: &Server, method: &str, path: &str, key: &str, body: Value) -> Value {
@@ -118,7 +120,18 @@ async fn hold(server: &Server, admin: &str) -> Held {
     let webhook = ok(server, "POST", "/v2/webhooks", admin, hook("w")).await;
     let doomed_webhook = ok(server, "POST", "/v2/webhooks", admin, hook("x")).await;
     let id = |v: &Value| v["id"].as_str().unwrap().to_string();
+    let mut uploads = Vec::new();
+    for name in ["u", "v"] {
+        let created = server
+            .tus_create(admin, &[("filename", &format!("{MARKER}-{name}.bin"))], 10)
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let location = created.headers()["location"].to_str().unwrap();
+        uploads.push(location.rsplit('/').next().unwrap().to_string());
+    }
     Held {
+        upload: uploads[0].clone(),
+        doomed_upload: uploads[1].clone(),
         project: project_id.clone(),
         doomed_project: id(&doomed),
         script: id(&s),
@@ -134,7 +147,7 @@ async fn hold(server: &Server, admin: &str) -> Held {
 }
 
 impl Held {
-    fn ids(&self) -> [&String; 8] {
+    fn ids(&self) -> [&String; 10] {
         [
             &self.project,
             &self.doomed_project,
@@ -144,6 +157,8 @@ impl Held {
             &self.doomed_asset,
             &self.webhook,
             &self.doomed_webhook,
+            &self.upload,
+            &self.doomed_upload,
         ]
     }
 }
@@ -203,6 +218,10 @@ fn operations(h: &Held) -> Vec<Op> {
         op("get", "/v2/webhooks/{id}/deliveries", format!("/v2/webhooks/{w}/deliveries"), "manager"),
         op("delete", "/v2/webhooks/{id}", format!("/v2/webhooks/{}", h.doomed_webhook), "manager")
             .destroys(),
+        op("post", "/tus/", "/tus/".into(), "render"),
+        op("head", "/tus/{id}", format!("/tus/{}", h.upload), "render"),
+        op("patch", "/tus/{id}", format!("/tus/{}", h.upload), "render"),
+        op("delete", "/tus/{id}", format!("/tus/{}", h.doomed_upload), "render").destroys(),
         op("post", "/serve/v1/assets", "/serve/v1/assets".into(), "render").body(json!({})),
         op("get", "/serve/v1/assets/render/{id}", format!("/serve/v1/assets/render/{NO_ID}"), "viewer"),
         op("get", "/serve/v1/assets/{id}", format!("/serve/v1/assets/{NO_ID}"), "viewer"),
@@ -265,6 +284,8 @@ async fn send(server: &Server, op: &Op, key: Option<&str>) -> (StatusCode, Strin
     if let Some(key) = key {
         request = request.header("x-api-key", key);
     }
+    // tus requests name the protocol version; other surfaces ignore the header.
+    request = request.header("tus-resumable", "1.0.0");
     if let Some(body) = &op.body {
         request = request.json(body);
     }

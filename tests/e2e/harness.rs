@@ -451,6 +451,35 @@ impl Server {
         self.keys_under("staging/").await.len() + self.keys_under("uploads/").await.len()
     }
 
+    /// Pieces of resumable uploads held by the blob store.
+    pub async fn partial_files(&self) -> usize {
+        self.keys_under("partial/").await.len()
+    }
+
+    /// Creates a tus upload of `length` bytes with `metadata` (plain values, encoded here);
+    /// returns the answer.
+    pub async fn tus_create(&self, key: &str, metadata: &[(&str, &str)], length: u64) -> Response {
+        use base64::Engine;
+        let metadata: Vec<String> = metadata
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k} {}",
+                    base64::engine::general_purpose::STANDARD.encode(v)
+                )
+            })
+            .collect();
+        self.http
+            .post(self.url("/tus/"))
+            .header("x-api-key", key)
+            .header("tus-resumable", "1.0.0")
+            .header("upload-length", length.to_string())
+            .header("upload-metadata", metadata.join(","))
+            .send()
+            .await
+            .unwrap()
+    }
+
     async fn keys_under(&self, prefix: &str) -> Vec<String> {
         match &self.store {
             Store::Fs => {

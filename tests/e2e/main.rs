@@ -24,6 +24,7 @@ mod renders;
 mod secrets;
 mod serving;
 mod shutdown;
+mod tus;
 mod uploads;
 mod videojungle;
 mod videojungle_scripts;

@@ -1,4 +1,5 @@
-//! The filesystem blob store: `blobs/ab/cd/<hash>` under one root, staged uploads under `staging/`.
+//! The filesystem blob store: `blobs/ab/cd/<hash>` under one root, staged uploads under `staging/`,
+//! resumable uploads under `partial/<upload id>`.
 
 use std::{
     fs::{self, File},
@@ -10,7 +11,7 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use mediadrive_core::{
-    blobs::{BlobResult, ByteStream, LocalBlob, StagedBlob},
+    blobs::{BlobResult, ByteStream, LocalBlob, PartialWriter, StagedBlob},
     BlobError, BlobStore, ContentHash,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -24,19 +25,40 @@ const READ_QUEUE: usize = 2;
 pub struct FsBlobStore {
     blobs: PathBuf,
     staging: PathBuf,
+    partial: PathBuf,
 }
 
 impl FsBlobStore {
     pub fn open(root: &Path) -> io::Result<Self> {
         let blobs = root.join("blobs");
         let staging = root.join("staging");
+        let partial = root.join("partial");
         fs::create_dir_all(&blobs)?;
         fs::create_dir_all(&staging)?;
-        Ok(Self { blobs, staging })
+        fs::create_dir_all(&partial)?;
+        Ok(Self {
+            blobs,
+            staging,
+            partial,
+        })
     }
 
     fn blob_path(&self, hash: &ContentHash) -> PathBuf {
         blob_path(&self.blobs, hash)
+    }
+
+    fn partial_path(&self, upload: &str) -> BlobResult<PathBuf> {
+        let plain = !upload.is_empty()
+            && upload
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !plain {
+            return Err(BlobError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "resumable upload ids are plain names",
+            )));
+        }
+        Ok(self.partial.join(upload))
     }
 }
 
@@ -47,33 +69,36 @@ fn blob_path(blobs: &Path, hash: &ContentHash) -> PathBuf {
 
 enum WriterMsg {
     Chunk(Bytes),
-    Finish(oneshot::Sender<io::Result<(ContentHash, u64)>>),
+    Finish(oneshot::Sender<io::Result<(Option<ContentHash>, u64)>>),
 }
 
-/// Hashing and writing run on a blocking thread fed through a bounded queue, so the
-/// request task only moves chunks and memory stays flat whatever the size.
-struct FsStagedBlob {
-    path: PathBuf,
-    blobs: PathBuf,
+/// A file written on a blocking thread fed through a bounded queue (and hashed there when asked),
+/// so the request task only moves chunks and memory stays flat whatever the size.
+struct QueuedFile {
     tx: Option<mpsc::Sender<WriterMsg>>,
     writer: Option<tokio::task::JoinHandle<io::Result<()>>>,
-    finished: bool,
 }
 
-fn run_writer(mut file: File, mut rx: mpsc::Receiver<WriterMsg>) -> io::Result<()> {
-    let mut hasher = blake3::Hasher::new();
+fn run_writer(
+    mut file: File,
+    mut hasher: Option<blake3::Hasher>,
+    mut rx: mpsc::Receiver<WriterMsg>,
+) -> io::Result<()> {
     let mut len = 0u64;
     while let Some(msg) = rx.blocking_recv() {
         match msg {
             WriterMsg::Chunk(chunk) => {
-                hasher.update(&chunk);
+                if let Some(hasher) = &mut hasher {
+                    hasher.update(&chunk);
+                }
                 file.write_all(&chunk)?;
                 len += chunk.len() as u64;
             }
             WriterMsg::Finish(reply) => {
-                let result = file
-                    .sync_all()
-                    .map(|()| (ContentHash::from_bytes(*hasher.finalize().as_bytes()), len));
+                let result = file.sync_all().map(|()| {
+                    let hash = hasher.map(|h| ContentHash::from_bytes(*h.finalize().as_bytes()));
+                    (hash, len)
+                });
                 let _ = reply.send(result);
                 return Ok(());
             }
@@ -82,26 +107,30 @@ fn run_writer(mut file: File, mut rx: mpsc::Receiver<WriterMsg>) -> io::Result<(
     Ok(())
 }
 
-impl FsStagedBlob {
+impl QueuedFile {
+    fn start(file: File, hasher: Option<blake3::Hasher>) -> Self {
+        let (tx, rx) = mpsc::channel(STAGING_QUEUE);
+        let writer = tokio::task::spawn_blocking(move || run_writer(file, hasher, rx));
+        Self {
+            tx: Some(tx),
+            writer: Some(writer),
+        }
+    }
+
     async fn writer_error(&mut self) -> BlobError {
         self.tx = None;
         match self.writer.take() {
             Some(handle) => match handle.await {
                 Ok(Err(e)) => BlobError::Io(e),
-                _ => BlobError::Io(io::Error::other("staging writer stopped")),
+                _ => BlobError::Io(io::Error::other("file writer stopped")),
             },
-            None => BlobError::Io(io::Error::other("staging writer stopped")),
+            None => BlobError::Io(io::Error::other("file writer stopped")),
         }
     }
-}
 
-#[async_trait]
-impl StagedBlob for FsStagedBlob {
     async fn write(&mut self, chunk: Bytes) -> BlobResult<()> {
         let Some(tx) = &self.tx else {
-            return Err(BlobError::Io(io::Error::other(
-                "staged blob already finished",
-            )));
+            return Err(BlobError::Io(io::Error::other("file already finished")));
         };
         if tx.send(WriterMsg::Chunk(chunk)).await.is_err() {
             return Err(self.writer_error().await);
@@ -109,24 +138,63 @@ impl StagedBlob for FsStagedBlob {
         Ok(())
     }
 
-    async fn finish(&mut self) -> BlobResult<(ContentHash, u64)> {
+    /// Syncs the file; returns its hash (when one was asked for) and how many bytes were written.
+    async fn finish(&mut self) -> BlobResult<(Option<ContentHash>, u64)> {
         let Some(tx) = self.tx.take() else {
-            return Err(BlobError::Io(io::Error::other(
-                "staged blob already finished",
-            )));
+            return Err(BlobError::Io(io::Error::other("file already finished")));
         };
         let (reply, answer) = oneshot::channel();
         if tx.send(WriterMsg::Finish(reply)).await.is_err() {
             return Err(self.writer_error().await);
         }
         match answer.await {
-            Ok(Ok(done)) => {
-                self.finished = true;
-                Ok(done)
-            }
+            Ok(Ok(done)) => Ok(done),
             Ok(Err(e)) => Err(BlobError::Io(e)),
             Err(_) => Err(self.writer_error().await),
         }
+    }
+}
+
+struct FsStagedBlob {
+    path: PathBuf,
+    blobs: PathBuf,
+    file: QueuedFile,
+    finished: bool,
+}
+
+/// Places finished bytes at their content address: moved there, or linked when `source` must stay
+/// (a resumable upload keeps its bytes until it is recorded). Bytes already there are kept.
+fn place(source: &Path, target: &Path, keep_source: bool) -> io::Result<()> {
+    if target.exists() {
+        return if keep_source {
+            Ok(())
+        } else {
+            fs::remove_file(source)
+        };
+    }
+    let dir = target.parent().expect("blob paths have a parent");
+    fs::create_dir_all(dir)?;
+    if keep_source {
+        match fs::hard_link(source, target) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            other => other?,
+        }
+    } else {
+        fs::rename(source, target)?;
+    }
+    fsync_dir(dir)
+}
+
+#[async_trait]
+impl StagedBlob for FsStagedBlob {
+    async fn write(&mut self, chunk: Bytes) -> BlobResult<()> {
+        self.file.write(chunk).await
+    }
+
+    async fn finish(&mut self) -> BlobResult<(ContentHash, u64)> {
+        let (hash, len) = self.file.finish().await?;
+        self.finished = true;
+        Ok((hash.expect("staged blobs are hashed"), len))
     }
 
     async fn commit(mut self: Box<Self>, hash: &ContentHash) -> BlobResult<()> {
@@ -136,17 +204,9 @@ impl StagedBlob for FsStagedBlob {
         let target = blob_path(&self.blobs, hash);
         // From here the drop guard must not remove the file: it is either placed or removed below.
         let source = std::mem::take(&mut self.path);
-        tokio::task::spawn_blocking(move || -> io::Result<()> {
-            if target.exists() {
-                return fs::remove_file(&source);
-            }
-            let dir = target.parent().expect("blob paths have a parent");
-            fs::create_dir_all(dir)?;
-            fs::rename(&source, &target)?;
-            fsync_dir(dir)
-        })
-        .await
-        .map_err(io::Error::other)??;
+        tokio::task::spawn_blocking(move || place(&source, &target, false))
+            .await
+            .map_err(io::Error::other)??;
         Ok(())
     }
 }
@@ -154,10 +214,105 @@ impl StagedBlob for FsStagedBlob {
 impl Drop for FsStagedBlob {
     fn drop(&mut self) {
         // Anything not moved into place by `place` is an aborted upload.
-        self.tx = None;
+        self.file.tx = None;
         if !self.path.as_os_str().is_empty() {
             let _ = fs::remove_file(&self.path);
         }
+    }
+}
+
+struct FsPartialWriter(QueuedFile);
+
+#[async_trait]
+impl PartialWriter for FsPartialWriter {
+    async fn write(&mut self, chunk: Bytes) -> BlobResult<()> {
+        self.0.write(chunk).await
+    }
+
+    async fn close(mut self: Box<Self>) -> BlobResult<u64> {
+        Ok(self.0.finish().await?.1)
+    }
+}
+
+/// Opens a resumable upload's file for appending after its first `offset` bytes, dropping what
+/// lies past them.
+fn open_partial(path: &Path, offset: u64) -> io::Result<File> {
+    use std::os::unix::fs::MetadataExt;
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if meta.len() < offset {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "resumable upload holds fewer bytes than counted",
+        ));
+    }
+    if meta.nlink() > 1 {
+        // Linked to a blob by a completion that was not recorded: writing here would change the
+        // blob's bytes, so go on in a copy of them.
+        let copy = path.with_extension("copy");
+        fs::copy(path, &copy)?;
+        fs::rename(&copy, path)?;
+        file = fs::OpenOptions::new().read(true).write(true).open(path)?;
+    }
+    file.set_len(offset)?;
+    file.seek(io::SeekFrom::Start(offset))?;
+    Ok(file)
+}
+
+/// A resumable upload's whole bytes, hashed in place and linked to their address.
+struct FsAssembledBlob {
+    path: PathBuf,
+    blobs: PathBuf,
+    len: u64,
+    hash: Option<ContentHash>,
+}
+
+#[async_trait]
+impl StagedBlob for FsAssembledBlob {
+    async fn write(&mut self, _chunk: Bytes) -> BlobResult<()> {
+        Err(BlobError::Io(io::Error::other(
+            "an assembled upload takes no more bytes",
+        )))
+    }
+
+    async fn finish(&mut self) -> BlobResult<(ContentHash, u64)> {
+        let (path, len) = (self.path.clone(), self.len);
+        let hash = tokio::task::spawn_blocking(move || -> io::Result<ContentHash> {
+            let file = fs::OpenOptions::new().write(true).open(&path)?;
+            if file.metadata()?.len() < len {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "resumable upload holds fewer bytes than counted",
+                ));
+            }
+            // Bytes past the upload's length were left by a request that died.
+            file.set_len(len)?;
+            let mut hasher = blake3::Hasher::new();
+            hasher.update_mmap(&path)?;
+            Ok(ContentHash::from_bytes(*hasher.finalize().as_bytes()))
+        })
+        .await
+        .map_err(io::Error::other)?
+        .map_err(not_found_or_io)?;
+        self.hash = Some(hash.clone());
+        Ok((hash, len))
+    }
+
+    async fn commit(self: Box<Self>, hash: &ContentHash) -> BlobResult<()> {
+        if self.hash.as_ref() != Some(hash) {
+            return Err(BlobError::Io(io::Error::other("staged blob not finished")));
+        }
+        let target = blob_path(&self.blobs, hash);
+        let source = self.path.clone();
+        tokio::task::spawn_blocking(move || place(&source, &target, true))
+            .await
+            .map_err(io::Error::other)??;
+        Ok(())
     }
 }
 
@@ -221,13 +376,10 @@ impl BlobStore for FsBlobStore {
                 .await
                 .map_err(io::Error::other)??
         };
-        let (tx, rx) = mpsc::channel(STAGING_QUEUE);
-        let writer = tokio::task::spawn_blocking(move || run_writer(file, rx));
         Ok(Box::new(FsStagedBlob {
             path,
             blobs: self.blobs.clone(),
-            tx: Some(tx),
-            writer: Some(writer),
+            file: QueuedFile::start(file, Some(blake3::Hasher::new())),
             finished: false,
         }))
     }
@@ -293,6 +445,51 @@ impl BlobStore for FsBlobStore {
         .await
         .map_err(io::Error::other)??;
         Ok(removed)
+    }
+
+    async fn append_partial(
+        &self,
+        upload: &str,
+        offset: u64,
+    ) -> BlobResult<Box<dyn PartialWriter>> {
+        let path = self.partial_path(upload)?;
+        let file = tokio::task::spawn_blocking(move || open_partial(&path, offset))
+            .await
+            .map_err(io::Error::other)??;
+        Ok(Box::new(FsPartialWriter(QueuedFile::start(file, None))))
+    }
+
+    async fn assemble_partial(&self, upload: &str, len: u64) -> BlobResult<Box<dyn StagedBlob>> {
+        Ok(Box::new(FsAssembledBlob {
+            path: self.partial_path(upload)?,
+            blobs: self.blobs.clone(),
+            len,
+            hash: None,
+        }))
+    }
+
+    async fn discard_partial(&self, upload: &str) -> BlobResult<()> {
+        match tokio::fs::remove_file(self.partial_path(upload)?).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn partial_uploads(&self) -> BlobResult<Vec<String>> {
+        let dir = self.partial.clone();
+        let names = tokio::task::spawn_blocking(move || -> io::Result<Vec<String>> {
+            let mut names = Vec::new();
+            for entry in fs::read_dir(dir)? {
+                if let Some(name) = entry?.file_name().to_str() {
+                    names.push(name.to_string());
+                }
+            }
+            Ok(names)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(names)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The S3 blob store (through OpenDAL): `blobs/ab/cd/<hash>`, server-side staging under `staging/`,
-//! and direct client uploads under `uploads/<file id>`, adopted once they arrive.
+//! direct client uploads under `uploads/<file id>`, adopted once they arrive, and resumable uploads
+//! under `partial/<upload id>/<offset>`, one object per request that added bytes.
 
 use std::{
     io,
@@ -10,7 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use mediadrive_core::{
-    blobs::{BlobResult, ByteStream, LocalBlob, StagedBlob},
+    blobs::{BlobResult, ByteStream, LocalBlob, PartialWriter, StagedBlob},
     BlobError, BlobStore, ContentHash,
 };
 use opendal::{layers::RetryLayer, services::S3, ErrorKind, Operator};
@@ -36,6 +37,25 @@ fn blob_key(hash: &ContentHash) -> String {
 
 fn upload_key(file: &str) -> String {
     format!("uploads/{file}")
+}
+
+fn partial_prefix(upload: &str) -> BlobResult<String> {
+    let plain = !upload.is_empty()
+        && upload
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !plain {
+        return Err(BlobError::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "resumable upload ids are plain names",
+        )));
+    }
+    Ok(format!("partial/{upload}/"))
+}
+
+/// Zero-padded, so the pieces list in the order of their offsets.
+fn piece_key(prefix: &str, offset: u64) -> String {
+    format!("{prefix}{offset:020}")
 }
 
 impl S3BlobStore {
@@ -117,9 +137,63 @@ struct S3StagedBlob {
     writer: Option<opendal::Writer>,
     hasher: blake3::Hasher,
     len: u64,
+    /// Pieces of a resumable upload (key, bytes of it to take) written into `writer` first.
+    pieces: Vec<(String, u64)>,
     done: Option<ContentHash>,
     /// Whether the key must still be removed if the blob is dropped uncommitted.
     owned: bool,
+}
+
+impl S3StagedBlob {
+    fn new(op: Operator, key: String, writer: Option<opendal::Writer>) -> Self {
+        Self {
+            op,
+            key,
+            writer,
+            hasher: blake3::Hasher::new(),
+            len: 0,
+            pieces: Vec::new(),
+            done: None,
+            owned: true,
+        }
+    }
+}
+
+/// One request's bytes for a resumable upload, as one object.
+struct S3PartialWriter {
+    writer: Option<opendal::Writer>,
+    len: u64,
+}
+
+#[async_trait]
+impl PartialWriter for S3PartialWriter {
+    async fn write(&mut self, chunk: Bytes) -> BlobResult<()> {
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| BlobError::Io(io::Error::other("piece already closed")))?;
+        self.len += chunk.len() as u64;
+        writer.write(chunk).await.map_err(io_error)
+    }
+
+    async fn close(mut self: Box<Self>) -> BlobResult<u64> {
+        if let Some(mut writer) = self.writer.take() {
+            writer.close().await.map_err(io_error)?;
+        }
+        Ok(self.len)
+    }
+}
+
+impl Drop for S3PartialWriter {
+    fn drop(&mut self) {
+        if let (Some(mut writer), Ok(runtime)) =
+            (self.writer.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(async move {
+                let _ = writer.abort().await;
+            });
+        }
+    }
 }
 
 #[async_trait]
@@ -137,6 +211,23 @@ impl StagedBlob for S3StagedBlob {
     async fn finish(&mut self) -> BlobResult<(ContentHash, u64)> {
         match self.writer.take() {
             Some(mut writer) => {
+                for (key, take) in std::mem::take(&mut self.pieces) {
+                    let mut stream = self
+                        .op
+                        .reader_with(&key)
+                        .chunk(READ_CHUNK)
+                        .await
+                        .map_err(io_error)?
+                        .into_bytes_stream(..take)
+                        .await
+                        .map_err(io_error)?;
+                    while let Some(chunk) = stream.next().await {
+                        let chunk = chunk.map_err(BlobError::Io)?;
+                        self.hasher.update(&chunk);
+                        self.len += chunk.len() as u64;
+                        writer.write(chunk).await.map_err(io_error)?;
+                    }
+                }
                 writer.close().await.map_err(io_error)?;
             }
             None => {
@@ -203,15 +294,11 @@ impl BlobStore for S3BlobStore {
     async fn stage(&self) -> BlobResult<Box<dyn StagedBlob>> {
         let key = format!("staging/{}", uuid::Uuid::new_v4().simple());
         let writer = self.op.writer(&key).await.map_err(io_error)?;
-        Ok(Box::new(S3StagedBlob {
-            op: self.op.clone(),
+        Ok(Box::new(S3StagedBlob::new(
+            self.op.clone(),
             key,
-            writer: Some(writer),
-            hasher: blake3::Hasher::new(),
-            len: 0,
-            done: None,
-            owned: true,
-        }))
+            Some(writer),
+        )))
     }
 
     async fn read(&self, hash: &ContentHash, offset: u64, len: u64) -> BlobResult<ByteStream> {
@@ -271,6 +358,81 @@ impl BlobStore for S3BlobStore {
         Ok(removed)
     }
 
+    async fn append_partial(
+        &self,
+        upload: &str,
+        offset: u64,
+    ) -> BlobResult<Box<dyn PartialWriter>> {
+        // A piece at this offset left by a request that died is written over.
+        let key = piece_key(&partial_prefix(upload)?, offset);
+        let writer = self.op.writer(&key).await.map_err(io_error)?;
+        Ok(Box::new(S3PartialWriter {
+            writer: Some(writer),
+            len: 0,
+        }))
+    }
+
+    async fn assemble_partial(&self, upload: &str, len: u64) -> BlobResult<Box<dyn StagedBlob>> {
+        let prefix = partial_prefix(upload)?;
+        let mut pieces: Vec<(u64, u64)> = self
+            .op
+            .list(&prefix)
+            .await
+            .map_err(io_error)?
+            .into_iter()
+            .filter_map(|e| {
+                let offset = e.path().strip_prefix(&prefix)?.parse().ok()?;
+                Some((offset, e.metadata().content_length()))
+            })
+            .collect();
+        pieces.sort_unstable();
+        // Each counted piece starts where the one before it ended; a longer piece than counted
+        // was cut short by a request that died after writing it.
+        let mut chain = Vec::new();
+        let mut at = 0;
+        while at < len {
+            let Some(&(_, piece_len)) = pieces.iter().find(|(offset, _)| *offset == at) else {
+                return Err(BlobError::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("resumable upload {upload} has no bytes at offset {at}"),
+                )));
+            };
+            let take = piece_len.min(len - at);
+            if take == 0 {
+                return Err(BlobError::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("resumable upload {upload} has an empty piece at offset {at}"),
+                )));
+            }
+            chain.push((piece_key(&prefix, at), take));
+            at += take;
+        }
+        let key = format!("staging/{}", uuid::Uuid::new_v4().simple());
+        let writer = self.op.writer(&key).await.map_err(io_error)?;
+        let mut staged = S3StagedBlob::new(self.op.clone(), key, Some(writer));
+        staged.pieces = chain;
+        Ok(Box::new(staged))
+    }
+
+    async fn discard_partial(&self, upload: &str) -> BlobResult<()> {
+        self.op
+            .delete_with(&partial_prefix(upload)?)
+            .recursive(true)
+            .await
+            .map_err(io_error)
+    }
+
+    async fn partial_uploads(&self) -> BlobResult<Vec<String>> {
+        let entries = self.op.list("partial/").await.map_err(io_error)?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|e| {
+                let id = e.path().strip_prefix("partial/")?.trim_end_matches('/');
+                (!id.is_empty()).then(|| id.to_string())
+            })
+            .collect())
+    }
+
     async fn presign_upload(
         &self,
         file: &str,
@@ -324,15 +486,7 @@ impl BlobStore for S3BlobStore {
             .copy(&upload_key(file), &key)
             .await
             .map_err(io_error)?;
-        Ok(Box::new(S3StagedBlob {
-            op: self.op.clone(),
-            key,
-            writer: None,
-            hasher: blake3::Hasher::new(),
-            len: 0,
-            done: None,
-            owned: true,
-        }))
+        Ok(Box::new(S3StagedBlob::new(self.op.clone(), key, None)))
     }
 
     async fn discard_upload(&self, file: &str) -> BlobResult<()> {

@@ -73,6 +73,15 @@ pub trait StagedBlob: Send {
     async fn commit(self: Box<Self>, hash: &ContentHash) -> BlobResult<()>;
 }
 
+/// Bytes appended to a resumable upload by one request. Dropping it without
+/// [`PartialWriter::close`] may leave some of them stored, but none counted.
+#[async_trait]
+pub trait PartialWriter: Send {
+    async fn write(&mut self, chunk: Bytes) -> BlobResult<()>;
+    /// Makes the bytes written durable; returns how many there were.
+    async fn close(self: Box<Self>) -> BlobResult<u64>;
+}
+
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     async fn stage(&self) -> BlobResult<Box<dyn StagedBlob>>;
@@ -87,6 +96,21 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete(&self, hash: &ContentHash) -> BlobResult<()>;
     /// Removes staged bytes left behind by uploads that died before `older_than`.
     async fn sweep_staging(&self, older_than: SystemTime) -> BlobResult<usize>;
+
+    // Resumable uploads (tus): one upload's bytes arrive over many requests, and must outlive
+    // restarts in between. The catalog counts how many are held; bytes past that count, left by
+    // a request that died, are written over by the next one.
+
+    /// Appends to resumable upload `upload` after its first `offset` bytes.
+    async fn append_partial(&self, upload: &str, offset: u64)
+        -> BlobResult<Box<dyn PartialWriter>>;
+    /// The first `len` bytes of a resumable upload as a staged blob (`finish` hashes them). The
+    /// upload's bytes stay until `discard_partial`, so a completion that fails may be retried.
+    async fn assemble_partial(&self, upload: &str, len: u64) -> BlobResult<Box<dyn StagedBlob>>;
+    /// Removes a resumable upload's bytes; removing none succeeds.
+    async fn discard_partial(&self, upload: &str) -> BlobResult<()>;
+    /// The resumable uploads that hold bytes, so the sweep can drop those the catalog forgot.
+    async fn partial_uploads(&self) -> BlobResult<Vec<String>>;
 
     // Direct uploads: a store clients can write to themselves (S3) presigns a PUT of one file's
     // bytes to a key of its own; the server adopts them once they arrived. A store that cannot

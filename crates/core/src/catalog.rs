@@ -10,8 +10,8 @@ use crate::{
     FolderStats, ItemOutcome, LedgerEntry, ListQuery, NewApiKey, NewCacheEntry, NewEndpoint,
     NewEvent, NewGeneratedAsset, NewPreload, NewProject, NewProjectAsset, NewProjectScript,
     NewRender, NewUpload, OutputClaim, OutputOutcome, PreloadItem, PreloadRecord, Preview, Project,
-    ProjectAsset, ProjectScript, Promotion, RenderOutput, RenderRecord, SweepReport, SweepRule,
-    Tenant, TenantUpdate, UploadClaim, WebhookEndpoint,
+    ProjectAsset, ProjectScript, Promotion, RenderOutput, RenderRecord, ResumableUpload,
+    SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim, WebhookEndpoint,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +94,30 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> CatalogResult<UploadClaim>;
     /// Gives up the claim this caller took (the one lasting `until`), so the upload may be retried.
     async fn release_upload_claim(&self, id: &FileId, until: DateTime<Utc>) -> CatalogResult<()>;
+    /// Extends the claim lasting `held` to `until`; false when it is no longer this caller's.
+    async fn renew_upload_claim(
+        &self,
+        id: &FileId,
+        held: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> CatalogResult<bool>;
+    /// Registers a pending file whose bytes arrive resumably, as [`Catalog::reserve_upload`] does.
+    async fn reserve_resumable_upload(
+        &self,
+        upload: &NewUpload,
+        metadata: &str,
+    ) -> CatalogResult<FileRecord>;
+    async fn resumable_upload(&self, id: &FileId) -> CatalogResult<Option<ResumableUpload>>;
+    /// Counts the bytes up to `to` as received and keeps the upload until `expires_at`, if its
+    /// offset is still `from` and the claim lasting `claimed_until` is still the caller's.
+    async fn advance_resumable_upload(
+        &self,
+        id: &FileId,
+        from: u64,
+        to: u64,
+        expires_at: DateTime<Utc>,
+        claimed_until: DateTime<Utc>,
+    ) -> CatalogResult<bool>;
     /// Points the file at its blob and flips it to `uploaded`; the blob must hold a lease.
     async fn complete_upload(
         &self,

@@ -230,6 +230,16 @@ pub struct FolderMove {
     pub default_quota: Option<u64>,
 }
 
+/// A pending file whose bytes arrive through the resumable (tus) protocol, and how far they got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumableUpload {
+    pub file: FileRecord,
+    /// Bytes the blob store holds durably; an uploaded file's are all of them.
+    pub offset: u64,
+    /// The client's `Upload-Metadata`, returned as it was sent.
+    pub metadata: String,
+}
+
 /// How a claim on a pending upload turned out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UploadClaim {

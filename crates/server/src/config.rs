@@ -47,6 +47,7 @@ pub struct Config {
     pub renders: RenderConfig,
     pub videojungle: VideoJungleConfig,
     pub limits: LimitsConfig,
+    pub tus: TusConfig,
 }
 
 fn default_webhook_timeout() -> u64 {
@@ -207,6 +208,40 @@ impl Default for LimitsConfig {
     }
 }
 
+fn default_tus_max_size() -> u64 {
+    5 * 1024 * 1024 * 1024
+}
+fn default_tus_expiry() -> u64 {
+    24 * 3600
+}
+
+/// The `[tus]` section: resumable uploads through the tus 1.0 protocol at `/tus/`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TusConfig {
+    /// Largest `Upload-Length` accepted (`Tus-Max-Size`), in bytes.
+    #[serde(default = "default_tus_max_size")]
+    pub max_size_bytes: u64,
+    /// Seconds an unfinished upload is kept after it was created or last received bytes.
+    #[serde(default = "default_tus_expiry")]
+    pub expiry_secs: u64,
+}
+
+impl Default for TusConfig {
+    fn default() -> Self {
+        Self {
+            max_size_bytes: default_tus_max_size(),
+            expiry_secs: default_tus_expiry(),
+        }
+    }
+}
+
+impl TusConfig {
+    pub fn expiry(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.expiry_secs as i64)
+    }
+}
+
 impl Config {
     /// Defaults for everything but where the data lives and where the server listens.
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
@@ -234,6 +269,7 @@ impl Config {
             renders: RenderConfig::default(),
             videojungle: VideoJungleConfig::default(),
             limits: LimitsConfig::default(),
+            tus: TusConfig::default(),
         }
     }
 }

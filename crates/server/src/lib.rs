@@ -22,6 +22,7 @@ pub mod signing;
 pub mod state;
 pub mod telemetry;
 pub mod temporary;
+pub mod tus;
 pub mod upload;
 pub mod videojungle;
 pub mod webhooks;

@@ -160,6 +160,9 @@ pub async fn sweep(
             .sweep_staging(SystemTime::now() - STAGING_MAX_AGE)
             .await
             .map_err(|e| e.to_string())?;
+        crate::tus::sweep_partials(state)
+            .await
+            .map_err(|e| e.to_string())?;
         reclaim_blobs(state, now, None).await?
     };
     Ok(report)

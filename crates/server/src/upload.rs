@@ -147,33 +147,46 @@ pub async fn receive(
     }
 }
 
-/// Streams a request body into `staged`; `too_long` is the answer once more than `limit` bytes
-/// arrived. Returns how many did.
+/// A request body read chunk by chunk, counting what arrived.
 ///
 /// A node whose shutdown grace period ran out cuts the body off with a 503, so that the caller
 /// releases its claim and the client may retry on another node at once. A body that sends nothing
 /// for `body_idle_timeout_secs` gets a 408, so a trickling client cannot hold an upload slot.
-pub(crate) async fn stream_body(
-    state: &AppState,
-    staged: &mut dyn StagedBlob,
-    body: Body,
-    limit: u64,
-    too_long: fn() -> ApiError,
-) -> ApiResult<u64> {
-    let _in_flight = telemetry::InFlight::start();
-    let mut received = 0u64;
-    let mut stream = body.into_data_stream();
-    let idle = Duration::from_secs(state.config.limits.body_idle_timeout_secs);
-    loop {
+pub(crate) struct BodyReader {
+    stream: axum::body::BodyDataStream,
+    idle: Duration,
+    cut_off: tokio_util::sync::CancellationToken,
+    received: u64,
+    _in_flight: telemetry::InFlight,
+}
+
+impl BodyReader {
+    pub(crate) fn new(state: &AppState, body: Body) -> Self {
+        Self {
+            stream: body.into_data_stream(),
+            idle: Duration::from_secs(state.config.limits.body_idle_timeout_secs),
+            cut_off: state.cut_off.clone(),
+            received: 0,
+            _in_flight: telemetry::InFlight::start(),
+        }
+    }
+
+    /// Bytes that arrived so far.
+    pub(crate) fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// The next chunk; `None` once the body ended.
+    pub(crate) async fn next(&mut self) -> ApiResult<Option<bytes::Bytes>> {
         let chunk = tokio::select! {
-            chunk = stream.next() => chunk,
-            _ = tokio::time::sleep(idle) => {
+            chunk = self.stream.next() => chunk,
+            _ = tokio::time::sleep(self.idle) => {
                 return Err(ApiError::new(
                     StatusCode::REQUEST_TIMEOUT,
-                    format!("Upload sent no bytes for {} seconds", idle.as_secs()),
+                    format!("Upload sent no bytes for {} seconds", self.idle.as_secs()),
                 ));
             }
-            _ = state.cut_off.cancelled() => {
+            _ = self.cut_off.cancelled() => {
                 let mut e = ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "The server is shutting down; retry the upload",
@@ -182,18 +195,33 @@ pub(crate) async fn stream_body(
                 return Err(e);
             }
         };
-        let Some(chunk) = chunk else { break };
+        let Some(chunk) = chunk else { return Ok(None) };
         let chunk = chunk.map_err(|e| {
             ApiError::new(StatusCode::BAD_REQUEST, format!("Upload interrupted: {e}"))
         })?;
         telemetry::received(chunk.len());
-        received += chunk.len() as u64;
-        if received > limit {
+        self.received += chunk.len() as u64;
+        Ok(Some(chunk))
+    }
+}
+
+/// Streams a request body into `staged`; `too_long` is the answer once more than `limit` bytes
+/// arrived. Returns how many did.
+pub(crate) async fn stream_body(
+    state: &AppState,
+    staged: &mut dyn StagedBlob,
+    body: Body,
+    limit: u64,
+    too_long: fn() -> ApiError,
+) -> ApiResult<u64> {
+    let mut body = BodyReader::new(state, body);
+    while let Some(chunk) = body.next().await? {
+        if body.received() > limit {
             return Err(too_long());
         }
         staged.write(chunk).await?;
     }
-    Ok(received)
+    Ok(body.received())
 }
 
 /// Streams the body into a staged blob; nothing becomes visible unless every byte arrived.

@@ -11,7 +11,7 @@ use mediadrive_core::{
     NewEndpoint, NewEvent, NewGeneratedAsset, NewPreload, NewProject, NewProjectAsset,
     NewProjectScript, NewRender, NewUpload, OutputClaim, OutputOutcome, PreloadItem, PreloadRecord,
     Preview, Project, ProjectAsset, ProjectScript, Promotion, RenderOutput, RenderRecord,
-    SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim, WebhookEndpoint,
+    ResumableUpload, SweepReport, SweepRule, Tenant, TenantUpdate, UploadClaim, WebhookEndpoint,
 };
 
 use super::{
@@ -109,6 +109,38 @@ impl Catalog for Backend {
 
     async fn release_upload_claim(&self, id: &FileId, until: DateTime<Utc>) -> CatalogResult<()> {
         uploads::release_claim(&self.pool, id, until).await
+    }
+
+    async fn renew_upload_claim(
+        &self,
+        id: &FileId,
+        held: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> CatalogResult<bool> {
+        uploads::renew_claim(&self.pool, id, held, until).await
+    }
+
+    async fn reserve_resumable_upload(
+        &self,
+        upload: &NewUpload,
+        metadata: &str,
+    ) -> CatalogResult<FileRecord> {
+        uploads::reserve_resumable(&self.pool, upload, metadata).await
+    }
+
+    async fn resumable_upload(&self, id: &FileId) -> CatalogResult<Option<ResumableUpload>> {
+        uploads::resumable(&self.pool, id).await
+    }
+
+    async fn advance_resumable_upload(
+        &self,
+        id: &FileId,
+        from: u64,
+        to: u64,
+        expires_at: DateTime<Utc>,
+        claimed_until: DateTime<Utc>,
+    ) -> CatalogResult<bool> {
+        uploads::advance_resumable(&self.pool, id, from, to, expires_at, claimed_until).await
     }
 
     async fn complete_upload(

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use mediadrive_core::{
     catalog::{CatalogResult, FileAnnouncer},
     CatalogError, ClientId, ContentHash, FileId, FileName, FileRecord, FileStatus, FolderPath,
-    MediaType, NewUpload, UploadClaim,
+    MediaType, NewUpload, ResumableUpload, UploadClaim,
 };
 
 /// A pending upload whose URL lapsed no longer holds its name; a new request may take it.
@@ -42,20 +42,45 @@ pub(super) async fn drop_lapsed_pending(
 
 pub async fn reserve(pool: &Pool, up: &NewUpload) -> CatalogResult<FileRecord> {
     let mut tx = write_tx(pool).await?;
-    lock_tenant(&mut tx, &up.tenant).await?;
-    drop_lapsed_pending(&mut tx, &up.tenant, &up.folder, &up.name, up.now).await?;
+    let file = reserve_in(&mut tx, up).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(file)
+}
+
+pub async fn reserve_resumable(
+    pool: &Pool,
+    up: &NewUpload,
+    metadata: &str,
+) -> CatalogResult<FileRecord> {
+    let mut tx = write_tx(pool).await?;
+    let file = reserve_in(&mut tx, up).await?;
+    sqlx::query(&prep(
+        "INSERT INTO resumable_uploads (file_id, upload_offset, metadata) VALUES (?1, 0, ?2)",
+    ))
+    .bind(file.id.as_str())
+    .bind(metadata)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    tx.commit().await.map_err(backend)?;
+    Ok(file)
+}
+
+async fn reserve_in(tx: &mut Conn, up: &NewUpload) -> CatalogResult<FileRecord> {
+    lock_tenant(tx, &up.tenant).await?;
+    drop_lapsed_pending(tx, &up.tenant, &up.folder, &up.name, up.now).await?;
     let temporary = up.folder.is_temporary();
     // Temporary files do not count against the quota, but a blocked account takes no uploads at all.
     let counted = if temporary { 0 } else { up.size };
     usage::charge(
-        &mut tx,
+        tx,
         &up.tenant,
         FileStatus::Pending,
         counted,
         up.default_quota,
     )
     .await?;
-    folders::ensure(&mut tx, &up.tenant, &up.folder, up.now).await?;
+    folders::ensure(tx, &up.tenant, &up.folder, up.now).await?;
     let now = to_ms(up.now);
     let inserted: Result<FileRow, sqlx::Error> = sqlx::query_as(&prep(&format!(
         "INSERT INTO files (id, tenant_id, folder, name, content_type, media_type, size, status,
@@ -81,8 +106,67 @@ pub async fn reserve(pool: &Pool, up: &NewUpload) -> CatalogResult<FileRecord> {
         sqlx::Error::Database(db) if db.is_unique_violation() => CatalogError::FileExists,
         other => backend(other),
     })?;
-    tx.commit().await.map_err(backend)?;
     row.try_into()
+}
+
+pub async fn resumable(pool: &Pool, id: &FileId) -> CatalogResult<Option<ResumableUpload>> {
+    let Some(file) = by_id(pool, id).await? else {
+        return Ok(None);
+    };
+    let row: Option<(i64, String)> = sqlx::query_as(&prep(
+        "SELECT upload_offset, metadata FROM resumable_uploads WHERE file_id = ?1",
+    ))
+    .bind(id.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    Ok(row.map(|(offset, metadata)| ResumableUpload {
+        offset: if file.status == FileStatus::Uploaded {
+            file.size
+        } else {
+            offset as u64
+        },
+        file,
+        metadata,
+    }))
+}
+
+pub async fn advance_resumable(
+    pool: &Pool,
+    id: &FileId,
+    from: u64,
+    to: u64,
+    expires_at: DateTime<Utc>,
+    claimed_until: DateTime<Utc>,
+) -> CatalogResult<bool> {
+    let mut tx = write_tx(pool).await?;
+    let held = sqlx::query(&prep(
+        "UPDATE files SET upload_expires_at = ?1
+         WHERE id = ?2 AND status = 'pending' AND upload_claim_until = ?3",
+    ))
+    .bind(to_ms(expires_at))
+    .bind(id.as_str())
+    .bind(to_ms(claimed_until))
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if held.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let moved = sqlx::query(&prep(
+        "UPDATE resumable_uploads SET upload_offset = ?1 WHERE file_id = ?2 AND upload_offset = ?3",
+    ))
+    .bind(to as i64)
+    .bind(id.as_str())
+    .bind(from as i64)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    if moved.rows_affected() != 1 {
+        return Ok(false);
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(true)
 }
 
 pub async fn by_id(pool: &Pool, id: &FileId) -> CatalogResult<Option<FileRecord>> {
@@ -122,6 +206,25 @@ pub async fn claim(
         Some(f) if f.status == FileStatus::Uploaded => UploadClaim::AlreadyUploaded,
         Some(_) => UploadClaim::InProgress,
     })
+}
+
+pub async fn renew_claim(
+    pool: &Pool,
+    id: &FileId,
+    held: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> CatalogResult<bool> {
+    let renewed = sqlx::query(&prep(
+        "UPDATE files SET upload_claim_until = ?1
+         WHERE id = ?2 AND status = 'pending' AND upload_claim_until = ?3",
+    ))
+    .bind(to_ms(until))
+    .bind(id.as_str())
+    .bind(to_ms(held))
+    .execute(pool)
+    .await
+    .map_err(backend)?;
+    Ok(renewed.rows_affected() == 1)
 }
 
 pub async fn release_claim(pool: &Pool, id: &FileId, until: DateTime<Utc>) -> CatalogResult<()> {

@@ -59,7 +59,7 @@ pub struct UploadTicket {
 }
 
 /// Content types travel in a header of the signed PUT, so they must be a plain `type/subtype`.
-fn valid_content_type(ct: &str) -> bool {
+pub(crate) fn valid_content_type(ct: &str) -> bool {
     ct.len() <= 255
         && ct
             .split_once('/')

@@ -13,6 +13,7 @@ mod renders;
 mod webhooks;
 
 pub(crate) use body::JsonObject;
+pub(crate) use files::valid_content_type;
 pub(crate) use preloads::{item_request, view as preload_view};
 pub(crate) use renders::{load_output_view, output_view, OutputView};
 pub(crate) use views::timestamp;
@@ -28,7 +29,7 @@ use utoipa::{
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{serve, state::AppState, upload, videojungle as vj};
+use crate::{serve, state::AppState, tus, upload, videojungle as vj};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,6 +43,7 @@ use crate::{serve, state::AppState, upload, videojungle as vj};
         (name = "serve", description = "The Shotstack Serve API: hosted assets by id and by render, transfers, deletes"),
         (name = "videojungle", description = "The Video Jungle API (seed 003): projects, assets by keyname, signed asset links; errors in FastAPI's shape"),
         (name = "upload", description = "Presigned upload URLs"),
+        (name = "tus", description = "Resumable uploads into the drive: the tus 1.0 protocol with the creation, creation-with-upload, expiration, checksum and termination extensions"),
         (name = "webhooks", description = "Webhook endpoints, deliveries and the callback secret (Standard Webhooks signatures)"),
         (name = "files", description = "Stable file URLs"),
         (name = "health", description = "Liveness, readiness and Prometheus metrics"),
@@ -195,11 +197,15 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(vj::scripts::get_script, vj::scripts::delete_script))
         .routes(routes!(vj::generate::generate))
         .routes(routes!(upload::receive))
+        .routes(routes!(tus::discover, tus::create))
+        .routes(routes!(tus::offset, tus::append, tus::terminate))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(crate::telemetry::metrics))
         .split_for_parts();
     router
+        // tus clients are given the endpoint with or without its trailing slash.
+        .route("/tus", axum::routing::post(tus::create))
         .route("/{client_id}/files/{*path}", get(serve::serve_file))
         .route("/tmp/assets/{client_id}/{name}", get(serve::serve_cached))
         // Seed 003 shows the check as a PUT; the official client sends a GET.
@@ -213,6 +219,10 @@ pub fn router(state: AppState) -> Router {
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .layer(axum::middleware::from_fn(nul::refuse_nul_in_url))
         .layer(cors())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            tus::discovery_before_cors,
+        ))
         .layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .with_state(state)
 }
@@ -229,22 +239,33 @@ fn cors() -> tower_http::cors::CorsLayer {
             Method::HEAD,
             Method::POST,
             Method::PUT,
+            Method::PATCH,
             Method::DELETE,
         ])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            header::RANGE,
-            header::IF_NONE_MATCH,
-            header::IF_MODIFIED_SINCE,
-            HeaderName::from_static(crate::auth::API_KEY_HEADER),
-            HeaderName::from_static("idempotency-key"),
-        ])
-        .expose_headers([
-            header::ETAG,
-            header::CONTENT_LENGTH,
-            header::CONTENT_RANGE,
-            header::ACCEPT_RANGES,
-            header::LAST_MODIFIED,
-            header::LINK,
-        ])
+        .allow_headers(
+            [
+                header::CONTENT_TYPE,
+                header::RANGE,
+                header::IF_NONE_MATCH,
+                header::IF_MODIFIED_SINCE,
+                HeaderName::from_static(crate::auth::API_KEY_HEADER),
+                HeaderName::from_static("idempotency-key"),
+            ]
+            .into_iter()
+            .chain(tus::REQUEST_HEADERS)
+            .collect::<Vec<_>>(),
+        )
+        .expose_headers(
+            [
+                header::ETAG,
+                header::CONTENT_LENGTH,
+                header::CONTENT_RANGE,
+                header::ACCEPT_RANGES,
+                header::LAST_MODIFIED,
+                header::LINK,
+            ]
+            .into_iter()
+            .chain(tus::RESPONSE_HEADERS)
+            .collect::<Vec<_>>(),
+        )
 }
