@@ -555,4 +555,46 @@ mod tests {
             .await
             .is_err());
     }
+
+    #[tokio::test]
+    async fn partial_uploads_append_drop_uncounted_bytes_and_assemble() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsBlobStore::open(dir.path()).unwrap();
+        let mut piece = store.append_partial("up1", 0).await.unwrap();
+        piece.write(Bytes::from_static(b"hello ")).await.unwrap();
+        assert_eq!(piece.close().await.unwrap(), 6);
+        // A request that died after writing bytes that were never counted.
+        let mut dead = store.append_partial("up1", 6).await.unwrap();
+        dead.write(Bytes::from_static(b"garbage!")).await.unwrap();
+        dead.close().await.unwrap();
+        let mut piece = store.append_partial("up1", 6).await.unwrap();
+        piece.write(Bytes::from_static(b"world")).await.unwrap();
+        assert_eq!(piece.close().await.unwrap(), 5);
+        assert!(store.append_partial("up1", 100).await.is_err());
+        assert!(store.append_partial("../up1", 0).await.is_err());
+
+        let mut whole = store.assemble_partial("up1", 11).await.unwrap();
+        let (hash, len) = whole.finish().await.unwrap();
+        assert_eq!(len, 11);
+        assert_eq!(
+            hash.as_str(),
+            blake3::hash(b"hello world").to_hex().as_str()
+        );
+        whole.commit(&hash).await.unwrap();
+        assert_eq!(
+            store.partial_uploads().await.unwrap(),
+            vec!["up1".to_string()]
+        );
+        // Writing to an upload whose bytes were linked to a blob leaves the blob as it was.
+        let mut late = store.append_partial("up1", 6).await.unwrap();
+        late.write(Bytes::from_static(b"there")).await.unwrap();
+        late.close().await.unwrap();
+        assert_eq!(
+            store.read_all(&hash).await.unwrap().as_ref(),
+            b"hello world"
+        );
+        store.discard_partial("up1").await.unwrap();
+        store.discard_partial("up1").await.unwrap();
+        assert!(store.partial_uploads().await.unwrap().is_empty());
+    }
 }

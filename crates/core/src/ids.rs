@@ -10,6 +10,7 @@ const RESERVED_CLIENT_IDS: &[&str] = &[
     "videojungle",
     "serve",
     "upload",
+    "tus",
     "tmp",
     "healthz",
     "readyz",
