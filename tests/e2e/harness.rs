@@ -456,6 +456,19 @@ impl Server {
         self.keys_under("partial/").await.len()
     }
 
+    /// Loses every piece of resumable uploads, as a restore without `partial/` would.
+    pub async fn lose_partial_files(&self) {
+        match &self.store {
+            Store::Fs => {
+                let dir = self.data.join("partial");
+                for entry in std::fs::read_dir(&dir).unwrap() {
+                    std::fs::remove_file(entry.unwrap().path()).unwrap();
+                }
+            }
+            Store::S3(op) => op.delete_with("partial/").recursive(true).await.unwrap(),
+        }
+    }
+
     /// Creates a tus upload of `length` bytes with `metadata` (plain values, encoded here);
     /// returns the answer.
     pub async fn tus_create(&self, key: &str, metadata: &[(&str, &str)], length: u64) -> Response {

@@ -326,3 +326,44 @@ async fn creation_with_bytes_termination_and_refusals() {
         .unwrap();
     assert_eq!(bad_checksum.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn an_upload_whose_pieces_were_lost_is_removed_not_left_failing() {
+    let server = Server::start().await;
+    let key = server.key("acme", "admin");
+    let created = server
+        .tus_create(&key, &[("filename", "lost.bin")], 100)
+        .await;
+    let url = header(created.headers(), "location").to_string();
+    let resp = patch(&server, &key, &url, 0)
+        .body(vec![9u8; 40])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    server.lose_partial_files().await;
+    let resp = patch(&server, &key, &url, 40)
+        .body(vec![9u8; 60])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::GONE);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "Upload lost bytes it had acknowledged; create it again"
+    );
+    assert_eq!(
+        head(&server, &key, &url).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(server.client_show("acme")["pending_bytes"], 0);
+    let again = server
+        .tus_create(&key, &[("filename", "lost.bin")], 100)
+        .await;
+    assert_eq!(
+        again.status(),
+        StatusCode::CREATED,
+        "the name is free again"
+    );
+}

@@ -403,9 +403,9 @@ pub async fn create(
             Err(TusError(e)) => {
                 tracing::info!(upload = %upload.file.id, status = %e.status, error = %e.message,
                     "the bytes sent with a creation were not all taken");
-                let now = state.catalog.resumable_upload(&upload.file.id).await?;
-                let offset = now.as_ref().map_or(0, |u| u.offset);
-                (offset, now.and_then(|u| u.file.upload_expires_at))
+                let current = state.catalog.resumable_upload(&upload.file.id).await?;
+                let offset = current.as_ref().map_or(0, |u| u.offset);
+                (offset, current.and_then(|u| u.file.upload_expires_at))
             }
         };
         extra.push((UPLOAD_OFFSET, offset.to_string()));
@@ -584,7 +584,7 @@ impl Hold {
                 return Err(e.into());
             }
             UploadClaim::AlreadyUploaded => {
-                return Err(offset_mismatch(file.size, file.size));
+                return Err(ApiError::conflict("Upload already completed").into());
             }
             UploadClaim::Missing => return Err(upload_not_found()),
         }
@@ -658,7 +658,10 @@ async fn append_held(
     hold: &Hold,
 ) -> TusResult<Appended> {
     let room = file.size - at;
-    let mut piece = state.blobs.append_partial(file.id.as_str(), at).await?;
+    let mut piece = match state.blobs.append_partial(file.id.as_str(), at).await {
+        Ok(piece) => piece,
+        Err(e) => return Err(lost_or(state, file, e).await),
+    };
     let mut body = BodyReader::new(state, body);
     let mut written = 0u64;
     let streamed: TusResult<()> = loop {
@@ -748,11 +751,18 @@ async fn advance(
 /// Until that is recorded the offset stays where it was, so a client whose last request failed
 /// sends its last piece again.
 async fn finish(state: &AppState, file: &FileRecord) -> TusResult<FileRecord> {
-    let mut staged = state
+    let assembled = match state
         .blobs
         .assemble_partial(file.id.as_str(), file.size)
-        .await?;
-    let (hash, len) = staged.finish().await?;
+        .await
+    {
+        Ok(mut staged) => staged.finish().await.map(|done| (staged, done)),
+        Err(e) => Err(e),
+    };
+    let (staged, (hash, len)) = match assembled {
+        Ok(assembled) => assembled,
+        Err(e) => return Err(lost_or(state, file, e).await),
+    };
     if len != file.size {
         return Err(ApiError::internal(format!(
             "upload {} assembled {len} of {} bytes",
@@ -764,6 +774,47 @@ async fn finish(state: &AppState, file: &FileRecord) -> TusResult<FileRecord> {
     let done = upload::commit(state, file, staged, &hash).await?;
     discard(state, &file.id).await;
     Ok(done)
+}
+
+/// The answer to a blob store error. Bytes the catalog counted but the store no longer holds (a
+/// restore without `partial/`, a disk replaced) cannot come back: the upload is removed, so its
+/// name and reservation are free, and the client is told to start again.
+async fn lost_or(state: &AppState, file: &FileRecord, e: BlobError) -> TusError {
+    let lost = match &e {
+        BlobError::NotFound => true,
+        BlobError::Io(io) => io.kind() == std::io::ErrorKind::UnexpectedEof,
+    };
+    if !lost {
+        return e.into();
+    }
+    tracing::error!(upload = %file.id, error = %e, "a resumable upload lost bytes it had counted; it is removed");
+    if let Err(removing) = remove(state, file).await {
+        return removing;
+    }
+    ApiError::new(
+        StatusCode::GONE,
+        "Upload lost bytes it had acknowledged; create it again",
+    )
+    .into()
+}
+
+/// Deletes a pending upload's file (announced) and its bytes; false when it was not there.
+async fn remove(state: &AppState, file: &FileRecord) -> TusResult<bool> {
+    let deleted = state
+        .catalog
+        .delete_files(
+            &file.tenant,
+            &[(file.folder.clone(), file.name.clone())],
+            &|f| crate::webhooks::file_event(state, "file.deleted", f),
+        )
+        .await?;
+    state.webhook_wakeup.notify_one();
+    if !deleted.iter().any(|d| d.id == file.id) {
+        return Ok(false);
+    }
+    state.cache.forget_tenant(&file.tenant);
+    discard(state, &file.id).await;
+    Ok(true)
 }
 
 /// Drops an upload's bytes; the sweep retries what fails here.
@@ -799,21 +850,9 @@ pub async fn terminate(
         )
         .into());
     }
-    let file = &upload.file;
-    let deleted = state
-        .catalog
-        .delete_files(
-            &principal.tenant,
-            &[(file.folder.clone(), file.name.clone())],
-            &|f| crate::webhooks::file_event(&state, "file.deleted", f),
-        )
-        .await?;
-    state.webhook_wakeup.notify_one();
-    if !deleted.iter().any(|d| d.id == file.id) {
+    if !remove(&state, &upload.file).await? {
         return Err(upload_not_found());
     }
-    state.cache.forget_tenant(&principal.tenant);
-    discard(&state, &file.id).await;
     Ok(answer(StatusCode::NO_CONTENT, Vec::new()))
 }
 
