@@ -23,7 +23,7 @@ afterEach(async () => {
   const problems = page ? page.problems.filter((p) => !page.allowed?.some((a) => p.includes(a))) : [];
   await page?.context().close();
   page = null;
-  server.stop();
+  await server.stop();
   assert.deepEqual(problems, [], "the page logged errors");
 });
 

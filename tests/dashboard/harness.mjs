@@ -56,9 +56,15 @@ export async function startServer() {
     key,
     cli,
     api,
-    stop() {
-      child.kill();
-      rmSync(dir, { recursive: true, force: true });
+    /** Stops the server and waits for it to exit: a server still writing blobs as the
+     * directory is removed makes the removal fail. */
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill();
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
     },
   };
 }
