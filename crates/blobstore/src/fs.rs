@@ -48,16 +48,7 @@ impl FsBlobStore {
     }
 
     fn partial_path(&self, upload: &str) -> BlobResult<PathBuf> {
-        let plain = !upload.is_empty()
-            && upload
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !plain {
-            return Err(BlobError::Io(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "resumable upload ids are plain names",
-            )));
-        }
+        mediadrive_core::blobs::check_partial_id(upload)?;
         Ok(self.partial.join(upload))
     }
 }

@@ -40,16 +40,7 @@ fn upload_key(file: &str) -> String {
 }
 
 fn partial_prefix(upload: &str) -> BlobResult<String> {
-    let plain = !upload.is_empty()
-        && upload
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !plain {
-        return Err(BlobError::Io(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "resumable upload ids are plain names",
-        )));
-    }
+    mediadrive_core::blobs::check_partial_id(upload)?;
     Ok(format!("partial/{upload}/"))
 }
 

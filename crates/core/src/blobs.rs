@@ -73,6 +73,22 @@ pub trait StagedBlob: Send {
     async fn commit(self: Box<Self>, hash: &ContentHash) -> BlobResult<()>;
 }
 
+/// Refuses resumable upload ids that are not plain names, since stores build paths and keys from them.
+pub fn check_partial_id(upload: &str) -> BlobResult<()> {
+    let plain = !upload.is_empty()
+        && upload
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if plain {
+        Ok(())
+    } else {
+        Err(BlobError::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "resumable upload ids are plain names",
+        )))
+    }
+}
+
 /// Bytes appended to a resumable upload by one request. Dropping it without
 /// [`PartialWriter::close`] may leave some of them stored, but none counted.
 #[async_trait]
