@@ -1,7 +1,9 @@
 //! The client commands: the same binary, talking HTTP to a server as a script or a person at a
 //! terminal would (`upload`, `ls`, `mv`, `rm`, `mkdir`, `get`, `url`).
 
+mod pace;
 mod remote;
+mod resumable;
 mod transfer;
 
 use std::path::PathBuf;
@@ -46,6 +48,25 @@ pub struct UploadArgs {
     /// Replace a file of the same name whose content differs (by default that file fails)
     #[arg(long)]
     overwrite: bool,
+    /// Files larger than this go through the resumable (tus) endpoint in pieces, and an
+    /// interrupted upload goes on where it stopped when run again (e.g. 64MiB, 500MB)
+    #[arg(long, default_value = "64MiB", value_parser = byte_size)]
+    resumable_above: u64,
+    /// The size of each piece of a resumable upload: at most this much is sent again after an
+    /// interruption
+    #[arg(long, default_value = "8MiB", value_parser = byte_size)]
+    chunk_size: u64,
+    /// At most this many bytes a second for the whole command (e.g. 2MiB); unlimited by default
+    #[arg(long, value_parser = byte_size)]
+    bwlimit: Option<u64>,
+}
+
+fn byte_size(s: &str) -> Result<u64, String> {
+    let size = s.parse::<bytesize::ByteSize>()?.as_u64();
+    if size == 0 {
+        return Err("must be more than 0 bytes".into());
+    }
+    Ok(size)
 }
 
 #[derive(Args, Debug)]
@@ -117,6 +138,11 @@ pub async fn upload(args: UploadArgs) -> ClientResult<()> {
         to: args.to.trim_matches('/').to_string(),
         parallel: args.parallel,
         overwrite: args.overwrite,
+        resumable_above: args.resumable_above,
+        chunk: args.chunk_size,
+        pace: args
+            .bwlimit
+            .map(|limit| std::sync::Arc::new(pace::Pace::new(limit))),
     };
     transfer::upload(&args.server.remote()?, &args.paths, &options).await
 }

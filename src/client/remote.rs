@@ -82,6 +82,21 @@ impl Remote {
         })
     }
 
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request to `url` with the key.
+    pub fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, url)
+            .header("x-api-key", &self.key)
+    }
+
     /// Calls the API and returns its JSON answer; 404 is `NotFound(what)`.
     pub async fn call(
         &self,
@@ -90,10 +105,7 @@ impl Remote {
         body: Option<Value>,
         what: &str,
     ) -> ClientResult<Value> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("x-api-key", &self.key);
+        let mut request = self.request(method, &self.url(path));
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -4,10 +4,11 @@
 use std::{
     collections::BTreeSet,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use mediadrive_core::paths::{FileName, FolderPath};
 use reqwest::{header, Method, StatusCode};
@@ -15,7 +16,11 @@ use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
-use super::remote::{refused, ClientError, ClientResult, Remote, RemoteFile};
+use super::{
+    pace::{paced, Pace, PIECE},
+    remote::{refused, ClientError, ClientResult, Remote, RemoteFile},
+    resumable,
+};
 
 /// One local file and where it goes in the drive, as the server will name it.
 struct Planned {
@@ -122,6 +127,10 @@ pub struct UploadOptions {
     pub to: String,
     pub parallel: usize,
     pub overwrite: bool,
+    /// Files larger than this are sent resumably, in pieces of `chunk` bytes.
+    pub resumable_above: u64,
+    pub chunk: u64,
+    pub pace: Option<Arc<Pace>>,
 }
 
 /// Uploads `paths`; prints one line per file and returns the first error, after trying them all.
@@ -147,7 +156,7 @@ pub async fn upload(
         .map(|p| {
             let (bars, total) = (&bars, &total);
             async move {
-                let result = upload_one(remote, p, options.overwrite, bars, total).await;
+                let result = upload_one(remote, p, options, bars, total).await;
                 (p.remote_path(), result)
             }
         })
@@ -183,7 +192,7 @@ pub async fn upload(
 async fn upload_one(
     remote: &Remote,
     p: &Planned,
-    overwrite: bool,
+    options: &UploadOptions,
     bars: &MultiProgress,
     total: &ProgressBar,
 ) -> ClientResult<Outcome> {
@@ -192,6 +201,48 @@ async fn upload_one(
         .await
         .map_err(|e| ClientError::Local(e.to_string()))??;
     let size = p.size;
+    let content_type = mime_guess::from_path(&p.local)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_string();
+    let target = resumable::Target {
+        local: &p.local,
+        size,
+        folder: &p.folder,
+        name: &p.name,
+        content_type: &content_type,
+        hash: &hash,
+    };
+    let sending = resumable::Sending {
+        chunk: options.chunk,
+        pace: options.pace.clone(),
+    };
+    let bar = || {
+        let bar = bars.insert_before(total, ProgressBar::new(size).with_style(bar_style()));
+        bar.set_message(p.remote_path());
+        bar
+    };
+    let saved = (size > options.resumable_above)
+        .then(|| resumable::Saved::new(remote, &p.remote_path(), &hash));
+    if let Some(saved) = &saved {
+        // An earlier run of this upload was cut off: its file is pending under this name.
+        if let Some((url, at)) = resumable::saved_upload(remote, saved).await? {
+            eprintln!("resuming {} at byte {at}", p.remote_path());
+            let bar = bar();
+            let sent = resumable::send(
+                remote,
+                &url,
+                at,
+                &target,
+                &sending,
+                saved,
+                [bar.clone(), total.clone()],
+            )
+            .await;
+            bar.finish_and_clear();
+            return sent.map(|()| Outcome::Uploaded);
+        }
+    }
     if let Some(existing) = remote.file(&p.remote_path()).await? {
         let same = existing.status == "uploaded"
             && remote.etag(&existing.url).await?.as_deref() == Some(hash.as_str());
@@ -199,7 +250,7 @@ async fn upload_one(
             total.inc(size);
             return Ok(Outcome::Unchanged);
         }
-        if !overwrite {
+        if !options.overwrite {
             return Err(ClientError::Refused {
                 status: StatusCode::CONFLICT,
                 message: "A file with this name and other content exists (--overwrite replaces it)"
@@ -208,43 +259,68 @@ async fn upload_one(
         }
         delete_file(remote, &p.folder, &p.name).await?;
     }
-    let content_type = mime_guess::from_path(&p.local)
-        .first_or_octet_stream()
-        .essence_str()
-        .to_string();
+    let bar = bar();
+    let sent = match &saved {
+        Some(saved) => {
+            let url = resumable::create(remote, &target, saved).await?;
+            resumable::send(
+                remote,
+                &url,
+                0,
+                &target,
+                &sending,
+                saved,
+                [bar.clone(), total.clone()],
+            )
+            .await
+        }
+        None => put(remote, &target, &sending, [bar.clone(), total.clone()]).await,
+    };
+    bar.finish_and_clear();
+    sent.map(|()| Outcome::Uploaded)
+}
+
+/// Sends a file in one request to a presigned upload URL and waits until the drive has it.
+async fn put(
+    remote: &Remote,
+    target: &resumable::Target<'_>,
+    sending: &resumable::Sending,
+    bars: [ProgressBar; 2],
+) -> ClientResult<()> {
+    let path = if target.folder.is_empty() {
+        target.name.to_string()
+    } else {
+        format!("{}/{}", target.folder, target.name)
+    };
     let ticket = remote
         .call(
             Method::POST,
             "/v2/media/file",
-            Some(json!({"name": p.name, "folder": p.folder, "contentType": content_type, "size": size})),
-            &p.remote_path(),
+            Some(json!({"name": target.name, "folder": target.folder,
+                "contentType": target.content_type, "size": target.size})),
+            &path,
         )
         .await?;
     let upload_url = ticket["uploadUrl"]
         .as_str()
         .ok_or_else(|| ClientError::Local(format!("no upload URL in {ticket}")))?;
-    let bar = bars.insert_before(total, ProgressBar::new(size).with_style(bar_style()));
-    bar.set_message(p.remote_path());
-    let file = tokio::fs::File::open(&p.local)
+    let file = tokio::fs::File::open(target.local)
         .await
-        .map_err(|e| local_error(&p.local, e))?;
-    let counted = {
-        let (bar, total) = (bar.clone(), total.clone());
-        ReaderStream::new(file).inspect_ok(move |chunk| {
-            bar.inc(chunk.len() as u64);
-            total.inc(chunk.len() as u64);
-        })
-    };
+        .map_err(|e| local_error(target.local, e))?;
+    let body = paced(
+        ReaderStream::with_capacity(file, PIECE),
+        sending.pace.clone(),
+        bars,
+    );
     let resp = remote
         .http
         .put(upload_url)
-        .header(header::CONTENT_TYPE, &content_type)
-        .header(header::CONTENT_LENGTH, size)
-        .body(reqwest::Body::wrap_stream(counted))
+        .header(header::CONTENT_TYPE, target.content_type)
+        .header(header::CONTENT_LENGTH, target.size)
+        .body(reqwest::Body::wrap_stream(body))
         .send()
         .await
         .map_err(|e| ClientError::Unreachable(e.to_string()))?;
-    bar.finish_and_clear();
     let status = resp.status();
     if !status.is_success() {
         let answer: Value = resp.json().await.unwrap_or(Value::Null);
@@ -252,15 +328,14 @@ async fn upload_one(
     }
     // Object storage takes the bytes; the server confirms them soon after.
     for _ in 0..600 {
-        match remote.file(&p.remote_path()).await? {
-            Some(f) if f.status == "uploaded" => return Ok(Outcome::Uploaded),
+        match remote.file(&path).await? {
+            Some(f) if f.status == "uploaded" => return Ok(()),
             Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            None => return Err(ClientError::NotFound(p.remote_path())),
+            None => return Err(ClientError::NotFound(path)),
         }
     }
     Err(ClientError::Local(format!(
-        "{}: the server did not confirm the upload within a minute",
-        p.remote_path()
+        "{path}: the server did not confirm the upload within a minute"
     )))
 }
 

@@ -2,11 +2,15 @@
 //! of a few hundred files uploaded, uploaded again (nothing sent), listed, moved, downloaded with
 //! a resume, and removed, with the exit codes the docs promise.
 
-use std::{path::Path, process::Output};
+use std::{
+    path::Path,
+    process::{Output, Stdio},
+    time::Duration,
+};
 
 use serde_json::Value;
 
-use crate::harness::{Server, BIN};
+use crate::harness::{bytes, Server, BIN};
 
 fn run(server: &Server, key: &str, args: &[&str]) -> Output {
     std::process::Command::new(BIN)
@@ -170,4 +174,117 @@ async fn a_tree_is_uploaded_listed_moved_downloaded_and_removed() {
         .args(["ls", "--server", "http://127.0.0.1:9", "--key", &key])
         .env_remove("MEDIADRIVE_SERVER");
     assert_eq!(nowhere.output().unwrap().status.code(), Some(2));
+}
+
+const MIB: usize = 1 << 20;
+
+/// The bytes the server has taken in upload bodies so far.
+async fn bytes_received(server: &Server) -> f64 {
+    // Absent until the first body byte arrives.
+    server
+        .metrics()
+        .await
+        .get("mediadrive_bytes_received_total")
+        .copied()
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_large_upload_killed_halfway_resumes_without_sending_bytes_twice() {
+    let server = Server::start().await;
+    let key = server.key("acme", "editor");
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let file = dir.path().join("master.mov");
+    let size = 24 * MIB;
+    let content = bytes(9, size);
+    std::fs::write(&file, &content).unwrap();
+    let upload = |extra: &[&str]| {
+        let mut command = std::process::Command::new(BIN);
+        command
+            .args(["upload", file.to_str().unwrap(), "--to", "masters"])
+            .args(["--resumable-above", "1MiB", "--chunk-size", "1MiB"])
+            .args(extra)
+            .env("MEDIADRIVE_SERVER", &server.base)
+            .env("MEDIADRIVE_KEY", &key)
+            .env("XDG_CACHE_HOME", &cache)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    };
+    let saved_uploads = || {
+        std::fs::read_dir(cache.join("mediadrive/uploads"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+
+    // Four MiB a second: killed once about half the file reached the server.
+    let mut first = upload(&["--bwlimit", "4MiB"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while bytes_received(&server).await < (size / 2) as f64 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload never got halfway"
+        );
+        assert!(
+            first.try_wait().unwrap().is_none(),
+            "the upload ended early"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let sent_before = bytes_received(&server).await;
+    assert!(sent_before < size as f64, "killed too late: {sent_before}");
+    assert_eq!(
+        saved_uploads(),
+        1,
+        "the upload's URL is kept until the file is recorded"
+    );
+    let (_, pending) = server
+        .call("GET", "/v2/media/file?path=masters/master.mov", &key, None)
+        .await;
+    assert_eq!(pending["file"]["status"], "pending", "{pending}");
+
+    let out = upload(&[]).output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(stdout.trim(), "uploaded  masters/master.mov");
+    let resumed_at: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("resuming masters/master.mov at byte "))
+        .unwrap_or_else(|| panic!("no resume in {stderr}"))
+        .parse()
+        .unwrap();
+    assert!(
+        resumed_at >= (size / 2 - MIB) as u64,
+        "resumed at {resumed_at}"
+    );
+    // What the killed run had sent and the server kept is not sent again: at most the piece in
+    // flight at the kill (which its checksum refused) is.
+    let received = bytes_received(&server).await;
+    assert!(
+        received <= (size + MIB) as f64,
+        "{received} bytes received for a {size}-byte file"
+    );
+    assert_eq!(saved_uploads(), 0);
+    assert_eq!(server.partial_files().await, 0);
+    let (_, done) = server
+        .call("GET", "/v2/media/file?path=masters/master.mov", &key, None)
+        .await;
+    assert_eq!(done["file"]["status"], "uploaded", "{done}");
+    let served = server.get(done["file"]["url"].as_str().unwrap()).await;
+    assert_eq!(served.bytes().await.unwrap().as_ref(), content.as_slice());
+
+    // Run again, it finds the file there and sends nothing.
+    let again = upload(&[]).output().unwrap();
+    assert!(again.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout).trim(),
+        "unchanged masters/master.mov"
+    );
+    assert_eq!(bytes_received(&server).await, received);
 }

@@ -134,13 +134,19 @@ struct Crasher {
 }
 
 impl Crasher {
-    /// Requests an upload URL and sends the bytes; whether the API acknowledged the file uploaded.
-    fn upload(&self, server: &Server, name: String, bytes: Vec<u8>) -> JoinHandle<bool> {
+    /// Requests an upload URL and sends the bytes: Ok once the API acknowledged the file
+    /// uploaded, or where it stopped short of that.
+    fn upload(
+        &self,
+        server: &Server,
+        name: String,
+        bytes: Vec<u8>,
+    ) -> JoinHandle<Result<(), (&'static str, String)>> {
         let (http, key, direct) = (self.http.clone(), self.key.clone(), self.direct);
         let request = server.url("/v2/media/file");
         let record = server.url(&format!("/v2/media/file?path=in/{name}"));
         tokio::spawn(async move {
-            let Ok(resp) = http
+            let resp = http
                 .post(&request)
                 .header("x-api-key", &key)
                 .json(
@@ -148,40 +154,49 @@ impl Crasher {
                 )
                 .send()
                 .await
-            else {
-                return false;
-            };
-            let Ok(ticket) = resp.json::<Value>().await else {
-                return false;
-            };
+                .map_err(|e| ("asking for an upload URL", format!("{e:#}")))?;
+            let ticket = resp
+                .json::<Value>()
+                .await
+                .map_err(|e| ("reading the upload URL", format!("{e:#}")))?;
             let upload_url = ticket["uploadUrl"].as_str().expect("an upload URL");
-            let Ok(put) = http
+            let put = http
                 .put(upload_url)
                 .header("content-type", CT)
                 .body(bytes)
                 .send()
                 .await
-            else {
-                return false;
-            };
+                .map_err(|e| ("sending the bytes", format!("{e:#}")))?;
             assert!(put.status().is_success(), "PUT of {name}: {}", put.status());
             if !direct {
-                let done: Value = put.json().await.unwrap_or_default();
-                return done["status"] == "uploaded";
+                let done: Value = put
+                    .json()
+                    .await
+                    .map_err(|e| ("reading the answer", format!("{e:#}")))?;
+                return match done["status"].as_str() {
+                    Some("uploaded") => Ok(()),
+                    _ => Err(("answered other than uploaded", done.to_string())),
+                };
             }
             // Object storage took the bytes; the API acknowledges them once a node confirmed them,
             // which may be the reconciler rather than this request.
             for _ in 0..100 {
-                let Ok(resp) = http.get(&record).header("x-api-key", &key).send().await else {
-                    return false;
-                };
+                let resp = http
+                    .get(&record)
+                    .header("x-api-key", &key)
+                    .send()
+                    .await
+                    .map_err(|e| ("asking whether it was confirmed", format!("{e:#}")))?;
                 let file = resp.json::<Value>().await.unwrap_or_default();
                 if file["file"]["status"] != "pending" {
-                    return file["file"]["status"] == "uploaded";
+                    return match file["file"]["status"].as_str() {
+                        Some("uploaded") => Ok(()),
+                        _ => Err(("confirmed other than uploaded", file.to_string())),
+                    };
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            false
+            Err(("still pending after 5 s", String::new()))
         })
     }
 
@@ -426,14 +441,22 @@ async fn killed_nodes_lose_nothing_they_acknowledged() {
                 (name, call)
             })
             .collect();
+        let round_started = std::time::Instant::now();
         tokio::time::sleep(Duration::from_millis(20 + rng.below(round_ms))).await;
         server.kill();
+        let killed_after = round_started.elapsed();
 
+        // Where the others stopped, with one example each, so a run that acknowledges nothing
+        // says why.
+        let mut unacknowledged: BTreeMap<&str, (usize, String)> = BTreeMap::new();
         for (name, upload) in uploads {
             fig.uploads_started += 1;
-            if upload.await.unwrap() {
-                fig.uploads_acknowledged += 1;
-                known.get_mut(&name).unwrap().acknowledged = true;
+            match upload.await.unwrap() {
+                Ok(()) => {
+                    fig.uploads_acknowledged += 1;
+                    known.get_mut(&name).unwrap().acknowledged = true;
+                }
+                Err((stage, example)) => unacknowledged.entry(stage).or_insert((0, example)).0 += 1,
             }
         }
         for (name, from, to, call) in moves {
@@ -470,7 +493,8 @@ async fn killed_nodes_lose_nothing_they_acknowledged() {
         tokio::time::sleep(Duration::from_secs(INGEST_LEASE_SECS + 1)).await;
         let (check, attempts) = settled_check(&server, &key, &known).await;
         println!(
-            "round {round}: {} acknowledged so far, {attempts} checks, {check:?}",
+            "round {round}: {} acknowledged so far, {attempts} checks, {check:?}\n  \
+             killed after {killed_after:?}; not acknowledged: {unacknowledged:?}",
             fig.uploads_acknowledged
         );
         fig.checks_to_settle = fig.checks_to_settle.max(attempts);

@@ -1,6 +1,7 @@
 //! Starts the real `mediadrive` binary on a free loopback port with a fresh data directory.
 
 use std::{
+    collections::BTreeMap,
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
@@ -452,6 +453,26 @@ impl Server {
     }
 
     /// Pieces of resumable uploads held by the blob store.
+    /// The samples of `/metrics`, by metric name and label set.
+    pub async fn metrics(&self) -> BTreeMap<String, f64> {
+        let resp = self.get(&self.url("/metrics")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"));
+        resp.text()
+            .await
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| {
+                let (name, value) = l.rsplit_once(' ').unwrap();
+                (name.to_string(), value.parse().unwrap())
+            })
+            .collect()
+    }
+
     pub async fn partial_files(&self) -> usize {
         self.keys_under("partial/").await.len()
     }
@@ -471,6 +492,19 @@ impl Server {
 
     /// Creates a tus upload of `length` bytes with `metadata` (plain values, encoded here);
     /// returns the answer.
+    /// Sends a request whose headers promise more body than `body`, then drops the connection,
+    /// as a client that crashed mid-upload does. `head` is the request line and headers.
+    pub async fn cut_off(&self, head: &str, body: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        let host = self.base.trim_start_matches("http://");
+        let mut conn = tokio::net::TcpStream::connect(host).await.unwrap();
+        let head = format!("{}\r\nHost: {host}\r\n\r\n", head.trim_end());
+        conn.write_all(head.as_bytes()).await.unwrap();
+        conn.write_all(body).await.unwrap();
+        // The server is reading the body when the connection goes.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
     pub async fn tus_create(&self, key: &str, metadata: &[(&str, &str)], length: u64) -> Response {
         use base64::Engine;
         let metadata: Vec<String> = metadata

@@ -1,33 +1,10 @@
 //! What operators watch (issue 10): Prometheus metrics at `/metrics`, a request id on every
 //! response, and `/readyz` beside `/healthz`.
 
-use std::collections::BTreeMap;
-
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::harness::{bytes, Server};
-
-/// The samples of a Prometheus text exposition, by metric name and label set.
-fn samples(text: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| {
-            let (name, value) = l.rsplit_once(' ').unwrap();
-            (name.to_string(), value.parse().unwrap())
-        })
-        .collect()
-}
-
-async fn scrape(server: &Server) -> BTreeMap<String, f64> {
-    let resp = server.get(&server.url("/metrics")).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
-    samples(&resp.text().await.unwrap())
-}
 
 #[tokio::test]
 async fn metrics_count_requests_bytes_and_queues() {
@@ -45,7 +22,7 @@ async fn metrics_count_requests_bytes_and_queues() {
     // One sweep has run by now.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
 
-    let m = scrape(&server).await;
+    let m = server.metrics().await;
     let get = |name: &str| {
         *m.get(name)
             .unwrap_or_else(|| panic!("no {name} in {:#?}", m.keys().collect::<Vec<_>>()))

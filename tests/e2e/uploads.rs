@@ -512,6 +512,50 @@ async fn wrong_sizes_keep_nothing_and_can_be_retried() {
 }
 
 #[tokio::test]
+async fn a_client_gone_mid_upload_can_retry_at_once() {
+    let server = Server::start().await;
+    if server.direct_uploads() {
+        // Object storage takes those bytes, not this server.
+        return;
+    }
+    let key = server.key("acme", "render");
+    let ticket = server
+        .request_upload(&key, "docs", "a.bin", "application/octet-stream", 100_000)
+        .await;
+    let url = ticket["uploadUrl"].as_str().unwrap();
+    let target = url.split_once("/upload/").unwrap().1;
+    server
+        .cut_off(
+            &format!(
+                "PUT /upload/{target} HTTP/1.1\r\nContent-Type: application/octet-stream\r\n\
+                 Content-Length: 100000"
+            ),
+            &bytes(4, 30_000),
+        )
+        .await;
+    // The claim the vanished request held goes with it; the retry is not told the upload is in
+    // progress for the claim's hour.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let (status, body) = server
+            .put(url, "application/octet-stream", bytes(4, 100_000))
+            .await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(std::time::Instant::now() < deadline, "{body}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(server.staging_files().await, 0);
+    let served = server.get(ticket["fileUrl"].as_str().unwrap()).await;
+    assert_eq!(
+        served.bytes().await.unwrap().as_ref(),
+        bytes(4, 100_000).as_slice()
+    );
+}
+
+#[tokio::test]
 async fn identical_content_is_stored_once() {
     let server = Server::start().await;
     let key = server.key("acme", "render");

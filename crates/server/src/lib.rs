@@ -7,6 +7,7 @@ pub mod config;
 pub mod dashboard;
 pub mod error;
 pub mod generation;
+pub mod held_claim;
 pub mod lifecycle;
 pub mod limits;
 pub mod listener;

@@ -7,11 +7,7 @@
 //! another node. The request that brings the last byte hashes the whole and makes the file
 //! `uploaded`, through the same steps as a presigned PUT.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{collections::HashMap, time::Duration};
 
 use axum::{
     body::Body,
@@ -30,6 +26,7 @@ use sha2::Digest;
 use crate::{
     auth::Principal,
     error::{ApiError, ErrorBody},
+    held_claim::HeldClaim,
     state::AppState,
     upload::{self, BodyReader},
 };
@@ -563,66 +560,24 @@ struct Appended {
     blob: Option<mediadrive_core::ContentHash>,
 }
 
-/// Holds an upload while one request appends to it, renewing the hold until dropped.
-struct Hold {
-    until: Arc<Mutex<DateTime<Utc>>>,
-    renewer: tokio::task::JoinHandle<()>,
-}
-
-impl Hold {
-    async fn take(state: &AppState, file: &FileRecord) -> TusResult<Self> {
-        let now = Utc::now();
-        let until = now + HOLD;
-        match state.catalog.claim_upload(&file.id, now, until).await? {
-            UploadClaim::Claimed(_) => {}
-            UploadClaim::InProgress => {
-                let mut e = ApiError::new(
-                    StatusCode::LOCKED,
-                    "Another request is appending to this upload; retry when it has ended",
-                );
-                e.retry_after = Some(1);
-                return Err(e.into());
-            }
-            UploadClaim::AlreadyUploaded => {
-                return Err(ApiError::conflict("Upload already completed").into());
-            }
-            UploadClaim::Missing => return Err(upload_not_found()),
+/// Holds an upload while one request appends to it, renewing the hold until it ends.
+async fn take_hold(state: &AppState, file: &FileRecord) -> TusResult<HeldClaim> {
+    let now = Utc::now();
+    let until = now + HOLD;
+    match state.catalog.claim_upload(&file.id, now, until).await? {
+        UploadClaim::Claimed(_) => {
+            Ok(HeldClaim::new(state, &file.id, until).renewed(RENEW_EVERY, HOLD))
         }
-        let until = Arc::new(Mutex::new(until));
-        let renewer = {
-            let (state, id, until) = (state.clone(), file.id.clone(), until.clone());
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(RENEW_EVERY).await;
-                    let held = *until.lock().expect("hold lock");
-                    let next = Utc::now() + HOLD;
-                    match state.catalog.renew_upload_claim(&id, held, next).await {
-                        Ok(true) => *until.lock().expect("hold lock") = next,
-                        // Taken over or gone: the offset check refuses whatever this request
-                        // would still count.
-                        Ok(false) => return,
-                        Err(e) => {
-                            tracing::warn!(upload = %id, error = %e, "could not renew an upload's hold")
-                        }
-                    }
-                }
-            })
-        };
-        Ok(Self { until, renewer })
-    }
-
-    fn until(&self) -> DateTime<Utc> {
-        *self.until.lock().expect("hold lock")
-    }
-
-    async fn release(self, state: &AppState, file: &FileId) {
-        self.renewer.abort();
-        let until = self.until.clone();
-        let _ = self.renewer.await;
-        let held = *until.lock().expect("hold lock");
-        if let Err(e) = state.catalog.release_upload_claim(file, held).await {
-            tracing::warn!(upload = %file, error = %e, "could not release an upload's hold");
+        UploadClaim::InProgress => {
+            let mut e = ApiError::new(
+                StatusCode::LOCKED,
+                "Another request is appending to this upload; retry when it has ended",
+            );
+            e.retry_after = Some(1);
+            Err(e.into())
         }
+        UploadClaim::AlreadyUploaded => Err(ApiError::conflict("Upload already completed").into()),
+        UploadClaim::Missing => Err(upload_not_found()),
     }
 }
 
@@ -634,7 +589,7 @@ async fn append_claimed(
     checksum: Option<Checksum>,
     body: Body,
 ) -> TusResult<Appended> {
-    let hold = Hold::take(state, &upload.file).await?;
+    let hold = take_hold(state, &upload.file).await?;
     // Read again under the hold: a request that ended meanwhile may have moved the offset.
     let outcome = match state.catalog.resumable_upload(&upload.file.id).await {
         Ok(Some(now)) if now.offset != at => Err(offset_mismatch(at, now.offset)),
@@ -645,7 +600,7 @@ async fn append_claimed(
         Ok(None) => Err(upload_not_found()),
         Err(e) => Err(e.into()),
     };
-    hold.release(state, &upload.file.id).await;
+    hold.release().await;
     outcome
 }
 
@@ -655,7 +610,7 @@ async fn append_held(
     at: u64,
     mut checksum: Option<Checksum>,
     body: Body,
-    hold: &Hold,
+    hold: &HeldClaim,
 ) -> TusResult<Appended> {
     let room = file.size - at;
     let mut piece = match state.blobs.append_partial(file.id.as_str(), at).await {
@@ -731,7 +686,7 @@ async fn advance(
     file: &FileRecord,
     from: u64,
     to: u64,
-    hold: &Hold,
+    hold: &HeldClaim,
 ) -> TusResult<DateTime<Utc>> {
     let expires = Utc::now() + state.config.tus.expiry();
     let counted = state

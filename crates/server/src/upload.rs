@@ -20,6 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     error::{ApiError, ApiResult, ErrorBody},
+    held_claim::HeldClaim,
     signing::UploadGrant,
     state::AppState,
     telemetry,
@@ -118,33 +119,30 @@ pub async fn receive(
         UploadClaim::InProgress => return Err(ApiError::conflict("Upload already in progress")),
         UploadClaim::Missing => return Err(ApiError::not_found("Upload not found")),
     };
+    let claim = HeldClaim::new(&state, &record.id, claim_until);
     let ingested = match state.limits.start_upload(&record.tenant) {
         Ok(_slot) => ingest(&state, &record, body).await,
         Err(e) => Err(e),
     };
-    match ingested {
+    let file = match ingested {
         Ok(file) => {
-            let etag = format!("\"{}\"", file.blob.as_ref().map_or("", |h| h.as_str()));
-            let done = UploadDone {
-                success: true,
-                status: file.status.as_str().to_string(),
-                file_url: state.record_url(&file),
-                size: file.size,
-            };
-            Ok(([(header::ETAG, etag)], Json(done)).into_response())
+            claim.recorded();
+            file
         }
         Err(e) => {
             // The client may retry while the URL is still valid.
-            if let Err(release) = state
-                .catalog
-                .release_upload_claim(&record.id, claim_until)
-                .await
-            {
-                tracing::warn!(file = %record.id, error = %release, "could not release upload claim");
-            }
-            Err(e)
+            claim.release().await;
+            return Err(e);
         }
-    }
+    };
+    let etag = format!("\"{}\"", file.blob.as_ref().map_or("", |h| h.as_str()));
+    let done = UploadDone {
+        success: true,
+        status: file.status.as_str().to_string(),
+        file_url: state.record_url(&file),
+        size: file.size,
+    };
+    Ok(([(header::ETAG, etag)], Json(done)).into_response())
 }
 
 /// A request body read chunk by chunk, counting what arrived.
