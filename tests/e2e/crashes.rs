@@ -7,6 +7,10 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
     time::Duration,
 };
 
@@ -24,6 +28,8 @@ const CT: &str = "application/octet-stream";
 const FOLDERS: [&str; 2] = ["in", "out"];
 /// Short, so that bytes a killed ingest left behind are reclaimable by the sweep after each round.
 const INGEST_LEASE_SECS: u64 = 1;
+/// A round whose acknowledgements do not come is killed after this; the check then says why.
+const ROUND_LIMIT: Duration = Duration::from_secs(30);
 
 /// xorshift64*: enough to pick sizes and moments, and replayable from its seed.
 struct Rng(u64);
@@ -131,6 +137,8 @@ struct Crasher {
     http: Client,
     key: String,
     direct: bool,
+    /// Acknowledgements of this round so far, for choosing the moment of the kill.
+    acknowledged: Arc<AtomicUsize>,
 }
 
 impl Crasher {
@@ -145,7 +153,8 @@ impl Crasher {
         let (http, key, direct) = (self.http.clone(), self.key.clone(), self.direct);
         let request = server.url("/v2/media/file");
         let record = server.url(&format!("/v2/media/file?path=in/{name}"));
-        tokio::spawn(async move {
+        let acknowledged = self.acknowledged.clone();
+        let upload = async move {
             let resp = http
                 .post(&request)
                 .header("x-api-key", &key)
@@ -197,6 +206,13 @@ impl Crasher {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(("still pending after 5 s", String::new()))
+        };
+        tokio::spawn(async move {
+            let outcome = upload.await;
+            if outcome.is_ok() {
+                acknowledged.fetch_add(1, Ordering::SeqCst);
+            }
+            outcome
         })
     }
 
@@ -303,7 +319,12 @@ async fn verify(server: &Server, key: &str, known: &BTreeMap<String, Known>) -> 
         .iter()
         .map(|p| p.rsplit('/').next().unwrap().to_string())
         .collect();
-    fig.orphan_blobs = blobs.difference(&hashes).count();
+    let orphans: Vec<_> = blobs.difference(&hashes).collect();
+    if !orphans.is_empty() {
+        // Which content, so a failure can be traced in the node's log.
+        println!("orphan blobs: {orphans:?}");
+    }
+    fig.orphan_blobs = orphans.len();
     fig.missing_blobs = hashes.difference(&blobs).count();
     fig.staged_left = server.staging_files().await;
     let counted = server.client_show("acme")["used_bytes"].as_u64().unwrap();
@@ -376,10 +397,8 @@ async fn killed_nodes_lose_nothing_they_acknowledged() {
             .unwrap(),
         key: key.clone(),
         direct: server.direct_uploads(),
+        acknowledged: Arc::default(),
     };
-    // A round takes one to three seconds here on the filesystem and up to seven on S3, where
-    // every confirmation copies twice; kills land before, among and after the acknowledgements.
-    let round_ms = if crasher.direct { 7000 } else { 2500 };
     let mut known: BTreeMap<String, Known> = BTreeMap::new();
     let mut fig = Figures::default();
     for round in 0..ROUNDS {
@@ -441,10 +460,20 @@ async fn killed_nodes_lose_nothing_they_acknowledged() {
                 (name, call)
             })
             .collect();
+        // Kills land before, among and after the acknowledgements: once a random number of the
+        // round's uploads were acknowledged and a moment more, whatever the machine's speed.
+        let kill_after = rng.below(UPLOADS as u64 + 1) as usize;
+        let linger = Duration::from_millis(rng.below(300));
         let round_started = std::time::Instant::now();
-        tokio::time::sleep(Duration::from_millis(20 + rng.below(round_ms))).await;
+        while crasher.acknowledged.load(Ordering::SeqCst) < kill_after
+            && round_started.elapsed() < ROUND_LIMIT
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(linger).await;
         server.kill();
         let killed_after = round_started.elapsed();
+        crasher.acknowledged.store(0, Ordering::SeqCst);
 
         // Where the others stopped, with one example each, so a run that acknowledges nothing
         // says why.
@@ -494,7 +523,8 @@ async fn killed_nodes_lose_nothing_they_acknowledged() {
         let (check, attempts) = settled_check(&server, &key, &known).await;
         println!(
             "round {round}: {} acknowledged so far, {attempts} checks, {check:?}\n  \
-             killed after {killed_after:?}; not acknowledged: {unacknowledged:?}",
+             killed after {killed_after:?} (meant after {kill_after} acknowledgements); \
+             not acknowledged: {unacknowledged:?}",
             fig.uploads_acknowledged
         );
         fig.checks_to_settle = fig.checks_to_settle.max(attempts);
