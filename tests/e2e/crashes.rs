@@ -1,5 +1,5 @@
 //! Crash safety (issue 9): rounds of 100 concurrent uploads with moves and deletes among them, the
-//! node killed with SIGKILL at a random moment of each, restarted and swept. After every round each
+//! node killed with SIGKILL after a random number of acknowledgements, restarted and swept. After every round each
 //! upload the API acknowledged is present with its bytes, nothing partial is visible, no blob is
 //! left that no file holds, and the tenant's quota counter equals the bytes it stores.
 //!
