@@ -7,6 +7,7 @@ mod api_docs;
 mod auth;
 mod cli_client;
 mod crashes;
+mod doc_examples;
 mod floods;
 mod hostile;
 mod hostile_files;

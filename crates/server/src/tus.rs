@@ -98,7 +98,14 @@ impl From<BlobError> for TusError {
 impl IntoResponse for TusError {
     fn into_response(self) -> Response {
         let version_refused = self.0.status == StatusCode::PRECONDITION_FAILED;
+        let checksum_refused = self.0.status.as_u16() == CHECKSUM_MISMATCH;
         let mut response = self.0.into_response();
+        if checksum_refused {
+            // The status is tus's own; without a reason phrase hyper's status line has none.
+            response
+                .extensions_mut()
+                .insert(hyper::ext::ReasonPhrase::from_static(b"Checksum Mismatch"));
+        }
         let headers = response.headers_mut();
         headers.insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
         if version_refused {
