@@ -3,6 +3,8 @@
 mod backends;
 mod client;
 mod commands;
+#[cfg(test)]
+mod config_reference;
 mod settings;
 
 use std::process::ExitCode;

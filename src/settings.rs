@@ -76,7 +76,7 @@ pub enum LogFormat {
 /// The TOML file: every key optional, unknown keys refused so a typo does not pass silently.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileSettings {
+pub(crate) struct FileSettings {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     public_url: Option<String>,
