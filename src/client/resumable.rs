@@ -36,6 +36,8 @@ const CHECKSUM_MISMATCH: u16 = 460;
 /// Where a file goes and what it is.
 pub struct Target<'a> {
     pub local: &'a Path,
+    /// `folder/name`.
+    pub remote_path: String,
     pub size: u64,
     pub folder: &'a str,
     pub name: &'a str,

@@ -207,6 +207,7 @@ async fn upload_one(
         .to_string();
     let target = resumable::Target {
         local: &p.local,
+        remote_path: p.remote_path(),
         size,
         folder: &p.folder,
         name: &p.name,
@@ -217,65 +218,49 @@ async fn upload_one(
         chunk: options.chunk,
         pace: options.pace.clone(),
     };
-    let bar = || {
-        let bar = bars.insert_before(total, ProgressBar::new(size).with_style(bar_style()));
-        bar.set_message(p.remote_path());
-        bar
-    };
     let saved = (size > options.resumable_above)
-        .then(|| resumable::Saved::new(remote, &p.remote_path(), &hash));
-    if let Some(saved) = &saved {
-        // An earlier run of this upload was cut off: its file is pending under this name.
-        if let Some((url, at)) = resumable::saved_upload(remote, saved).await? {
-            eprintln!("resuming {} at byte {at}", p.remote_path());
-            let bar = bar();
-            let sent = resumable::send(
-                remote,
-                &url,
-                at,
-                &target,
-                &sending,
-                saved,
-                [bar.clone(), total.clone()],
-            )
-            .await;
-            bar.finish_and_clear();
-            return sent.map(|()| Outcome::Uploaded);
-        }
-    }
-    if let Some(existing) = remote.file(&p.remote_path()).await? {
-        let same = existing.status == "uploaded"
-            && remote.etag(&existing.url).await?.as_deref() == Some(hash.as_str());
-        if same {
-            total.inc(size);
-            return Ok(Outcome::Unchanged);
-        }
-        if !options.overwrite {
-            return Err(ClientError::Refused {
-                status: StatusCode::CONFLICT,
-                message: "A file with this name and other content exists (--overwrite replaces it)"
-                    .into(),
-            });
-        }
-        delete_file(remote, &p.folder, &p.name).await?;
-    }
-    let bar = bar();
-    let sent = match &saved {
-        Some(saved) => {
-            let url = resumable::create(remote, &target, saved).await?;
-            resumable::send(
-                remote,
-                &url,
-                0,
-                &target,
-                &sending,
-                saved,
-                [bar.clone(), total.clone()],
-            )
-            .await
-        }
-        None => put(remote, &target, &sending, [bar.clone(), total.clone()]).await,
+        .then(|| resumable::Saved::new(remote, &target.remote_path, &hash));
+    // An earlier run of this upload that was cut off left its file pending under this name.
+    let resumed = match &saved {
+        Some(saved) => resumable::saved_upload(remote, saved).await?,
+        None => None,
     };
+    if resumed.is_none() {
+        if let Some(existing) = remote.file(&target.remote_path).await? {
+            let same = existing.status == "uploaded"
+                && remote.etag(&existing.url).await?.as_deref() == Some(hash.as_str());
+            if same {
+                total.inc(size);
+                return Ok(Outcome::Unchanged);
+            }
+            if !options.overwrite {
+                return Err(ClientError::Refused {
+                    status: StatusCode::CONFLICT,
+                    message:
+                        "A file with this name and other content exists (--overwrite replaces it)"
+                            .into(),
+                });
+            }
+            delete_file(remote, &p.folder, &p.name).await?;
+        }
+    }
+    let bar = bars.insert_before(total, ProgressBar::new(size).with_style(bar_style()));
+    bar.set_message(target.remote_path.clone());
+    let bars = [bar.clone(), total.clone()];
+    let sent = async {
+        let Some(saved) = &saved else {
+            return put(remote, &target, &sending, bars).await;
+        };
+        let (url, at) = match resumed {
+            Some((url, at)) => {
+                eprintln!("resuming {} at byte {at}", target.remote_path);
+                (url, at)
+            }
+            None => (resumable::create(remote, &target, saved).await?, 0),
+        };
+        resumable::send(remote, &url, at, &target, &sending, saved, bars).await
+    }
+    .await;
     bar.finish_and_clear();
     sent.map(|()| Outcome::Uploaded)
 }
@@ -287,18 +272,14 @@ async fn put(
     sending: &resumable::Sending,
     bars: [ProgressBar; 2],
 ) -> ClientResult<()> {
-    let path = if target.folder.is_empty() {
-        target.name.to_string()
-    } else {
-        format!("{}/{}", target.folder, target.name)
-    };
+    let path = target.remote_path.as_str();
     let ticket = remote
         .call(
             Method::POST,
             "/v2/media/file",
             Some(json!({"name": target.name, "folder": target.folder,
                 "contentType": target.content_type, "size": target.size})),
-            &path,
+            path,
         )
         .await?;
     let upload_url = ticket["uploadUrl"]
@@ -328,10 +309,10 @@ async fn put(
     }
     // Object storage takes the bytes; the server confirms them soon after.
     for _ in 0..600 {
-        match remote.file(&path).await? {
+        match remote.file(path).await? {
             Some(f) if f.status == "uploaded" => return Ok(()),
             Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            None => return Err(ClientError::NotFound(path)),
+            None => return Err(ClientError::NotFound(path.to_string())),
         }
     }
     Err(ClientError::Local(format!(
