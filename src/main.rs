@@ -1,6 +1,7 @@
 //! The `mediadrive` command: the server and the admin commands that act on its store.
 
 mod backends;
+mod backup;
 mod client;
 mod commands;
 #[cfg(test)]
@@ -39,6 +40,8 @@ enum Command {
     Sweep(commands::SweepArgs),
     /// Bring the catalog's schema up to date (before a rolling upgrade) and exit.
     Migrate,
+    /// Copy the embedded catalog and blobs to a new data directory, consistently, while the server runs.
+    Backup(backup::BackupArgs),
     /// Print what mediadrive knows of local files, as JSON (one object per file, in order).
     Probe {
         #[arg(required = true)]
@@ -105,6 +108,10 @@ async fn main() -> ExitCode {
         Command::Migrate => {
             init_tracing("warn,symphonia=error", LogFormat::Text);
             commands::migrate(&cli.store).await
+        }
+        Command::Backup(args) => {
+            init_tracing("warn,symphonia=error", LogFormat::Text);
+            backup::backup(&cli.store, args).await
         }
         Command::Probe { files } => commands::probe(&files),
         Command::Upload(args) => return client_exit(client::upload(args)).await,

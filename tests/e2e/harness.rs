@@ -179,6 +179,12 @@ impl Server {
     }
 
     /// Another node on the same catalog and blob store, with further `serve` flags.
+    /// A server of the embedded default on an existing data directory, such as a backup.
+    pub async fn start_on(data: PathBuf) -> Server {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        Self::launch(data, dir, Vec::new(), Store::Fs, &[]).await
+    }
+
     pub async fn start_peer_with(&self, extra: &[&str]) -> Server {
         Self::launch(
             self.data.clone(),

@@ -5,6 +5,7 @@ mod harness;
 mod access;
 mod api_docs;
 mod auth;
+mod backup;
 mod cli_client;
 mod crashes;
 mod doc_examples;

@@ -43,7 +43,8 @@ impl FsBlobStore {
         })
     }
 
-    fn blob_path(&self, hash: &ContentHash) -> PathBuf {
+    /// Where the bytes of `hash` are, for tools that copy the store (`mediadrive backup`).
+    pub fn blob_path(&self, hash: &ContentHash) -> PathBuf {
         blob_path(&self.blobs, hash)
     }
 

@@ -1,8 +1,8 @@
 //! The SQLite catalog: the embedded default, one file under the data directory.
 
-use std::{borrow::Cow, str::FromStr, time::Duration};
+use std::{borrow::Cow, path::Path, str::FromStr, time::Duration};
 
-use mediadrive_core::{catalog::CatalogResult, ClientId};
+use mediadrive_core::{catalog::CatalogResult, CatalogError, ClientId, ContentHash};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::{backend, rows};
@@ -41,6 +41,34 @@ impl SqliteCatalog {
             .await
             .map_err(backend)?;
         Ok(Self { pool, health })
+    }
+
+    /// Writes a consistent copy of the whole catalog to `path`, which must not exist, and returns
+    /// the content its files and cache entries hold (blobs with references), as of that copy.
+    pub async fn snapshot_into(&self, path: &Path) -> CatalogResult<Vec<ContentHash>> {
+        let target = path
+            .to_str()
+            .ok_or_else(|| CatalogError::Backend(format!("{}: not UTF-8", path.display())))?;
+        sqlx::query("VACUUM INTO ?1")
+            .bind(target)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        let copy = SqliteConnectOptions::new().filename(path).read_only(true);
+        let mut conn = sqlx::ConnectOptions::connect(&copy)
+            .await
+            .map_err(backend)?;
+        let hashes: Vec<String> = sqlx::query_scalar("SELECT hash FROM blobs WHERE refcount > 0")
+            .fetch_all(&mut conn)
+            .await
+            .map_err(backend)?;
+        hashes
+            .iter()
+            .map(|h| {
+                ContentHash::parse(h)
+                    .ok_or_else(|| CatalogError::Backend(format!("a blob row names {h}")))
+            })
+            .collect()
     }
 }
 
