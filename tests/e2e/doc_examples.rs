@@ -5,7 +5,8 @@
 //! with `MEDIADRIVE` (the server), `KEY` (an admin key of `acme`) and a working directory holding
 //! `clip.mp4` and `poster.png`. A `json` block right after an `sh` block is the answer as a
 //! pattern: the keys it shows, arrays of its length, and `<...>` standing for whatever varies. A
-//! `text` block holds lines the answer must have, such as a status line and headers.
+//! `text` block holds lines the answer must have (leading and trailing blanks aside), such as a
+//! status line and headers.
 
 use std::path::Path;
 
@@ -141,10 +142,7 @@ fn check(example: &Example, output: &str) -> Result<(), String> {
             }
         }
         Some(Answer::Lines(lines)) => {
-            let got: Vec<String> = output
-                .lines()
-                .map(|l| l.trim_end_matches('\r').to_lowercase())
-                .collect();
+            let got: Vec<String> = output.lines().map(|l| l.trim().to_lowercase()).collect();
             match lines
                 .iter()
                 .find(|want| !got.iter().any(|l| wildcard(&want.to_lowercase(), l)))
