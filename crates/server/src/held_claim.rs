@@ -84,8 +84,13 @@ impl HeldClaim {
 
 impl Drop for HeldClaim {
     fn drop(&mut self) {
-        if !self.released {
-            tokio::spawn(release(
+        if self.released {
+            return;
+        }
+        // Outside a runtime (a process ending) there is nothing left to release it; the claim
+        // then lapses on its own.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(release(
                 self.state.clone(),
                 self.file.clone(),
                 self.until.clone(),
