@@ -219,6 +219,8 @@ test("move by menu and by dragging onto a folder, rename, bulk delete with a con
   assert.equal(await page.textContent("#ask-text"), "Delete 2 files? Their URLs stop working at once.");
   await page.click("#ask-ok");
   await page.waitForSelector("#status:text('Deleted 2 files.')");
+  // A probe recheck may reload the listing once more after the message.
+  await page.waitForFunction(() => !document.querySelector("#listing .file"));
   assert.deepEqual(await names(), []);
   const gone = await fetch(`${server.base}/acme/files/archive/clip.mp4`);
   assert.equal(gone.status, 404);

@@ -474,13 +474,16 @@ async function askDelete(paths) {
     danger: true,
   });
   if (!sure) return;
+  let outcome;
   try {
     const done = await api("DELETE", "/v2/media/file", { files: paths.map(split) });
-    status(`Deleted ${done.deleted} ${done.deleted === 1 ? "file" : "files"}.`);
+    outcome = [`Deleted ${done.deleted} ${done.deleted === 1 ? "file" : "files"}.`, false];
   } catch (e) {
-    status(e.message, true);
+    outcome = [e.message, true];
   }
+  // The message comes with the listing it speaks of, not before it.
   await load();
+  status(...outcome);
   refreshUsage();
 }
 
@@ -518,8 +521,8 @@ async function moveFiles(paths, destination) {
       failures.push(`${name}: ${e.message}`);
     }
   }
-  status(failures.length ? failures.join(" · ") : `Moved to /${destination}.`, failures.length > 0);
   await load();
+  status(failures.length ? failures.join(" · ") : `Moved to /${destination}.`, failures.length > 0);
 }
 
 async function askRename(file) {
