@@ -15,6 +15,7 @@ use mediadrive_server::{
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const MAX_TUS_EXPIRY_SECS: u64 = 365 * 24 * 3600;
 pub const DEFAULT_DATA_DIR: &str = "./mediadrive-data";
 
 /// Settings every command accepts, so admin commands act on the server's store.
@@ -237,6 +238,10 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
     if let Some(tus) = file.tus {
         if tus.max_size_bytes == 0 || tus.expiry_secs == 0 {
             bail!("tus.max_size_bytes and tus.expiry_secs must be at least 1");
+        }
+        // Added to the clock at every creation and piece, so it must stay a sane span of time.
+        if tus.expiry_secs > MAX_TUS_EXPIRY_SECS {
+            bail!("tus.expiry_secs must be at most {MAX_TUS_EXPIRY_SECS} (a year)");
         }
         config.tus = tus;
     }

@@ -233,7 +233,11 @@ async fn upload_one(
                 total.inc(size);
                 return Ok(Outcome::Unchanged);
             }
-            if !options.overwrite {
+            // A pending file is another upload in progress, or one that lapsed and that the
+            // server lets a new upload replace: creating the upload asks the server which.
+            if options.overwrite {
+                delete_file(remote, &p.folder, &p.name).await?;
+            } else if existing.status != "pending" {
                 return Err(ClientError::Refused {
                     status: StatusCode::CONFLICT,
                     message:
@@ -241,7 +245,6 @@ async fn upload_one(
                             .into(),
                 });
             }
-            delete_file(remote, &p.folder, &p.name).await?;
         }
     }
     let bar = bars.insert_before(total, ProgressBar::new(size).with_style(bar_style()));

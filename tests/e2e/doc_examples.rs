@@ -130,6 +130,18 @@ fn mismatch(expected: &Value, actual: &Value, path: &str) -> Option<String> {
     }
 }
 
+/// Lines as the responses they belong to: a status line (`HTTP/…`) starts a new one.
+fn responses<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<Vec<String>> {
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    for line in lines.map(|l| l.trim().to_lowercase()) {
+        match groups.last_mut() {
+            Some(group) if !line.starts_with("http/") => group.push(line),
+            _ => groups.push(vec![line]),
+        }
+    }
+    groups
+}
+
 fn check(example: &Example, output: &str) -> Result<(), String> {
     match &example.answer {
         None => Ok(()),
@@ -142,14 +154,19 @@ fn check(example: &Example, output: &str) -> Result<(), String> {
             }
         }
         Some(Answer::Lines(lines)) => {
-            let got: Vec<String> = output.lines().map(|l| l.trim().to_lowercase()).collect();
-            match lines
-                .iter()
-                .find(|want| !got.iter().any(|l| wildcard(&want.to_lowercase(), l)))
-            {
-                None => Ok(()),
-                Some(want) => Err(format!("no line like {want:?} in:\n{output}")),
+            // Responses come in the order shown; within one, its lines (headers) in any order.
+            let got = responses(output.lines());
+            let mut rest = got.iter();
+            for want in responses(lines.iter().map(String::as_str)) {
+                let found = rest
+                    .any(|response| want.iter().all(|w| response.iter().any(|l| wildcard(w, l))));
+                if !found {
+                    return Err(format!(
+                        "no response with the lines {want:?} after the ones before it in:\n{output}"
+                    ));
+                }
             }
+            Ok(())
         }
     }
 }
@@ -281,4 +298,20 @@ fn answers_match_as_patterns() {
     assert!(!wildcard("a<x>b<y>c", "acb"));
     assert!(wildcard("a<x>b<y>c", "a1b2c"));
     assert!(!wildcard("exact", "exactly"));
+    let statuses = Example {
+        line: 1,
+        script: String::new(),
+        answer: Some(Answer::Lines(vec![
+            "HTTP/1.1 204 <reason>".into(),
+            "b: 2".into(),
+            "a: 1".into(),
+            "HTTP/1.1 404 <reason>".into(),
+        ])),
+    };
+    let output = "HTTP/1.1 204 No Content\na: 1\nb: 2\nHTTP/1.1 404 Not Found\n";
+    assert_eq!(check(&statuses, output), Ok(()));
+    let swapped = "HTTP/1.1 404 Not Found\nHTTP/1.1 204 No Content\na: 1\nb: 2\n";
+    assert!(check(&statuses, swapped).is_err());
+    let elsewhere = "HTTP/1.1 204 No Content\na: 1\nHTTP/1.1 404 Not Found\nb: 2\n";
+    assert!(check(&statuses, elsewhere).is_err());
 }

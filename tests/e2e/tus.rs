@@ -187,6 +187,13 @@ async fn an_upload_resumes_across_a_restart_and_lands_in_the_drive() {
         header(resp.headers(), "upload-offset"),
         content.len().to_string()
     );
+    // A client whose last answer was lost asks again, and learns what was recorded.
+    let resp = patch(&server, &key, &url, content.len())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(resp.headers(), "etag"), etag);
     assert_eq!(server.partial_files().await, 0, "the pieces are gone");
 }
 
@@ -219,6 +226,63 @@ async fn creation_with_bytes_termination_and_refusals() {
     );
     let served = server.get(&server.url("/acme/files/whole.bin")).await;
     assert_eq!(served.bytes().await.unwrap().as_ref(), content.as_slice());
+
+    // Bytes sent with a creation are checked against their Upload-Checksum: the upload is made,
+    // the spoilt bytes are not kept.
+    let encoded = base64::engine::general_purpose::STANDARD.encode("checked.bin");
+    let resp = server
+        .http
+        .post(server.url("/tus/"))
+        .header("x-api-key", &key)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", "1000")
+        .header("upload-metadata", format!("filename {encoded}"))
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-checksum", sha1_header(b"other bytes"))
+        .body(vec![5u8; 1000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(header(resp.headers(), "upload-offset"), "0");
+
+    // Behind a proxy that passes only GET and POST: the method travels in a header, and the
+    // media type is matched as media types are, whatever its letter case and parameters.
+    let url = header(resp.headers(), "location").to_string();
+    let overridden = |method: &str| {
+        server
+            .http
+            .post(&url)
+            .header("x-api-key", &key)
+            .header("tus-resumable", "1.0.0")
+            .header("x-http-method-override", method)
+    };
+    let resp = overridden("PATCH")
+        .header(
+            "content-type",
+            "Application/Offset+Octet-Stream; charset=binary",
+        )
+        .header("upload-offset", "0")
+        .body(vec![5u8; 400])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(resp.headers(), "upload-offset"), "400");
+    let resp = overridden("HEAD").send().await.unwrap();
+    assert_eq!(header(resp.headers(), "upload-offset"), "400");
+    assert_eq!(
+        overridden("PUT").send().await.unwrap().status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        overridden("DELETE").send().await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        head(&server, &key, &url).await.status(),
+        StatusCode::NOT_FOUND
+    );
 
     // Termination gives the name, the reservation and the bytes back.
     let created = server
@@ -280,6 +344,17 @@ async fn creation_with_bytes_termination_and_refusals() {
         .unwrap();
     assert_eq!(no_version.status(), StatusCode::PRECONDITION_FAILED);
     assert_eq!(header(no_version.headers(), "tus-version"), "1.0.0");
+    let concat = server
+        .http
+        .post(server.url("/tus/"))
+        .header("x-api-key", &key)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", "10")
+        .header("upload-concat", "partial")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(concat.status(), StatusCode::BAD_REQUEST);
     let too_big = server
         .tus_create(&key, &[("filename", "huge.bin")], (5u64 << 30) + 1)
         .await;

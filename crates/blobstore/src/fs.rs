@@ -5,6 +5,10 @@ use std::{
     fs::{self, File},
     io::{self, Read, Seek, Write},
     path::{Path, PathBuf},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     time::SystemTime,
 };
 
@@ -12,7 +16,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use mediadrive_core::{
     blobs::{BlobResult, ByteStream, LocalBlob, PartialWriter, StagedBlob},
-    BlobError, BlobStore, ContentHash,
+    BlobError, BlobStore, ContentHash, FileId,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -48,9 +52,8 @@ impl FsBlobStore {
         blob_path(&self.blobs, hash)
     }
 
-    fn partial_path(&self, upload: &str) -> BlobResult<PathBuf> {
-        mediadrive_core::blobs::check_partial_id(upload)?;
-        Ok(self.partial.join(upload))
+    fn partial_path(&self, upload: &FileId) -> PathBuf {
+        self.partial.join(upload.as_str())
     }
 }
 
@@ -69,16 +72,21 @@ enum WriterMsg {
 struct QueuedFile {
     tx: Option<mpsc::Sender<WriterMsg>>,
     writer: Option<tokio::task::JoinHandle<io::Result<()>>>,
+    abandoned: Arc<AtomicBool>,
 }
 
 fn run_writer(
     mut file: File,
     mut hasher: Option<blake3::Hasher>,
     mut rx: mpsc::Receiver<WriterMsg>,
+    abandoned: Arc<AtomicBool>,
 ) -> io::Result<()> {
     let mut len = 0u64;
     while let Some(msg) = rx.blocking_recv() {
         match msg {
+            // Chunks still queued when the file was dropped are not written: the next request
+            // for a resumable upload may already be writing at their offsets.
+            WriterMsg::Chunk(_) if abandoned.load(Ordering::Acquire) => return Ok(()),
             WriterMsg::Chunk(chunk) => {
                 if let Some(hasher) = &mut hasher {
                     hasher.update(&chunk);
@@ -102,10 +110,13 @@ fn run_writer(
 impl QueuedFile {
     fn start(file: File, hasher: Option<blake3::Hasher>) -> Self {
         let (tx, rx) = mpsc::channel(STAGING_QUEUE);
-        let writer = tokio::task::spawn_blocking(move || run_writer(file, hasher, rx));
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let flag = abandoned.clone();
+        let writer = tokio::task::spawn_blocking(move || run_writer(file, hasher, rx, flag));
         Self {
             tx: Some(tx),
             writer: Some(writer),
+            abandoned,
         }
     }
 
@@ -144,6 +155,12 @@ impl QueuedFile {
             Ok(Err(e)) => Err(BlobError::Io(e)),
             Err(_) => Err(self.writer_error().await),
         }
+    }
+}
+
+impl Drop for QueuedFile {
+    fn drop(&mut self) {
+        self.abandoned.store(true, Ordering::Release);
     }
 }
 
@@ -226,9 +243,18 @@ impl PartialWriter for FsPartialWriter {
     }
 }
 
+/// The copy a resumable upload's bytes are made in before they replace its file.
+fn copy_path(partial: &Path) -> PathBuf {
+    partial.with_extension("copy")
+}
+
+fn fewer_bytes_than_counted(path: &Path) -> BlobError {
+    BlobError::PartialLost(format!("{} holds fewer bytes than counted", path.display()))
+}
+
 /// Opens a resumable upload's file for appending after its first `offset` bytes, dropping what
 /// lies past them.
-fn open_partial(path: &Path, offset: u64) -> io::Result<File> {
+fn open_partial(path: &Path, offset: u64) -> BlobResult<File> {
     use std::os::unix::fs::MetadataExt;
     let mut file = fs::OpenOptions::new()
         .create(true)
@@ -238,18 +264,20 @@ fn open_partial(path: &Path, offset: u64) -> io::Result<File> {
         .open(path)?;
     let meta = file.metadata()?;
     if meta.len() < offset {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "resumable upload holds fewer bytes than counted",
-        ));
+        return Err(fewer_bytes_than_counted(path));
     }
+    let dir = path.parent().expect("partial paths have a parent");
     if meta.nlink() > 1 {
         // Linked to a blob by a completion that was not recorded: writing here would change the
         // blob's bytes, so go on in a copy of them.
-        let copy = path.with_extension("copy");
+        let copy = copy_path(path);
         fs::copy(path, &copy)?;
         fs::rename(&copy, path)?;
         file = fs::OpenOptions::new().read(true).write(true).open(path)?;
+        fsync_dir(dir)?;
+    } else if offset == 0 {
+        // The file may be new: its name must be as durable as the bytes the offset will count.
+        fsync_dir(dir)?;
     }
     file.set_len(offset)?;
     file.seek(io::SeekFrom::Start(offset))?;
@@ -274,13 +302,15 @@ impl StagedBlob for FsAssembledBlob {
 
     async fn finish(&mut self) -> BlobResult<(ContentHash, u64)> {
         let (path, len) = (self.path.clone(), self.len);
-        let hash = tokio::task::spawn_blocking(move || -> io::Result<ContentHash> {
-            let file = fs::OpenOptions::new().write(true).open(&path)?;
+        let hash = tokio::task::spawn_blocking(move || -> BlobResult<ContentHash> {
+            let file = match fs::OpenOptions::new().write(true).open(&path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(fewer_bytes_than_counted(&path))
+                }
+                opened => opened?,
+            };
             if file.metadata()?.len() < len {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "resumable upload holds fewer bytes than counted",
-                ));
+                return Err(fewer_bytes_than_counted(&path));
             }
             // Bytes past the upload's length were left by a request that died.
             file.set_len(len)?;
@@ -289,8 +319,7 @@ impl StagedBlob for FsAssembledBlob {
             Ok(ContentHash::from_bytes(*hasher.finalize().as_bytes()))
         })
         .await
-        .map_err(io::Error::other)?
-        .map_err(not_found_or_io)?;
+        .map_err(io::Error::other)??;
         self.hash = Some(hash.clone());
         Ok((hash, len))
     }
@@ -441,47 +470,57 @@ impl BlobStore for FsBlobStore {
 
     async fn append_partial(
         &self,
-        upload: &str,
+        upload: &FileId,
         offset: u64,
     ) -> BlobResult<Box<dyn PartialWriter>> {
-        let path = self.partial_path(upload)?;
+        let path = self.partial_path(upload);
         let file = tokio::task::spawn_blocking(move || open_partial(&path, offset))
             .await
             .map_err(io::Error::other)??;
         Ok(Box::new(FsPartialWriter(QueuedFile::start(file, None))))
     }
 
-    async fn assemble_partial(&self, upload: &str, len: u64) -> BlobResult<Box<dyn StagedBlob>> {
+    async fn assemble_partial(&self, upload: &FileId, len: u64) -> BlobResult<Box<dyn StagedBlob>> {
         Ok(Box::new(FsAssembledBlob {
-            path: self.partial_path(upload)?,
+            path: self.partial_path(upload),
             blobs: self.blobs.clone(),
             len,
             hash: None,
         }))
     }
 
-    async fn discard_partial(&self, upload: &str) -> BlobResult<()> {
-        match tokio::fs::remove_file(self.partial_path(upload)?).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e.into()),
+    async fn discard_partial(&self, upload: &FileId) -> BlobResult<()> {
+        let path = self.partial_path(upload);
+        // A copy is left over when a node died between making it and moving it into place.
+        for path in [copy_path(&path), path] {
+            match tokio::fs::remove_file(path).await {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
         }
+        Ok(())
     }
 
-    async fn partial_uploads(&self) -> BlobResult<Vec<String>> {
+    async fn partial_uploads(&self) -> BlobResult<Vec<FileId>> {
         let dir = self.partial.clone();
-        let names = tokio::task::spawn_blocking(move || -> io::Result<Vec<String>> {
-            let mut names = Vec::new();
+        let ids = tokio::task::spawn_blocking(move || -> io::Result<Vec<FileId>> {
+            let mut ids = Vec::new();
             for entry in fs::read_dir(dir)? {
-                if let Some(name) = entry?.file_name().to_str() {
-                    names.push(name.to_string());
+                let path = entry?.path();
+                // Names that are no upload's (an NFS placeholder, say) are not ours to remove.
+                let id = path
+                    .file_stem()
+                    .and_then(|stem| stem.to_str())
+                    .and_then(|stem| FileId::parse(stem).ok());
+                if let Some(id) = id.filter(|id| !ids.contains(id)) {
+                    ids.push(id);
                 }
             }
-            Ok(names)
+            Ok(ids)
         })
         .await
         .map_err(io::Error::other)??;
-        Ok(names)
+        Ok(ids)
     }
 }
 
@@ -552,20 +591,23 @@ mod tests {
     async fn partial_uploads_append_drop_uncounted_bytes_and_assemble() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::open(dir.path()).unwrap();
-        let mut piece = store.append_partial("up1", 0).await.unwrap();
+        let up1 = FileId::parse("0123456789abcdef0123456789abcdef").unwrap();
+        let mut piece = store.append_partial(&up1, 0).await.unwrap();
         piece.write(Bytes::from_static(b"hello ")).await.unwrap();
         assert_eq!(piece.close().await.unwrap(), 6);
         // A request that died after writing bytes that were never counted.
-        let mut dead = store.append_partial("up1", 6).await.unwrap();
+        let mut dead = store.append_partial(&up1, 6).await.unwrap();
         dead.write(Bytes::from_static(b"garbage!")).await.unwrap();
         dead.close().await.unwrap();
-        let mut piece = store.append_partial("up1", 6).await.unwrap();
+        let mut piece = store.append_partial(&up1, 6).await.unwrap();
         piece.write(Bytes::from_static(b"world")).await.unwrap();
         assert_eq!(piece.close().await.unwrap(), 5);
-        assert!(store.append_partial("up1", 100).await.is_err());
-        assert!(store.append_partial("../up1", 0).await.is_err());
+        assert!(matches!(
+            store.append_partial(&up1, 100).await,
+            Err(BlobError::PartialLost(_))
+        ));
 
-        let mut whole = store.assemble_partial("up1", 11).await.unwrap();
+        let mut whole = store.assemble_partial(&up1, 11).await.unwrap();
         let (hash, len) = whole.finish().await.unwrap();
         assert_eq!(len, 11);
         assert_eq!(
@@ -573,20 +615,29 @@ mod tests {
             blake3::hash(b"hello world").to_hex().as_str()
         );
         whole.commit(&hash).await.unwrap();
-        assert_eq!(
-            store.partial_uploads().await.unwrap(),
-            vec!["up1".to_string()]
-        );
+        // What a node that died mid-copy left, and a name that is no upload's.
+        fs::write(dir.path().join("partial").join(format!("{up1}.copy")), b"x").unwrap();
+        fs::write(dir.path().join("partial").join(".nfs0001"), b"x").unwrap();
+        assert_eq!(store.partial_uploads().await.unwrap(), vec![up1.clone()]);
         // Writing to an upload whose bytes were linked to a blob leaves the blob as it was.
-        let mut late = store.append_partial("up1", 6).await.unwrap();
+        let mut late = store.append_partial(&up1, 6).await.unwrap();
         late.write(Bytes::from_static(b"there")).await.unwrap();
         late.close().await.unwrap();
         assert_eq!(
             store.read_all(&hash).await.unwrap().as_ref(),
             b"hello world"
         );
-        store.discard_partial("up1").await.unwrap();
-        store.discard_partial("up1").await.unwrap();
+        store.discard_partial(&up1).await.unwrap();
+        store.discard_partial(&up1).await.unwrap();
         assert!(store.partial_uploads().await.unwrap().is_empty());
+        assert!(matches!(
+            store
+                .assemble_partial(&up1, 11)
+                .await
+                .unwrap()
+                .finish()
+                .await,
+            Err(BlobError::PartialLost(_))
+        ));
     }
 }

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use mediadrive_core::{
     blobs::{BlobResult, ByteStream, LocalBlob, PartialWriter, StagedBlob},
-    BlobError, BlobStore, ContentHash,
+    BlobError, BlobStore, ContentHash, FileId,
 };
 use opendal::{layers::RetryLayer, services::S3, ErrorKind, Operator};
 
@@ -39,9 +39,8 @@ fn upload_key(file: &str) -> String {
     format!("uploads/{file}")
 }
 
-fn partial_prefix(upload: &str) -> BlobResult<String> {
-    mediadrive_core::blobs::check_partial_id(upload)?;
-    Ok(format!("partial/{upload}/"))
+fn partial_prefix(upload: &FileId) -> String {
+    format!("partial/{upload}/")
 }
 
 /// Zero-padded, so the pieces list in the order of their offsets.
@@ -351,11 +350,11 @@ impl BlobStore for S3BlobStore {
 
     async fn append_partial(
         &self,
-        upload: &str,
+        upload: &FileId,
         offset: u64,
     ) -> BlobResult<Box<dyn PartialWriter>> {
         // A piece at this offset left by a request that died is written over.
-        let key = piece_key(&partial_prefix(upload)?, offset);
+        let key = piece_key(&partial_prefix(upload), offset);
         let writer = self.op.writer(&key).await.map_err(io_error)?;
         Ok(Box::new(S3PartialWriter {
             writer: Some(writer),
@@ -363,8 +362,8 @@ impl BlobStore for S3BlobStore {
         }))
     }
 
-    async fn assemble_partial(&self, upload: &str, len: u64) -> BlobResult<Box<dyn StagedBlob>> {
-        let prefix = partial_prefix(upload)?;
+    async fn assemble_partial(&self, upload: &FileId, len: u64) -> BlobResult<Box<dyn StagedBlob>> {
+        let prefix = partial_prefix(upload);
         let mut pieces: Vec<(u64, u64)> = self
             .op
             .list(&prefix)
@@ -383,16 +382,14 @@ impl BlobStore for S3BlobStore {
         let mut at = 0;
         while at < len {
             let Some(&(_, piece_len)) = pieces.iter().find(|(offset, _)| *offset == at) else {
-                return Err(BlobError::Io(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("resumable upload {upload} has no bytes at offset {at}"),
+                return Err(BlobError::PartialLost(format!(
+                    "resumable upload {upload} has no bytes at offset {at}"
                 )));
             };
             let take = piece_len.min(len - at);
             if take == 0 {
-                return Err(BlobError::Io(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!("resumable upload {upload} has an empty piece at offset {at}"),
+                return Err(BlobError::PartialLost(format!(
+                    "resumable upload {upload} has an empty piece at offset {at}"
                 )));
             }
             chain.push((piece_key(&prefix, at), take));
@@ -405,21 +402,21 @@ impl BlobStore for S3BlobStore {
         Ok(Box::new(staged))
     }
 
-    async fn discard_partial(&self, upload: &str) -> BlobResult<()> {
+    async fn discard_partial(&self, upload: &FileId) -> BlobResult<()> {
         self.op
-            .delete_with(&partial_prefix(upload)?)
+            .delete_with(&partial_prefix(upload))
             .recursive(true)
             .await
             .map_err(io_error)
     }
 
-    async fn partial_uploads(&self) -> BlobResult<Vec<String>> {
+    async fn partial_uploads(&self) -> BlobResult<Vec<FileId>> {
         let entries = self.op.list("partial/").await.map_err(io_error)?;
         Ok(entries
             .into_iter()
             .filter_map(|e| {
                 let id = e.path().strip_prefix("partial/")?.trim_end_matches('/');
-                (!id.is_empty()).then(|| id.to_string())
+                FileId::parse(id).ok()
             })
             .collect())
     }

@@ -380,6 +380,7 @@ macro_rules! every_backend {
             folder_moves_touch_exactly_the_subtree,
             sweeps_remove_lapsed_uploads_and_old_temp_files,
             claims_are_released_only_by_their_holder,
+            cancelling_takes_only_a_pending_upload_and_its_reservation,
             probes_are_claimed_once_and_given_up_after_repeated_crashes,
             idempotency_keys_answer_within_their_window,
             items_of_one_source_are_made_one_at_a_time,
@@ -428,6 +429,38 @@ async fn claims_are_released_only_by_their_holder(c: Arc<dyn Catalog>) {
         c.claim_upload(&file.id, later, second).await.unwrap(),
         UploadClaim::Claimed(_)
     ));
+}
+
+async fn cancelling_takes_only_a_pending_upload_and_its_reservation(c: Arc<dyn Catalog>) {
+    c.ensure_tenant(&tenant(), 0, Utc::now()).await.unwrap();
+    let pending = c
+        .reserve_resumable_upload(&upload("", "big.bin", 40, None), "")
+        .await
+        .unwrap();
+    stored(c.as_ref(), "", "done.bin", 2, &hash(3)).await;
+    let t = c.tenant(&tenant()).await.unwrap().unwrap();
+    assert_eq!((t.used_bytes, t.pending_bytes), (2, 40));
+
+    let cancelled = c.cancel_pending_upload(&pending.id).await.unwrap().unwrap();
+    assert_eq!(cancelled.id, pending.id);
+    assert!(c.resumable_upload(&pending.id).await.unwrap().is_none());
+    assert!(c
+        .cancel_pending_upload(&pending.id)
+        .await
+        .unwrap()
+        .is_none());
+    // A completed upload is the drive's to delete, whatever id it is asked by.
+    let root = FolderPath::sanitise_or_root(None).unwrap();
+    let done_name = FileName::sanitise("done.bin").unwrap();
+    let done = c.file(&tenant(), &root, &done_name).await.unwrap().unwrap();
+    assert!(c.cancel_pending_upload(&done.id).await.unwrap().is_none());
+    assert!(c
+        .file(&tenant(), &root, &done_name)
+        .await
+        .unwrap()
+        .is_some());
+    let t = c.tenant(&tenant()).await.unwrap().unwrap();
+    assert_eq!((t.used_bytes, t.pending_bytes), (2, 0));
 }
 
 async fn probes_are_claimed_once_and_given_up_after_repeated_crashes(c: Arc<dyn Catalog>) {

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_core::Stream;
 
-use crate::ContentHash;
+use crate::{ContentHash, FileId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BlobError {
@@ -19,6 +19,9 @@ pub enum BlobError {
     NotFound,
     #[error("blob store I/O failed: {0}")]
     Io(#[from] io::Error),
+    /// A resumable upload holds fewer bytes than the catalog counted: they cannot come back.
+    #[error("resumable upload lost bytes: {0}")]
+    PartialLost(String),
 }
 
 pub type BlobResult<T> = Result<T, BlobError>;
@@ -73,22 +76,6 @@ pub trait StagedBlob: Send {
     async fn commit(self: Box<Self>, hash: &ContentHash) -> BlobResult<()>;
 }
 
-/// Refuses resumable upload ids that are not plain names, since stores build paths and keys from them.
-pub fn check_partial_id(upload: &str) -> BlobResult<()> {
-    let plain = !upload.is_empty()
-        && upload
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if plain {
-        Ok(())
-    } else {
-        Err(BlobError::Io(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "resumable upload ids are plain names",
-        )))
-    }
-}
-
 /// Bytes appended to a resumable upload by one request. Dropping it without
 /// [`PartialWriter::close`] may leave some of them stored, but none counted.
 #[async_trait]
@@ -118,15 +105,18 @@ pub trait BlobStore: Send + Sync + 'static {
     // a request that died, are written over by the next one.
 
     /// Appends to resumable upload `upload` after its first `offset` bytes.
-    async fn append_partial(&self, upload: &str, offset: u64)
-        -> BlobResult<Box<dyn PartialWriter>>;
+    async fn append_partial(
+        &self,
+        upload: &FileId,
+        offset: u64,
+    ) -> BlobResult<Box<dyn PartialWriter>>;
     /// The first `len` bytes of a resumable upload as a staged blob (`finish` hashes them). The
     /// upload's bytes stay until `discard_partial`, so a completion that fails may be retried.
-    async fn assemble_partial(&self, upload: &str, len: u64) -> BlobResult<Box<dyn StagedBlob>>;
+    async fn assemble_partial(&self, upload: &FileId, len: u64) -> BlobResult<Box<dyn StagedBlob>>;
     /// Removes a resumable upload's bytes; removing none succeeds.
-    async fn discard_partial(&self, upload: &str) -> BlobResult<()>;
+    async fn discard_partial(&self, upload: &FileId) -> BlobResult<()>;
     /// The resumable uploads that hold bytes, so the sweep can drop those the catalog forgot.
-    async fn partial_uploads(&self) -> BlobResult<Vec<String>>;
+    async fn partial_uploads(&self) -> BlobResult<Vec<FileId>>;
 
     // Direct uploads: a store clients can write to themselves (S3) presigns a PUT of one file's
     // bytes to a key of its own; the server adopts them once they arrived. A store that cannot

@@ -118,6 +118,9 @@ pub trait Catalog: Send + Sync + 'static {
         expires_at: DateTime<Utc>,
         claimed_until: DateTime<Utc>,
     ) -> CatalogResult<bool>;
+    /// Deletes upload `id` while it is still pending, releasing its reservation; returns it, or
+    /// `None` when it was already complete or gone.
+    async fn cancel_pending_upload(&self, id: &FileId) -> CatalogResult<Option<FileRecord>>;
     /// Points the file at its blob and flips it to `uploaded`; the blob must hold a lease.
     async fn complete_upload(
         &self,

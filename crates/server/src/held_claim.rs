@@ -2,14 +2,14 @@
 //! a tus PATCH). hyper drops a handler whose client went away mid-body, so the claim is released
 //! when it is dropped too: otherwise the client's retry would be refused until the claim lapsed.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use mediadrive_core::FileId;
-use tokio::task::JoinHandle;
+use mediadrive_core::{catalog::CatalogResult, FileId};
+use tokio::{
+    sync::{Mutex, MutexGuard},
+    task::JoinHandle,
+};
 
 use crate::state::AppState;
 
@@ -40,10 +40,8 @@ impl HeldClaim {
         self.renewer = Some(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                let held = *until.lock().expect("claim lock");
-                let next = Utc::now() + hold;
-                match state.catalog.renew_upload_claim(&id, held, next).await {
-                    Ok(true) => *until.lock().expect("claim lock") = next,
+                match renew(&state, &id, &mut *until.lock().await, hold).await {
+                    Ok(true) => {}
                     // Taken over or gone: whatever this request would still record is refused
                     // by the catalog's own checks.
                     Ok(false) => return,
@@ -56,9 +54,16 @@ impl HeldClaim {
         self
     }
 
-    /// Until when the claim is held now.
-    pub fn until(&self) -> DateTime<Utc> {
-        *self.until.lock().expect("claim lock")
+    /// Until when the claim is held. The catalog checks a claim by this time, so it stays put
+    /// (renewals wait) while the guard is held: a step that names it is not refused for a renewal
+    /// that committed a moment before.
+    pub async fn term(&self) -> MutexGuard<'_, DateTime<Utc>> {
+        self.until.lock().await
+    }
+
+    /// Renews the claim for `hold` from now; false when it is no longer this request's.
+    pub async fn confirm(&self, hold: Duration) -> CatalogResult<bool> {
+        renew(&self.state, &self.file, &mut *self.until.lock().await, hold).await
     }
 
     /// The file was recorded: an uploaded file has no claim left to free.
@@ -100,6 +105,20 @@ impl Drop for HeldClaim {
     }
 }
 
+async fn renew(
+    state: &AppState,
+    file: &FileId,
+    until: &mut DateTime<Utc>,
+    hold: Duration,
+) -> CatalogResult<bool> {
+    let next = Utc::now() + hold;
+    let renewed = state.catalog.renew_upload_claim(file, *until, next).await?;
+    if renewed {
+        *until = next;
+    }
+    Ok(renewed)
+}
+
 async fn release(
     state: AppState,
     file: FileId,
@@ -111,7 +130,7 @@ async fn release(
         // A renewal in flight may still move the claim; release the one it leaves.
         let _ = renewer.await;
     }
-    let held = *until.lock().expect("claim lock");
+    let held = *until.lock().await;
     if let Err(e) = state.catalog.release_upload_claim(&file, held).await {
         tracing::warn!(file = %file, error = %e, "could not release an upload claim");
     }

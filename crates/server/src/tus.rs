@@ -53,6 +53,8 @@ const TUS_VERSION_HEADER: HeaderName = HeaderName::from_static("tus-version");
 const TUS_EXTENSION: HeaderName = HeaderName::from_static("tus-extension");
 const TUS_MAX_SIZE: HeaderName = HeaderName::from_static("tus-max-size");
 const TUS_CHECKSUM_ALGORITHM: HeaderName = HeaderName::from_static("tus-checksum-algorithm");
+const UPLOAD_CONCAT: HeaderName = HeaderName::from_static("upload-concat");
+const METHOD_OVERRIDE: HeaderName = HeaderName::from_static("x-http-method-override");
 
 /// The headers a browser client must be allowed to send and to read, for CORS.
 pub const REQUEST_HEADERS: [HeaderName; 5] = [
@@ -62,7 +64,7 @@ pub const REQUEST_HEADERS: [HeaderName; 5] = [
     UPLOAD_METADATA,
     UPLOAD_CHECKSUM,
 ];
-pub const RESPONSE_HEADERS: [HeaderName; 9] = [
+pub const RESPONSE_HEADERS: [HeaderName; 10] = [
     header::LOCATION,
     TUS_RESUMABLE,
     UPLOAD_OFFSET,
@@ -72,6 +74,7 @@ pub const RESPONSE_HEADERS: [HeaderName; 9] = [
     TUS_VERSION_HEADER,
     TUS_EXTENSION,
     TUS_MAX_SIZE,
+    TUS_CHECKSUM_ALGORITHM,
 ];
 
 /// An answer of the tus surface: the drive's error shape, and `Tus-Resumable` like every answer.
@@ -132,6 +135,15 @@ fn answer(status: StatusCode, headers: Vec<(HeaderName, String)>) -> Response {
         }
     }
     response
+}
+
+/// Whether the body is sent as `application/offset+octet-stream` (any case, parameters aside).
+fn offset_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(OFFSET_STREAM))
 }
 
 fn http_date(at: DateTime<Utc>) -> String {
@@ -348,6 +360,12 @@ pub async fn create(
         )
         .into());
     }
+    if headers.contains_key(&UPLOAD_CONCAT) {
+        return Err(ApiError::bad_request(
+            "Upload-Concat is not supported: the concatenation extension is not offered",
+        )
+        .into());
+    }
     let length = number_header(&headers, &UPLOAD_LENGTH)
         .ok()
         .flatten()
@@ -371,6 +389,7 @@ pub async fn create(
     let metadata = parse_metadata(&raw_metadata)
         .map_err(|why| ApiError::bad_request(format!("Upload-Metadata is malformed: {why}")))?;
     let (folder, name, content_type) = destination(&metadata)?;
+    let checksum = Checksum::parse(&headers)?;
     let now = Utc::now();
     let file = state
         .catalog
@@ -390,10 +409,7 @@ pub async fn create(
         .await?;
     let location = state.url(&format!("/tus/{}", file.id));
     let mut extra = vec![(header::LOCATION, location)];
-    let with_bytes = headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes() == OFFSET_STREAM.as_bytes());
-    if with_bytes {
+    if offset_stream(&headers) {
         // The upload exists now whatever becomes of its first bytes: the client is told where it
         // is and how much of it arrived, and may go on from there.
         let upload = ResumableUpload {
@@ -401,15 +417,23 @@ pub async fn create(
             offset: 0,
             metadata: raw_metadata,
         };
-        let outcome = append_claimed(&state, &upload, 0, None, body).await;
+        let outcome = append_claimed(&state, &upload, 0, checksum, body).await;
         let (offset, expires) = match outcome {
-            Ok(appended) => (appended.offset, appended.expires),
+            Ok(appended) => {
+                if let Some(blob) = appended.blob {
+                    extra.push((header::ETAG, format!("\"{blob}\"")));
+                }
+                (appended.offset, appended.expires)
+            }
             Err(TusError(e)) => {
-                tracing::info!(upload = %upload.file.id, status = %e.status, error = %e.message,
-                    "the bytes sent with a creation were not all taken");
-                let current = state.catalog.resumable_upload(&upload.file.id).await?;
-                let offset = current.as_ref().map_or(0, |u| u.offset);
-                (offset, current.and_then(|u| u.file.upload_expires_at))
+                if e.status.is_server_error() {
+                    tracing::warn!(upload = %upload.file.id, status = %e.status, error = %e.message,
+                        "the bytes sent with a creation could not be stored");
+                } else {
+                    tracing::info!(upload = %upload.file.id, status = %e.status, error = %e.message,
+                        "the bytes sent with a creation were not all taken");
+                }
+                resumed_at(&state, &upload.file.id).await?
             }
         };
         extra.push((UPLOAD_OFFSET, offset.to_string()));
@@ -420,6 +444,13 @@ pub async fn create(
         extra.push((UPLOAD_EXPIRES, http_date(at)));
     }
     Ok(answer(StatusCode::CREATED, extra))
+}
+
+/// Where a client goes on from after a creation whose bytes were not all taken.
+async fn resumed_at(state: &AppState, id: &FileId) -> TusResult<(u64, Option<DateTime<Utc>>)> {
+    let current = state.catalog.resumable_upload(id).await?;
+    let offset = current.as_ref().map_or(0, |u| u.offset);
+    Ok((offset, current.and_then(|u| u.file.upload_expires_at)))
 }
 
 /// The caller's own upload `id`.
@@ -513,10 +544,7 @@ pub async fn append(
     check_version(&headers)?;
     let principal = principal?;
     principal.authorize(Action::Upload)?;
-    if headers
-        .get(header::CONTENT_TYPE)
-        .is_none_or(|v| v.as_bytes() != OFFSET_STREAM.as_bytes())
-    {
+    if !offset_stream(&headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/offset+octet-stream",
@@ -536,10 +564,12 @@ pub async fn append(
         return Err(offset_mismatch(at, upload.offset));
     }
     if upload.file.status == FileStatus::Uploaded {
-        return Ok(answer(
-            StatusCode::NO_CONTENT,
-            vec![(UPLOAD_OFFSET, upload.offset.to_string())],
-        ));
+        // A client whose last answer was lost asks again: it is told what the upload became.
+        let mut extra = vec![(UPLOAD_OFFSET, upload.offset.to_string())];
+        if let Some(blob) = &upload.file.blob {
+            extra.push((header::ETAG, format!("\"{blob}\"")));
+        }
+        return Ok(answer(StatusCode::NO_CONTENT, extra));
     }
     let appended = append_claimed(&state, &upload, at, checksum, body).await?;
     let mut extra = vec![(UPLOAD_OFFSET, appended.offset.to_string())];
@@ -575,14 +605,7 @@ async fn take_hold(state: &AppState, file: &FileRecord) -> TusResult<HeldClaim> 
         UploadClaim::Claimed(_) => {
             Ok(HeldClaim::new(state, &file.id, until).renewed(RENEW_EVERY, HOLD))
         }
-        UploadClaim::InProgress => {
-            let mut e = ApiError::new(
-                StatusCode::LOCKED,
-                "Another request is appending to this upload; retry when it has ended",
-            );
-            e.retry_after = Some(1);
-            Err(e.into())
-        }
+        UploadClaim::InProgress => Err(another_request()),
         UploadClaim::AlreadyUploaded => Err(ApiError::conflict("Upload already completed").into()),
         UploadClaim::Missing => Err(upload_not_found()),
     }
@@ -620,17 +643,18 @@ async fn append_held(
     hold: &HeldClaim,
 ) -> TusResult<Appended> {
     let room = file.size - at;
-    let mut piece = match state.blobs.append_partial(file.id.as_str(), at).await {
+    let mut piece = match state.blobs.append_partial(&file.id, at).await {
         Ok(piece) => piece,
         Err(e) => return Err(lost_or(state, file, e).await),
     };
     let mut body = BodyReader::new(state, body);
-    let mut written = 0u64;
     let streamed: TusResult<()> = loop {
         match body.next().await {
             Ok(Some(chunk)) => {
                 if body.received() > room {
-                    // Nothing of a body that does not fit is kept.
+                    // Nothing of a body that does not fit is counted; the piece is closed before
+                    // the hold is released, so no write of it lands under the next request's.
+                    let _ = piece.close().await;
                     return Err(ApiError::new(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "The bytes go past Upload-Length",
@@ -640,11 +664,9 @@ async fn append_held(
                 if let Some(c) = &mut checksum {
                     c.update(&chunk);
                 }
-                let len = chunk.len() as u64;
                 if let Err(e) = piece.write(chunk).await {
                     break Err(e.into());
                 }
-                written += len;
             }
             Ok(None) => break Ok(()),
             Err(e) => break Err(e.into()),
@@ -652,16 +674,15 @@ async fn append_held(
     };
     if let Err(e) = streamed {
         // What arrived before the connection broke is kept, so the client need not send it
-        // again; a piece its checksum was to vouch for is not.
-        if checksum.is_none() && written > 0 {
-            match piece.close().await {
-                Ok(kept) if at + kept < file.size => {
-                    advance(state, file, at, at + kept, hold).await?;
-                }
-                Ok(_) => {}
-                Err(close) => {
-                    tracing::warn!(upload = %file.id, error = %close, "could not keep the bytes of a broken request");
-                }
+        // again; a piece its checksum was to vouch for is not. Either way the piece is closed
+        // before the hold is released.
+        match piece.close().await {
+            Ok(kept) if checksum.is_none() && kept > 0 && at + kept < file.size => {
+                advance(state, file, at, at + kept, hold).await?;
+            }
+            Ok(_) => {}
+            Err(close) => {
+                tracing::warn!(upload = %file.id, error = %close, "could not keep the bytes of a broken request");
             }
         }
         return Err(e);
@@ -678,6 +699,10 @@ async fn append_held(
             expires: Some(expires),
             blob: None,
         });
+    }
+    // Another request may hold the upload now if this one could not renew its hold for long.
+    if !hold.confirm(HOLD).await? {
+        return Err(another_request());
     }
     let done = finish(state, file).await?;
     Ok(Appended {
@@ -696,28 +721,39 @@ async fn advance(
     hold: &HeldClaim,
 ) -> TusResult<DateTime<Utc>> {
     let expires = Utc::now() + state.config.tus.expiry();
+    let term = hold.term().await;
     let counted = state
         .catalog
-        .advance_resumable_upload(&file.id, from, to, expires, hold.until())
+        .advance_resumable_upload(&file.id, from, to, expires, *term)
         .await?;
+    drop(term);
     if counted {
         return Ok(expires);
     }
     Err(match state.catalog.resumable_upload(&file.id).await? {
+        // The offset is as this request left it, so its hold lapsed and another request has it.
+        Some(now) if now.file.status == FileStatus::Pending && now.offset == from => {
+            another_request()
+        }
         Some(now) if now.file.status == FileStatus::Pending => offset_mismatch(from, now.offset),
         _ => upload_not_found(),
     })
+}
+
+fn another_request() -> TusError {
+    let mut e = ApiError::new(
+        StatusCode::LOCKED,
+        "Another request is appending to this upload; retry when it has ended",
+    );
+    e.retry_after = Some(1);
+    e.into()
 }
 
 /// Hashes the whole upload and makes the file `uploaded`, as a presigned PUT's last byte does.
 /// Until that is recorded the offset stays where it was, so a client whose last request failed
 /// sends its last piece again.
 async fn finish(state: &AppState, file: &FileRecord) -> TusResult<FileRecord> {
-    let assembled = match state
-        .blobs
-        .assemble_partial(file.id.as_str(), file.size)
-        .await
-    {
+    let assembled = match state.blobs.assemble_partial(&file.id, file.size).await {
         Ok(mut staged) => staged.finish().await.map(|done| (staged, done)),
         Err(e) => Err(e),
     };
@@ -742,15 +778,11 @@ async fn finish(state: &AppState, file: &FileRecord) -> TusResult<FileRecord> {
 /// restore without `partial/`, a disk replaced) cannot come back: the upload is removed, so its
 /// name and reservation are free, and the client is told to start again.
 async fn lost_or(state: &AppState, file: &FileRecord, e: BlobError) -> TusError {
-    let lost = match &e {
-        BlobError::NotFound => true,
-        BlobError::Io(io) => io.kind() == std::io::ErrorKind::UnexpectedEof,
-    };
-    if !lost {
+    if !matches!(e, BlobError::PartialLost(_)) {
         return e.into();
     }
     tracing::error!(upload = %file.id, error = %e, "a resumable upload lost bytes it had counted; it is removed");
-    if let Err(removing) = remove(state, file).await {
+    if let Err(removing) = remove(state, &file.id).await {
         return removing;
     }
     ApiError::new(
@@ -760,28 +792,19 @@ async fn lost_or(state: &AppState, file: &FileRecord, e: BlobError) -> TusError 
     .into()
 }
 
-/// Deletes a pending upload's file (announced) and its bytes; false when it was not there.
-async fn remove(state: &AppState, file: &FileRecord) -> TusResult<bool> {
-    let deleted = state
-        .catalog
-        .delete_files(
-            &file.tenant,
-            &[(file.folder.clone(), file.name.clone())],
-            &|f| crate::webhooks::file_event(state, "file.deleted", f),
-        )
-        .await?;
-    state.webhook_wakeup.notify_one();
-    if !deleted.iter().any(|d| d.id == file.id) {
+/// Removes upload `id` and its bytes while it is pending; false when it was not.
+async fn remove(state: &AppState, id: &FileId) -> TusResult<bool> {
+    let Some(cancelled) = state.catalog.cancel_pending_upload(id).await? else {
         return Ok(false);
-    }
-    state.cache.forget_tenant(&file.tenant);
-    discard(state, &file.id).await;
+    };
+    state.cache.forget_tenant(&cancelled.tenant);
+    discard(state, id).await;
     Ok(true)
 }
 
 /// Drops an upload's bytes; the sweep retries what fails here.
 pub async fn discard(state: &AppState, id: &FileId) {
-    if let Err(e) = state.blobs.discard_partial(id.as_str()).await {
+    if let Err(e) = state.blobs.discard_partial(id).await {
         tracing::warn!(upload = %id, error = %e, "could not remove a resumable upload's bytes; the sweep retries");
     }
 }
@@ -812,34 +835,73 @@ pub async fn terminate(
         )
         .into());
     }
-    if !remove(&state, &upload.file).await? {
-        return Err(upload_not_found());
+    if !remove(&state, &upload.file.id).await? {
+        // It was completed meanwhile.
+        return Err(ApiError::conflict(
+            "Upload already completed: delete the file through the drive",
+        )
+        .into());
     }
     Ok(answer(StatusCode::NO_CONTENT, Vec::new()))
 }
 
+/// A `PATCH`, `HEAD` or `DELETE` sent as a `POST` with `X-HTTP-Method-Override`, as clients
+/// behind proxies that pass only GET and POST do; tus requires the server to honour it.
+pub async fn method_override(
+    state: State<AppState>,
+    principal: Result<Principal, ApiError>,
+    id: Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> TusResult<Response> {
+    let method = headers
+        .get(&METHOD_OVERRIDE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    match method.as_str() {
+        "PATCH" => append(state, principal, id, headers, body).await,
+        "HEAD" => offset(state, principal, id, headers).await,
+        "DELETE" => terminate(state, principal, id, headers).await,
+        _ => Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "POST to an upload needs X-HTTP-Method-Override: PATCH, HEAD or DELETE",
+        )
+        .into()),
+    }
+}
+
 /// Drops the bytes of resumable uploads the catalog no longer holds pending: expired, terminated,
-/// completed, or deleted through the drive.
-pub async fn sweep_partials(state: &AppState) -> Result<usize, BlobError> {
+/// completed, or deleted through the drive. One that cannot be dropped now is left for the next
+/// sweep, without holding up the others.
+pub async fn sweep_partials(state: &AppState) -> Result<(), BlobError> {
     let mut removed = 0;
     for upload in state.blobs.partial_uploads().await? {
-        let pending = match FileId::parse(&upload) {
-            Ok(id) => match state.catalog.file_by_id(&id).await {
-                Ok(file) => file.is_some_and(|f| f.status == FileStatus::Pending),
-                Err(CatalogError::NotFound) => false,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not check a resumable upload");
-                    continue;
-                }
-            },
-            Err(_) => false,
+        let pending = match state.catalog.file_by_id(&upload).await {
+            Ok(file) => file.is_some_and(|f| f.status == FileStatus::Pending),
+            Err(CatalogError::NotFound) => false,
+            Err(e) => {
+                tracing::warn!(upload = %upload, error = %e, "could not check a resumable upload");
+                continue;
+            }
         };
-        if !pending {
-            state.blobs.discard_partial(&upload).await?;
-            removed += 1;
+        if pending {
+            continue;
+        }
+        match state.blobs.discard_partial(&upload).await {
+            Ok(()) => removed += 1,
+            Err(e) => {
+                tracing::warn!(upload = %upload, error = %e, "could not remove a resumable upload's bytes")
+            }
         }
     }
-    Ok(removed)
+    if removed > 0 {
+        tracing::info!(
+            removed,
+            "dropped the bytes of finished or abandoned resumable uploads"
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

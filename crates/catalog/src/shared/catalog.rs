@@ -132,6 +132,10 @@ impl Catalog for Backend {
         uploads::resumable(&self.pool, id).await
     }
 
+    async fn cancel_pending_upload(&self, id: &FileId) -> CatalogResult<Option<FileRecord>> {
+        uploads::cancel_pending(&self.pool, id).await
+    }
+
     async fn advance_resumable_upload(
         &self,
         id: &FileId,

@@ -169,6 +169,36 @@ pub async fn advance_resumable(
     Ok(true)
 }
 
+pub async fn cancel_pending(pool: &Pool, id: &FileId) -> CatalogResult<Option<FileRecord>> {
+    let Some(file) = by_id(pool, id).await? else {
+        return Ok(None);
+    };
+    let mut tx = write_tx(pool).await?;
+    lock_tenant(&mut tx, &file.tenant).await?;
+    let row: Option<FileRow> = sqlx::query_as(&prep(&format!(
+        "DELETE FROM files WHERE id = ?1 AND status = 'pending' RETURNING {FILE_COLUMNS}"
+    )))
+    .bind(id.as_str())
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let cancelled: FileRecord = row.try_into()?;
+    if !cancelled.temporary {
+        usage::adjust(
+            &mut tx,
+            &cancelled.tenant,
+            FileStatus::Pending,
+            -(cancelled.size as i64),
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(backend)?;
+    Ok(Some(cancelled))
+}
+
 pub async fn by_id(pool: &Pool, id: &FileId) -> CatalogResult<Option<FileRecord>> {
     let row: Option<FileRow> = sqlx::query_as(&prep(&format!(
         "SELECT {FILE_COLUMNS} FROM files WHERE id = ?1"

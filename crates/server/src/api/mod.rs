@@ -206,6 +206,7 @@ pub fn router(state: AppState) -> Router {
     router
         // tus clients are given the endpoint with or without its trailing slash.
         .route("/tus", axum::routing::post(tus::create))
+        .route("/tus/{id}", axum::routing::post(tus::method_override))
         .route("/{client_id}/files/{*path}", get(serve::serve_file))
         .route("/tmp/assets/{client_id}/{name}", get(serve::serve_cached))
         // Seed 003 shows the check as a PUT; the official client sends a GET.
