@@ -194,6 +194,25 @@ async fn an_upload_resumes_across_a_restart_and_lands_in_the_drive() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(header(resp.headers(), "etag"), etag);
+    // A finished upload is a drive file: termination leaves it be.
+    let resp = server
+        .http
+        .delete(&url)
+        .header("x-api-key", &key)
+        .header("tus-resumable", "1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CONFLICT);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "Upload already completed: delete the file through the drive"
+    );
+    let served = server
+        .get(&server.url("/acme/files/renders/final/take_one.mp4"))
+        .await;
+    assert_eq!(served.status(), StatusCode::OK);
     assert_eq!(server.partial_files().await, 0, "the pieces are gone");
 }
 

@@ -829,20 +829,12 @@ pub async fn terminate(
     let principal = principal?;
     principal.authorize(Action::Upload)?;
     let upload = upload_of(&state, &principal, &id).await?;
-    if upload.file.status == FileStatus::Uploaded {
-        return Err(ApiError::conflict(
-            "Upload already completed: delete the file through the drive",
-        )
-        .into());
+    if remove(&state, &upload.file.id).await? {
+        return Ok(answer(StatusCode::NO_CONTENT, Vec::new()));
     }
-    if !remove(&state, &upload.file.id).await? {
-        // It was completed meanwhile.
-        return Err(ApiError::conflict(
-            "Upload already completed: delete the file through the drive",
-        )
-        .into());
-    }
-    Ok(answer(StatusCode::NO_CONTENT, Vec::new()))
+    // No longer pending: completed (it is a drive file now), or removed by another request.
+    upload_of(&state, &principal, &id).await?;
+    Err(ApiError::conflict("Upload already completed: delete the file through the drive").into())
 }
 
 /// A `PATCH`, `HEAD` or `DELETE` sent as a `POST` with `X-HTTP-Method-Override`, as clients

@@ -109,25 +109,36 @@ async fn reserve_in(tx: &mut Conn, up: &NewUpload) -> CatalogResult<FileRecord> 
     row.try_into()
 }
 
+#[derive(sqlx::FromRow)]
+struct ResumableRow {
+    #[sqlx(flatten)]
+    file: FileRow,
+    upload_offset: i64,
+    metadata: String,
+}
+
 pub async fn resumable(pool: &Pool, id: &FileId) -> CatalogResult<Option<ResumableUpload>> {
-    let Some(file) = by_id(pool, id).await? else {
-        return Ok(None);
-    };
-    let row: Option<(i64, String)> = sqlx::query_as(&prep(
-        "SELECT upload_offset, metadata FROM resumable_uploads WHERE file_id = ?1",
-    ))
+    // One statement, so the offset is the one of the file's status read with it.
+    let row: Option<ResumableRow> = sqlx::query_as(&prep(&format!(
+        "SELECT {FILE_COLUMNS}, r.upload_offset, r.metadata
+         FROM files JOIN resumable_uploads r ON r.file_id = files.id WHERE files.id = ?1"
+    )))
     .bind(id.as_str())
     .fetch_optional(pool)
     .await
     .map_err(backend)?;
-    Ok(row.map(|(offset, metadata)| ResumableUpload {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let file: FileRecord = row.file.try_into()?;
+    Ok(Some(ResumableUpload {
         offset: if file.status == FileStatus::Uploaded {
             file.size
         } else {
-            offset as u64
+            row.upload_offset as u64
         },
         file,
-        metadata,
+        metadata: row.metadata,
     }))
 }
 
