@@ -15,7 +15,7 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use mediadrive_core::{
-    blobs::{BlobResult, ByteStream, LocalBlob, PartialWriter, StagedBlob},
+    blobs::{BlobResult, ByteStream, HeldBlob, LocalBlob, PartialWriter, StagedBlob},
     BlobError, BlobStore, ContentHash, FileId,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -199,7 +199,10 @@ impl StagedBlob for FsStagedBlob {
     async fn write(&mut self, chunk: Bytes) -> BlobResult<()> {
         self.file.write(chunk).await
     }
+}
 
+#[async_trait]
+impl HeldBlob for FsStagedBlob {
     async fn finish(&mut self) -> BlobResult<(ContentHash, u64)> {
         let (hash, len) = self.file.finish().await?;
         self.finished = true;
@@ -293,13 +296,7 @@ struct FsAssembledBlob {
 }
 
 #[async_trait]
-impl StagedBlob for FsAssembledBlob {
-    async fn write(&mut self, _chunk: Bytes) -> BlobResult<()> {
-        Err(BlobError::Io(io::Error::other(
-            "an assembled upload takes no more bytes",
-        )))
-    }
-
+impl HeldBlob for FsAssembledBlob {
     async fn finish(&mut self) -> BlobResult<(ContentHash, u64)> {
         let (path, len) = (self.path.clone(), self.len);
         let hash = tokio::task::spawn_blocking(move || -> BlobResult<ContentHash> {
@@ -480,7 +477,7 @@ impl BlobStore for FsBlobStore {
         Ok(Box::new(FsPartialWriter(QueuedFile::start(file, None))))
     }
 
-    async fn assemble_partial(&self, upload: &FileId, len: u64) -> BlobResult<Box<dyn StagedBlob>> {
+    async fn assemble_partial(&self, upload: &FileId, len: u64) -> BlobResult<Box<dyn HeldBlob>> {
         Ok(Box::new(FsAssembledBlob {
             path: self.partial_path(upload),
             blobs: self.blobs.clone(),

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use mediadrive_core::{
-    blobs::{BlobResult, ByteStream, LocalBlob, PartialWriter, StagedBlob},
+    blobs::{BlobResult, ByteStream, HeldBlob, LocalBlob, PartialWriter, StagedBlob},
     BlobError, BlobStore, ContentHash, FileId,
 };
 use opendal::{layers::RetryLayer, services::S3, ErrorKind, Operator};
@@ -127,8 +127,6 @@ struct S3StagedBlob {
     writer: Option<opendal::Writer>,
     hasher: blake3::Hasher,
     len: u64,
-    /// Pieces of a resumable upload (key, bytes of it to take) written into `writer` first.
-    pieces: Vec<(String, u64)>,
     done: Option<ContentHash>,
     /// Whether the key must still be removed if the blob is dropped uncommitted.
     owned: bool,
@@ -142,7 +140,6 @@ impl S3StagedBlob {
             writer,
             hasher: blake3::Hasher::new(),
             len: 0,
-            pieces: Vec::new(),
             done: None,
             owned: true,
         }
@@ -197,27 +194,13 @@ impl StagedBlob for S3StagedBlob {
         self.len += chunk.len() as u64;
         writer.write(chunk).await.map_err(io_error)
     }
+}
 
+#[async_trait]
+impl HeldBlob for S3StagedBlob {
     async fn finish(&mut self) -> BlobResult<(ContentHash, u64)> {
         match self.writer.take() {
             Some(mut writer) => {
-                for (key, take) in std::mem::take(&mut self.pieces) {
-                    let mut stream = self
-                        .op
-                        .reader_with(&key)
-                        .chunk(READ_CHUNK)
-                        .await
-                        .map_err(io_error)?
-                        .into_bytes_stream(..take)
-                        .await
-                        .map_err(io_error)?;
-                    while let Some(chunk) = stream.next().await {
-                        let chunk = chunk.map_err(BlobError::Io)?;
-                        self.hasher.update(&chunk);
-                        self.len += chunk.len() as u64;
-                        writer.write(chunk).await.map_err(io_error)?;
-                    }
-                }
                 writer.close().await.map_err(io_error)?;
             }
             None => {
@@ -258,6 +241,39 @@ impl StagedBlob for S3StagedBlob {
         self.op.delete(&self.key).await.map_err(io_error)?;
         self.owned = false;
         Ok(())
+    }
+}
+
+/// A resumable upload's pieces, copied in order into a staged blob of their own when finished.
+struct S3AssembledBlob {
+    staged: S3StagedBlob,
+    /// Each piece's key and how many of its bytes to take.
+    pieces: Vec<(String, u64)>,
+}
+
+#[async_trait]
+impl HeldBlob for S3AssembledBlob {
+    async fn finish(&mut self) -> BlobResult<(ContentHash, u64)> {
+        for (key, take) in std::mem::take(&mut self.pieces) {
+            let mut stream = self
+                .staged
+                .op
+                .reader_with(&key)
+                .chunk(READ_CHUNK)
+                .await
+                .map_err(io_error)?
+                .into_bytes_stream(..take)
+                .await
+                .map_err(io_error)?;
+            while let Some(chunk) = stream.next().await {
+                self.staged.write(chunk.map_err(BlobError::Io)?).await?;
+            }
+        }
+        self.staged.finish().await
+    }
+
+    async fn commit(self: Box<Self>, hash: &ContentHash) -> BlobResult<()> {
+        Box::new(self.staged).commit(hash).await
     }
 }
 
@@ -362,7 +378,7 @@ impl BlobStore for S3BlobStore {
         }))
     }
 
-    async fn assemble_partial(&self, upload: &FileId, len: u64) -> BlobResult<Box<dyn StagedBlob>> {
+    async fn assemble_partial(&self, upload: &FileId, len: u64) -> BlobResult<Box<dyn HeldBlob>> {
         let prefix = partial_prefix(upload);
         let mut pieces: Vec<(u64, u64)> = self
             .op
@@ -397,9 +413,10 @@ impl BlobStore for S3BlobStore {
         }
         let key = format!("staging/{}", uuid::Uuid::new_v4().simple());
         let writer = self.op.writer(&key).await.map_err(io_error)?;
-        let mut staged = S3StagedBlob::new(self.op.clone(), key, Some(writer));
-        staged.pieces = chain;
-        Ok(Box::new(staged))
+        Ok(Box::new(S3AssembledBlob {
+            staged: S3StagedBlob::new(self.op.clone(), key, Some(writer)),
+            pieces: chain,
+        }))
     }
 
     async fn discard_partial(&self, upload: &FileId) -> BlobResult<()> {
@@ -466,7 +483,7 @@ impl BlobStore for S3BlobStore {
         }
     }
 
-    async fn adopt_upload(&self, file: &str) -> BlobResult<Box<dyn StagedBlob>> {
+    async fn adopt_upload(&self, file: &str) -> BlobResult<Box<dyn HeldBlob>> {
         // The client may PUT to its URL again while we hash; hashing a private copy guarantees
         // that the bytes placed under a hash are the bytes that were hashed.
         let key = format!("staging/{}", uuid::Uuid::new_v4().simple());

@@ -66,14 +66,21 @@ impl Drop for LocalBlob {
     }
 }
 
-/// Bytes being received; hashed as they arrive. Dropping it without [`StagedBlob::commit`] discards them.
+/// Bytes held apart until they are hashed and placed at their content address: bytes being
+/// received ([`StagedBlob`]), or bytes already whole elsewhere in the store (an assembled resumable
+/// upload, an adopted direct upload). Dropping it without [`HeldBlob::commit`] discards them.
 #[async_trait]
-pub trait StagedBlob: Send {
-    async fn write(&mut self, chunk: Bytes) -> BlobResult<()>;
+pub trait HeldBlob: Send {
     /// Flushes to stable storage and returns the content hash and length.
     async fn finish(&mut self) -> BlobResult<(ContentHash, u64)>;
     /// Moves finished bytes to their content address (dropping them when the blob is already there).
     async fn commit(self: Box<Self>, hash: &ContentHash) -> BlobResult<()>;
+}
+
+/// Bytes being received; hashed as they arrive.
+#[async_trait]
+pub trait StagedBlob: HeldBlob {
+    async fn write(&mut self, chunk: Bytes) -> BlobResult<()>;
 }
 
 /// Bytes appended to a resumable upload by one request. Dropping it without
@@ -110,9 +117,9 @@ pub trait BlobStore: Send + Sync + 'static {
         upload: &FileId,
         offset: u64,
     ) -> BlobResult<Box<dyn PartialWriter>>;
-    /// The first `len` bytes of a resumable upload as a staged blob (`finish` hashes them). The
+    /// The first `len` bytes of a resumable upload as a held blob (`finish` hashes them). The
     /// upload's bytes stay until `discard_partial`, so a completion that fails may be retried.
-    async fn assemble_partial(&self, upload: &FileId, len: u64) -> BlobResult<Box<dyn StagedBlob>>;
+    async fn assemble_partial(&self, upload: &FileId, len: u64) -> BlobResult<Box<dyn HeldBlob>>;
     /// Removes a resumable upload's bytes; removing none succeeds.
     async fn discard_partial(&self, upload: &FileId) -> BlobResult<()>;
     /// The resumable uploads that hold bytes, so the sweep can drop those the catalog forgot.
@@ -144,10 +151,10 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn arrived_upload(&self, _file: &str) -> BlobResult<Option<u64>> {
         Ok(None)
     }
-    /// A private copy of the arrived bytes of `file` as a staged blob (`finish` hashes it), so a
+    /// A private copy of the arrived bytes of `file` as a held blob (`finish` hashes it), so a
     /// PUT to the same URL meanwhile cannot change what was hashed. The upload itself stays until
     /// `discard_upload`, so nothing is lost if confirming fails.
-    async fn adopt_upload(&self, _file: &str) -> BlobResult<Box<dyn StagedBlob>> {
+    async fn adopt_upload(&self, _file: &str) -> BlobResult<Box<dyn HeldBlob>> {
         Err(BlobError::NotFound)
     }
     /// Drops the arrived bytes of `file` (wrong size, or the file is gone).

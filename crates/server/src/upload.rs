@@ -13,7 +13,8 @@ use axum::{
 use chrono::Utc;
 use futures_util::StreamExt;
 use mediadrive_core::{
-    blobs::StagedBlob, CatalogError, ContentHash, FileId, FileRecord, UploadClaim,
+    blobs::{HeldBlob, StagedBlob},
+    CatalogError, ContentHash, FileId, FileRecord, UploadClaim,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -252,7 +253,7 @@ pub(crate) async fn lease_blob(state: &AppState, hash: &ContentHash, len: u64) -
 pub(crate) async fn commit(
     state: &AppState,
     record: &FileRecord,
-    staged: Box<dyn StagedBlob>,
+    staged: Box<dyn HeldBlob>,
     hash: &ContentHash,
 ) -> ApiResult<FileRecord> {
     if let Err(e) = staged.commit(hash).await {
