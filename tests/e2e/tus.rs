@@ -294,6 +294,10 @@ async fn creation_with_bytes_termination_and_refusals() {
         overridden("PUT").send().await.unwrap().status(),
         StatusCode::METHOD_NOT_ALLOWED
     );
+    // Answers the router gives itself carry Tus-Resumable too.
+    let put = server.http.put(&url).send().await.unwrap();
+    assert_eq!(put.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(header(put.headers(), "tus-resumable"), "1.0.0");
     assert_eq!(
         overridden("DELETE").send().await.unwrap().status(),
         StatusCode::NO_CONTENT

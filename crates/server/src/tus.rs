@@ -77,7 +77,7 @@ pub const RESPONSE_HEADERS: [HeaderName; 10] = [
     TUS_CHECKSUM_ALGORITHM,
 ];
 
-/// An answer of the tus surface: the drive's error shape, and `Tus-Resumable` like every answer.
+/// An error of the tus surface, in the drive's error shape.
 pub struct TusError(ApiError);
 
 impl From<ApiError> for TusError {
@@ -109,10 +109,10 @@ impl IntoResponse for TusError {
                 .extensions_mut()
                 .insert(hyper::ext::ReasonPhrase::from_static(b"Checksum Mismatch"));
         }
-        let headers = response.headers_mut();
-        headers.insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
         if version_refused {
-            headers.insert(TUS_VERSION_HEADER, HeaderValue::from_static(TUS_VERSION));
+            response
+                .headers_mut()
+                .insert(TUS_VERSION_HEADER, HeaderValue::from_static(TUS_VERSION));
         }
         response
     }
@@ -124,11 +124,10 @@ fn upload_not_found() -> TusError {
     ApiError::not_found("Upload not found").into()
 }
 
-/// An answer without a body, carrying `Tus-Resumable` and `headers`.
+/// An answer without a body, carrying `headers`.
 fn answer(status: StatusCode, headers: Vec<(HeaderName, String)>) -> Response {
     let mut response = status.into_response();
     let map = response.headers_mut();
-    map.insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
     for (name, value) in headers {
         if let Ok(value) = HeaderValue::try_from(value) {
             map.insert(name, value);
@@ -307,23 +306,32 @@ pub async fn discover(State(state): State<AppState>) -> Response {
     )
 }
 
-/// tus clients discover the server with a plain OPTIONS, which the CORS layer would take for a
-/// preflight: it is answered here first. A real preflight names the method it asks about.
-pub async fn discovery_before_cors(
+/// What every answer under `/tus/` shares, whoever gives it (a handler, or a layer such as CORS
+/// or the router's `405`): the `Tus-Resumable` header. tus clients discover the server with a
+/// plain OPTIONS, which the CORS layer would take for a preflight, so it is answered here first;
+/// a real preflight names the method it asks about.
+pub async fn envelope(
     State(state): State<AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let path = request.uri().path();
-    if request.method() == axum::http::Method::OPTIONS
-        && (path == "/tus" || path.starts_with("/tus/"))
+    if path != "/tus" && !path.starts_with("/tus/") {
+        return next.run(request).await;
+    }
+    let discovery = request.method() == axum::http::Method::OPTIONS
         && !request
             .headers()
-            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
-    {
-        return discover(State(state)).await;
-    }
-    next.run(request).await
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let mut response = if discovery {
+        discover(State(state)).await
+    } else {
+        next.run(request).await
+    };
+    response
+        .headers_mut()
+        .insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
+    response
 }
 
 /// Creates an upload: a pending file of `Upload-Length` bytes, placed by `Upload-Metadata`

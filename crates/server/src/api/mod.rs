@@ -222,7 +222,7 @@ pub fn router(state: AppState) -> Router {
         .layer(cors())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            tus::discovery_before_cors,
+            tus::envelope,
         ))
         .layer(axum::middleware::from_fn(crate::telemetry::track_requests))
         .with_state(state)
