@@ -2,6 +2,11 @@
 //! link, paging, signed links and FastAPI's error shape. The official client's own test is
 //! tests/videojungle/test_client.py.
 
+use std::{
+    collections::BTreeSet,
+    time::{Duration, Instant},
+};
+
 use reqwest::{multipart, StatusCode};
 use serde_json::{json, Value};
 
@@ -110,6 +115,26 @@ async fn other_tenants_see_no_project_and_no_asset() {
         (status, mine["uploaded"].clone()),
         (StatusCode::OK, json!(true))
     );
+    let (_, projects) = server
+        .call("GET", &format!("{VJ}/projects"), &acme, None)
+        .await;
+    let projects: Vec<_> = projects
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["id"])
+        .collect();
+    assert_eq!(projects, [&json!(id)]);
+    let (_, assets) = server
+        .call("GET", &format!("{VJ}/projects/{id}/assets"), &acme, None)
+        .await;
+    let assets: Vec<_> = assets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["id"])
+        .collect();
+    assert_eq!(assets, [&json!(asset_id)]);
     assert_eq!(server.client_show("acme")["used_bytes"], 3000);
 }
 
@@ -134,6 +159,26 @@ async fn assets_are_drive_files_and_leave_with_them() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{listing}");
+    let (folder_name, file_name) = (folder, path.rsplit_once('/').unwrap().1);
+    assert_eq!(file_name, "reading.bin");
+    let files: Vec<_> = listing["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["folder"].as_str().unwrap(),
+                f["name"].as_str().unwrap(),
+                f["size"].as_u64().unwrap(),
+                f["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(files, [(folder_name, file_name, 5000, "uploaded")]);
+    let served = server
+        .get(listing["files"][0]["url"].as_str().unwrap())
+        .await;
+    assert_eq!(served.bytes().await.unwrap().to_vec(), bytes(3, 5000));
     assert_eq!(server.client_show("acme")["used_bytes"], 5000);
     // A second upload to the same asset is refused.
     let link = format!("/assets/{}/upload", asset["id"].as_str().unwrap());
@@ -170,10 +215,13 @@ async fn lists_page_with_a_limit_of_at_most_one_hundred() {
     let key = server.key("acme", "editor");
     let p = project(&server, &key, "paged").await;
     let id = p["id"].as_str().unwrap();
-    for i in 0..5u8 {
-        let (status, _) = upload(&server, &key, id, &format!("a{i}.bin"), bytes(i, 100)).await;
-        assert_eq!(status, StatusCode::OK);
+    let mut uploaded = BTreeSet::new();
+    for i in 0..5u64 {
+        let (status, asset) = upload(&server, &key, id, &format!("a{i}.bin"), bytes(i, 100)).await;
+        assert_eq!(status, StatusCode::OK, "{asset}");
+        uploaded.insert(asset["id"].as_str().unwrap().to_string());
     }
+    assert_eq!(uploaded.len(), 5);
     let mut seen = Vec::new();
     let mut next = Some(server.url(&format!("{VJ}/projects/{id}/assets?limit=2")));
     while let Some(url) = next {
@@ -195,15 +243,29 @@ async fn lists_page_with_a_limit_of_at_most_one_hundred() {
         let (status, page) = json_of(resp).await;
         assert_eq!(status, StatusCode::OK);
         assert!(page.as_array().unwrap().len() <= 2);
-        seen.extend(page.as_array().unwrap().iter().map(|a| a["id"].clone()));
+        seen.extend(
+            page.as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["id"].as_str().unwrap().to_string()),
+        );
     }
-    assert_eq!(seen.len(), 5);
-    seen.dedup();
-    assert_eq!(seen.len(), 5);
+    // Every asset once: five ids over the pages, and the five uploaded.
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert_eq!(seen.iter().cloned().collect::<BTreeSet<_>>(), uploaded);
     let (_, default) = server
         .call("GET", &format!("{VJ}/projects/{id}/assets"), &key, None)
         .await;
-    assert_eq!(default.as_array().unwrap().len(), 5);
+    let in_default: BTreeSet<String> = default
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        (default.as_array().unwrap().len(), in_default),
+        (5, uploaded)
+    );
     for (limit, kind) in [
         ("101", "less_than_equal"),
         ("0", "greater_than_equal"),
@@ -340,7 +402,13 @@ async fn the_storage_quota_holds_for_asset_uploads() {
     let (_, listed) = server
         .call("GET", &format!("{VJ}/projects/{id}/assets"), &key, None)
         .await;
-    assert_eq!(listed[0]["uploaded"], false);
+    let listed: Vec<_> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["uploaded"].clone(), a["asset_path"].clone()))
+        .collect();
+    assert_eq!(listed, [(json!(false), Value::Null)]);
 }
 
 #[tokio::test]
@@ -378,12 +446,20 @@ async fn signed_links_expire_and_bind_their_disposition() {
     );
     let (status, _) = json_of(server.get(&url.replace("signature=", "signature=0")).await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let (status, body) = json_of(server.get(url).await).await;
-    assert_eq!(
-        (status, detail(&body)),
-        (StatusCode::FORBIDDEN, "Request has expired")
-    );
+    // The link works until its second runs out, then is refused as expired.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = json_of(server.get(url).await).await;
+        if (status, detail(&body)) == (StatusCode::FORBIDDEN, "Request has expired") {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(
+            Instant::now() < deadline,
+            "a link valid for 1 s still works after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // A fresh read of the asset signs fresh links.
     let (_, again) = server
         .call(
@@ -427,15 +503,23 @@ async fn an_asset_whose_upload_never_comes_is_forgotten() {
         server.call("GET", &check, &key, None).await.0,
         StatusCode::OK
     );
-    let mut status = StatusCode::OK;
-    for _ in 0..50 {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        status = server.call("GET", &check, &key, None).await.0;
+    // Forgotten by a sweep (every second) once its upload's second has run out.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = server.call("GET", &check, &key, None).await;
         if status == StatusCode::NOT_FOUND {
             break;
         }
+        assert_eq!(
+            (status, &body),
+            (StatusCode::OK, &json!({"uploaded": false}))
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the asset is still there after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, p) = server
         .call("GET", &format!("{VJ}/projects/{id}"), &key, None)
         .await;
