@@ -170,3 +170,102 @@ pub trait BlobStore: Send + Sync + 'static {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::{
+        future::Future,
+        pin::pin,
+        task::{Context, Poll, Waker},
+    };
+
+    /// The default methods are ready at once; nothing here needs a runtime.
+    fn now<T>(future: impl Future<Output = T>) -> T {
+        match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(value) => value,
+            Poll::Pending => panic!("a default method waited"),
+        }
+    }
+
+    /// A store that keeps nothing and takes no direct uploads: only the port's defaults answer.
+    struct Nothing;
+
+    #[async_trait]
+    impl BlobStore for Nothing {
+        async fn stage(&self) -> BlobResult<Box<dyn StagedBlob>> {
+            Err(BlobError::NotFound)
+        }
+        async fn read(&self, _: &ContentHash, _: u64, _: u64) -> BlobResult<ByteStream> {
+            Err(BlobError::NotFound)
+        }
+        async fn read_all(&self, _: &ContentHash) -> BlobResult<Bytes> {
+            Err(BlobError::NotFound)
+        }
+        async fn exists(&self, _: &ContentHash) -> BlobResult<bool> {
+            Ok(false)
+        }
+        async fn local(&self, _: &ContentHash) -> BlobResult<LocalBlob> {
+            Err(BlobError::NotFound)
+        }
+        async fn delete(&self, _: &ContentHash) -> BlobResult<()> {
+            Ok(())
+        }
+        async fn sweep_staging(&self, _: SystemTime) -> BlobResult<usize> {
+            Ok(0)
+        }
+        async fn append_partial(&self, _: &FileId, _: u64) -> BlobResult<Box<dyn PartialWriter>> {
+            Err(BlobError::NotFound)
+        }
+        async fn assemble_partial(&self, _: &FileId, _: u64) -> BlobResult<Box<dyn HeldBlob>> {
+            Err(BlobError::NotFound)
+        }
+        async fn discard_partial(&self, _: &FileId) -> BlobResult<()> {
+            Ok(())
+        }
+        async fn partial_uploads(&self) -> BlobResult<Vec<FileId>> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// The filesystem store relies on these: it is never asked to presign, and a direct upload
+    /// to it has never arrived.
+    #[test]
+    fn a_store_without_direct_uploads_presigns_nothing_and_holds_none() {
+        let store = Nothing;
+        let hash = ContentHash::from_bytes([7; 32]);
+        let ttl = Duration::from_secs(60);
+        assert!(!store.accepts_direct_uploads());
+        assert!(matches!(
+            now(store.presign_upload("f", "video/mp4", ttl)),
+            Ok(None)
+        ));
+        assert!(matches!(now(store.arrived_uploads()), Ok(v) if v.is_empty()));
+        assert!(matches!(now(store.arrived_upload("f")), Ok(None)));
+        assert!(matches!(
+            now(store.adopt_upload("f")),
+            Err(BlobError::NotFound)
+        ));
+        assert!(matches!(now(store.discard_upload("f")), Ok(())));
+        assert!(matches!(now(store.presign_read(&hash, ttl)), Ok(None)));
+    }
+
+    #[test]
+    fn a_local_copy_is_removed_when_dropped_and_the_stores_own_file_is_not() {
+        let dir = std::env::temp_dir().join(format!("mediadrive-core-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let own = dir.join("own");
+        let copy = dir.join("copy");
+        std::fs::write(&own, b"o").unwrap();
+        std::fs::write(&copy, b"c").unwrap();
+        let blob = LocalBlob::in_place(own.clone());
+        assert_eq!(blob.path(), own);
+        drop(blob);
+        assert!(own.exists());
+        let blob = LocalBlob::copy(copy.clone());
+        assert_eq!(blob.path(), copy);
+        drop(blob);
+        assert!(!copy.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -299,3 +299,53 @@ pub struct LedgerEntry {
     pub position: Option<u32>,
     pub created_at: DateTime<Utc>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn asset_types_round_trip_and_name_their_folder() {
+        let texts = ["image", "video", "audio", "voice", "html", "component"];
+        for (t, text) in AssetType::ALL.into_iter().zip(texts) {
+            assert_eq!(t.as_str(), text);
+            assert_eq!(t.to_string(), text);
+            assert_eq!(AssetType::parse(text), Some(t));
+            assert_eq!(t.folder().as_str(), format!("generated/{text}"));
+        }
+        assert_eq!(AssetType::parse("Image"), None);
+        assert_eq!(AssetType::parse(""), None);
+    }
+
+    #[test]
+    fn item_statuses_round_trip() {
+        let all = [
+            (ItemStatus::Queued, "queued"),
+            (ItemStatus::Processing, "processing"),
+            (ItemStatus::Ready, "ready"),
+            (ItemStatus::Failed, "failed"),
+        ];
+        for (s, text) in all {
+            assert_eq!(s.as_str(), text);
+            assert_eq!(ItemStatus::parse(text), Some(s));
+        }
+        assert_eq!(ItemStatus::parse("done"), None);
+    }
+
+    #[test]
+    fn credit_reasons_round_trip() {
+        let all = [
+            (CreditReason::Initial, "initial"),
+            (CreditReason::Adjustment, "adjustment"),
+            (CreditReason::Generation, "generation"),
+            (CreditReason::Refund, "refund"),
+            (CreditReason::Promotion, "promotion"),
+            (CreditReason::Regeneration, "regeneration"),
+        ];
+        for (r, text) in all {
+            assert_eq!(r.as_str(), text);
+            assert_eq!(CreditReason::parse(text), Some(r));
+        }
+        assert_eq!(CreditReason::parse("gift"), None);
+    }
+}

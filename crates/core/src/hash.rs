@@ -55,4 +55,16 @@ mod tests {
         assert_eq!(ContentHash::parse(h.as_str()), Some(h));
         assert_eq!(ContentHash::parse("../../etc/passwd"), None);
     }
+
+    #[test]
+    fn digests_are_written_as_two_lowercase_digits_per_byte() {
+        let mut digest = [0u8; 32];
+        digest[0] = 0x01;
+        digest[1] = 0xab;
+        digest[31] = 0xf0;
+        let h = ContentHash::from_bytes(digest);
+        let expected = format!("01ab{}f0", "00".repeat(29));
+        assert_eq!(h.as_str(), expected);
+        assert_eq!(h.to_string(), expected);
+    }
 }

@@ -141,4 +141,48 @@ mod tests {
         assert!(FileId::parse("0123456789ABCDEF0123456789abcdef").is_err());
         assert!(FileId::parse("../etc").is_err());
     }
+
+    #[test]
+    fn client_ids_up_to_64_characters_round_trip() {
+        let longest = "a".repeat(64);
+        let id = ClientId::parse(&longest).unwrap();
+        assert_eq!(id.as_str(), longest);
+        assert_eq!(id.to_string(), longest);
+        assert_eq!(String::from(id.clone()), longest);
+        assert_eq!(ClientId::try_from(longest.clone()), Ok(id));
+        assert_eq!(
+            ClientId::try_from("a/b".to_string()),
+            Err(IdError::InvalidClientId)
+        );
+        for ok in ["A_b-9", "x", "v3", "tmpx"] {
+            assert_eq!(ClientId::parse(ok).unwrap().as_str(), ok);
+        }
+        // "openapi.json" is refused by its dot already.
+        for reserved in RESERVED_CLIENT_IDS.iter().filter(|r| !r.contains('.')) {
+            assert_eq!(
+                ClientId::parse(reserved),
+                Err(IdError::ReservedClientId(reserved.to_string()))
+            );
+        }
+    }
+
+    #[test]
+    fn file_ids_have_exactly_32_digits() {
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(FileId::parse(id).unwrap().as_str(), id);
+        assert_eq!(FileId::parse(id).unwrap().to_string(), id);
+        assert_eq!(FileId::parse(&id[1..]), Err(IdError::InvalidFileId));
+        assert_eq!(
+            FileId::parse(&format!("{id}0")),
+            Err(IdError::InvalidFileId)
+        );
+        assert_eq!(
+            FileId::parse(&id.replace('a', "g")),
+            Err(IdError::InvalidFileId)
+        );
+        assert!(is_lower_hex("09af", 4));
+        assert!(!is_lower_hex("09ag", 4));
+        assert!(!is_lower_hex("09/f", 4));
+        assert!(!is_lower_hex("09a:", 4));
+    }
 }

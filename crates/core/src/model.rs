@@ -350,3 +350,95 @@ pub struct SweepReport {
     pub expired_project_assets: u64,
     pub reclaimed_blobs: Vec<ContentHash>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn media_type_comes_from_the_top_level_type_in_any_case() {
+        let cases = [
+            ("image/png", MediaType::Image),
+            ("IMAGE/webp", MediaType::Image),
+            (" Video /mp4", MediaType::Video),
+            ("audio/mpeg; rate=44100", MediaType::Audio),
+            ("audio", MediaType::Audio),
+            ("text/html", MediaType::Other),
+            ("application/octet-stream", MediaType::Other),
+            ("imagex/png", MediaType::Other),
+            ("", MediaType::Other),
+        ];
+        for (content_type, expected) in cases {
+            assert_eq!(
+                MediaType::from_content_type(content_type),
+                expected,
+                "{content_type}"
+            );
+        }
+    }
+
+    #[test]
+    fn stored_enums_round_trip_through_their_text_and_nothing_else_parses() {
+        let media = [
+            (MediaType::Image, "image"),
+            (MediaType::Video, "video"),
+            (MediaType::Audio, "audio"),
+            (MediaType::Other, "other"),
+        ];
+        for (t, text) in media {
+            assert_eq!(t.as_str(), text);
+            assert_eq!(MediaType::parse(text), Some(t));
+        }
+        assert_eq!(MediaType::parse("Image"), None);
+        assert_eq!(MediaType::parse(""), None);
+        for (s, text) in [
+            (FileStatus::Pending, "pending"),
+            (FileStatus::Uploaded, "uploaded"),
+        ] {
+            assert_eq!(s.as_str(), text);
+            assert_eq!(FileStatus::parse(text), Some(s));
+        }
+        assert_eq!(FileStatus::parse("done"), None);
+        for (s, text) in [
+            (ProbeStatus::Pending, "pending"),
+            (ProbeStatus::Done, "done"),
+            (ProbeStatus::Failed, "failed"),
+        ] {
+            assert_eq!(s.as_str(), text);
+            assert_eq!(ProbeStatus::parse(text), Some(s));
+        }
+        assert_eq!(ProbeStatus::parse("uploaded"), None);
+    }
+
+    fn record(folder: &str, name: &str) -> FileRecord {
+        let at = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        FileRecord {
+            id: FileId::parse("0123456789abcdef0123456789abcdef").unwrap(),
+            tenant: ClientId::parse("acme").unwrap(),
+            folder: FolderPath::from_stored(folder).unwrap(),
+            name: FileName::sanitise(name).unwrap(),
+            content_type: "video/mp4".into(),
+            media_type: MediaType::Video,
+            size: 1,
+            status: FileStatus::Uploaded,
+            temporary: false,
+            blob: None,
+            created_at: at,
+            updated_at: at,
+            uploaded_at: None,
+            temporary_since: None,
+            upload_expires_at: None,
+        }
+    }
+
+    /// The path is what a served URL names after `/{client}/files/`.
+    #[test]
+    fn a_file_path_is_its_folder_and_name() {
+        assert_eq!(record("", "clip.mp4").path(), "clip.mp4");
+        assert_eq!(
+            record("videos/raw", "clip.mp4").path(),
+            "videos/raw/clip.mp4"
+        );
+    }
+}

@@ -277,4 +277,150 @@ mod tests {
             }
         }
     }
+
+    fn folder(s: &str) -> FolderPath {
+        FolderPath::from_stored(s).unwrap()
+    }
+
+    #[test]
+    fn blank_folders_are_the_root_and_others_are_sanitised() {
+        for blank in [None, Some(""), Some("  "), Some("/"), Some(" / ")] {
+            assert_eq!(FolderPath::sanitise_or_root(blank), Ok(FolderPath::root()));
+        }
+        assert_eq!(
+            FolderPath::sanitise_or_root(Some(" a b ")),
+            Ok(folder("ab"))
+        );
+        assert_eq!(
+            FolderPath::sanitise_or_root(Some("//")),
+            Err(PathError::InvalidFolder)
+        );
+        assert!(FolderPath::root().is_root());
+        assert!(!folder("a").is_root());
+        assert_eq!(FolderPath::root().as_str(), "");
+    }
+
+    #[test]
+    fn only_exactly_stored_paths_are_rebuilt() {
+        assert_eq!(FolderPath::from_stored(""), Ok(FolderPath::root()));
+        assert_eq!(
+            FolderPath::from_stored("a/b-c_d").unwrap().as_str(),
+            "a/b-c_d"
+        );
+        for unclean in ["/a", "a/", "a//b", "a b", "a/../b", "!!"] {
+            assert_eq!(
+                FolderPath::from_stored(unclean),
+                Err(PathError::InvalidFolder),
+                "{unclean}"
+            );
+        }
+    }
+
+    #[test]
+    fn folders_are_limited_in_depth_and_length() {
+        let deepest = vec!["a"; MAX_FOLDER_DEPTH].join("/");
+        assert_eq!(FolderPath::sanitise(&deepest).unwrap().as_str(), deepest);
+        assert_eq!(
+            FolderPath::sanitise(&format!("{deepest}/a")),
+            Err(PathError::InvalidFolder)
+        );
+        let longest = "a".repeat(MAX_FOLDER_LEN);
+        assert_eq!(FolderPath::sanitise(&longest).unwrap().as_str(), longest);
+        assert_eq!(
+            FolderPath::sanitise(&format!("{longest}a")),
+            Err(PathError::InvalidFolder)
+        );
+        // The length counts the separators too.
+        let long_pair = format!("{}/{}", "a".repeat(512), "b".repeat(512));
+        assert_eq!(
+            FolderPath::sanitise(&long_pair),
+            Err(PathError::InvalidFolder)
+        );
+    }
+
+    #[test]
+    fn the_temporary_tier_is_temp_and_what_lies_inside_it() {
+        assert!(folder("temp").is_temporary());
+        assert!(folder("temp").is_temp_root());
+        assert!(folder("temp/a/b").is_temporary());
+        assert!(!folder("temp/a").is_temp_root());
+        for other in ["", "tempx", "temp-a", "a/temp", "xtemp/a"] {
+            assert!(!folder(other).is_temporary(), "{other}");
+            assert!(!folder(other).is_temp_root(), "{other}");
+        }
+    }
+
+    #[test]
+    fn parents_names_and_joins() {
+        assert_eq!(FolderPath::root().parent(), None);
+        assert_eq!(folder("a").parent(), Some(FolderPath::root()));
+        assert_eq!(folder("a/b/c").parent(), Some(folder("a/b")));
+        assert_eq!(FolderPath::root().name(), "");
+        assert_eq!(folder("a").name(), "a");
+        assert_eq!(folder("a/bc").name(), "bc");
+        assert_eq!(FolderPath::root().join("x y"), Ok(folder("xy")));
+        assert_eq!(folder("a").join("b/c"), Ok(folder("a/b/c")));
+        assert_eq!(folder("a").join("!"), Ok(folder("a")));
+        assert_eq!(FolderPath::root().join("!"), Err(PathError::InvalidFolder));
+        assert_eq!(folder("a/b").to_string(), "a/b");
+        let single: Vec<FolderPath> = folder("ab").ancestors_and_self();
+        assert_eq!(single, [folder("ab")]);
+    }
+
+    #[test]
+    fn within_means_equal_or_below_a_whole_segment() {
+        let ab = folder("a/b");
+        assert!(ab.is_within(&FolderPath::root()));
+        assert!(FolderPath::root().is_within(&FolderPath::root()));
+        assert!(ab.is_within(&ab));
+        assert!(ab.is_within(&folder("a")));
+        assert!(!folder("a").is_within(&ab));
+        assert!(!folder("a/bc").is_within(&ab));
+        assert!(!folder("b/a").is_within(&folder("a")));
+        assert!(!FolderPath::root().is_within(&folder("a")));
+    }
+
+    #[test]
+    fn names_are_limited_and_know_their_extension() {
+        let longest = "n".repeat(MAX_NAME_LEN);
+        assert_eq!(FileName::sanitise(&longest).unwrap().as_str(), longest);
+        assert_eq!(
+            FileName::sanitise(&format!("{longest}n")),
+            Err(PathError::InvalidName)
+        );
+        assert_eq!(FileName::sanitise(""), Err(PathError::InvalidName));
+        assert_eq!(FileName::sanitise("..."), Err(PathError::InvalidName));
+        assert_eq!(FileName::sanitise(".. ").unwrap().as_str(), ".._");
+        assert_eq!(FileName::sanitise("a b").unwrap().to_string(), "a_b");
+        let ext = |n: &str| {
+            FileName::sanitise(n)
+                .unwrap()
+                .extension()
+                .map(str::to_string)
+        };
+        assert_eq!(ext("clip.mp4").as_deref(), Some("mp4"));
+        assert_eq!(ext("a.tar.gz").as_deref(), Some("gz"));
+        assert_eq!(ext(".env").as_deref(), Some("env"));
+        assert_eq!(ext("clip."), None);
+        assert_eq!(ext("clip"), None);
+    }
+
+    /// How a served URL's path names a folder and a file.
+    #[test]
+    fn served_paths_split_at_their_last_slash() {
+        let split = |raw: &str| {
+            split_file_path(raw).map(|(f, n)| (f.as_str().to_string(), n.as_str().to_string()))
+        };
+        assert_eq!(split("clip.mp4"), Ok((String::new(), "clip.mp4".into())));
+        assert_eq!(split("/clip.mp4/"), Ok((String::new(), "clip.mp4".into())));
+        assert_eq!(
+            split("videos/raw/clip.mp4"),
+            Ok(("videos/raw".into(), "clip.mp4".into()))
+        );
+        assert_eq!(split("a b/c d"), Ok(("ab".into(), "c_d".into())));
+        assert_eq!(split("!!/clip.mp4"), Err(PathError::InvalidFolder));
+        assert_eq!(split("videos/.."), Err(PathError::InvalidName));
+        assert_eq!(split(""), Err(PathError::InvalidName));
+        assert_eq!(split("/"), Err(PathError::InvalidName));
+    }
 }

@@ -157,3 +157,42 @@ pub enum OutputClaim {
     InProgress,
     Missing,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_kinds_round_trip_and_suffix_their_hosted_name() {
+        let all = [
+            (OutputKind::Video, "video", ""),
+            (OutputKind::Thumbnail, "thumbnail", "-thumb"),
+            (OutputKind::Poster, "poster", "-poster"),
+            (OutputKind::Transfer, "transfer", ""),
+        ];
+        for (k, text, suffix) in all {
+            assert_eq!(k.as_str(), text);
+            assert_eq!(OutputKind::parse(text), Some(k));
+            assert_eq!(k.name_suffix(), suffix);
+        }
+        assert_eq!(OutputKind::parse("audio"), None);
+    }
+
+    #[test]
+    fn output_statuses_round_trip() {
+        let all = [
+            (OutputStatus::Waiting, "waiting"),
+            (OutputStatus::Fetching, "fetching"),
+            (OutputStatus::Importing, "importing"),
+            (OutputStatus::Temporary, "temporary"),
+            (OutputStatus::Ready, "ready"),
+            (OutputStatus::Failed, "failed"),
+            (OutputStatus::Deleted, "deleted"),
+        ];
+        for (s, text) in all {
+            assert_eq!(s.as_str(), text);
+            assert_eq!(OutputStatus::parse(text), Some(s));
+        }
+        assert_eq!(OutputStatus::parse("queued"), None);
+    }
+}

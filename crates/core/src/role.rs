@@ -108,4 +108,26 @@ mod tests {
         }
         assert!("root".parse::<Role>().is_err());
     }
+
+    /// Seed 002's table: each action needs exactly this role, and every higher one may do it.
+    #[test]
+    fn each_action_needs_its_role_and_no_more() {
+        let needs = [
+            (Action::List, Role::Viewer),
+            (Action::Upload, Role::Render),
+            (Action::CreateFolder, Role::Render),
+            (Action::Generate, Role::Render),
+            (Action::Move, Role::Editor),
+            (Action::Delete, Role::Editor),
+            (Action::ManageWebhooks, Role::Manager),
+        ];
+        for (action, needed) in needs {
+            assert_eq!(action.required_role(), needed, "{action:?}");
+            for role in Role::ALL {
+                assert_eq!(role.allows(action), role >= needed, "{role} {action:?}");
+            }
+        }
+        let names: Vec<String> = Role::ALL.iter().map(Role::to_string).collect();
+        assert_eq!(names, ["viewer", "render", "editor", "manager", "admin"]);
+    }
 }
