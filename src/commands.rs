@@ -1,5 +1,7 @@
 //! What each subcommand does.
 
+use std::io::Write;
+
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
@@ -14,14 +16,22 @@ use crate::{
 };
 
 pub async fn serve(store: &StoreArgs, listen: &ListenArgs) -> Result<()> {
-    let config = resolve(store, Some(listen))?;
+    let mut config = resolve(store, Some(listen))?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let addr = config.listen;
-    let state = open_state(config).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
+    config.bound_to(listener.local_addr()?);
+    let state = open_state(config).await?;
+    // The one line `serve` writes on stdout: scripts and tests that asked for port 0 learn here
+    // which port they got. A closed stdout is no reason not to serve.
+    let _ = writeln!(
+        std::io::stdout(),
+        "listening on http://{}",
+        listener.local_addr()?
+    );
     tracing::info!(
         listen = %listener.local_addr()?,
         public_url = %state.config.public_url,

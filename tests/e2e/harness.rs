@@ -2,7 +2,6 @@
 
 use std::{
     collections::BTreeMap,
-    net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
     sync::Arc,
@@ -129,12 +128,22 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The base URL from `serve`'s `listening on URL` line; the rest of its stdout is drained so
+/// that the server never writes into a full pipe.
+async fn ready_line(stdout: std::process::ChildStdout) -> String {
+    tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("reading the server's stdout");
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        line.trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("mediadrive did not say where it listens: {line:?}"))
+            .to_string()
+    })
+    .await
+    .unwrap()
 }
 
 impl Server {
@@ -203,43 +212,42 @@ impl Server {
         store: Store,
         extra: &[&str],
     ) -> Self {
-        for _ in 0..5 {
-            let port = free_port();
-            let child = Command::new(BIN)
-                .arg("serve")
-                .arg("--data-dir")
-                .arg(&data)
-                .args(["--listen", &format!("127.0.0.1:{port}")])
-                .args(extra)
-                .args(&backend_args)
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("starting mediadrive");
-            let mut server = Server {
-                child,
-                base: format!("http://127.0.0.1:{port}"),
-                data: data.clone(),
-                dir: dir.clone(),
-                // Idle connections are dropped before the server's header deadline closes them,
-                // as docs/configuration.md advises every pooling client.
-                http: Client::builder()
-                    .pool_idle_timeout(IDLE_CONNECTIONS)
-                    .build()
-                    .unwrap(),
-                backend_args: backend_args.clone(),
-                store: store.clone(),
-            };
-            if server.wait_ready().await {
-                return server;
-            }
-        }
-        panic!("mediadrive did not start");
+        // Port 0: the server takes a free port itself and names it on stdout, so no other test's
+        // server can be listening where this one was expected.
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .args(&backend_args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting mediadrive");
+        let base = ready_line(child.stdout.take().unwrap()).await;
+        let mut server = Server {
+            child,
+            base,
+            data,
+            dir,
+            // Idle connections are dropped before the server's header deadline closes them,
+            // as docs/configuration.md advises every pooling client.
+            http: Client::builder()
+                .pool_idle_timeout(IDLE_CONNECTIONS)
+                .build()
+                .unwrap(),
+            backend_args,
+            store,
+        };
+        assert!(server.wait_ready().await, "mediadrive did not become ready");
+        server
     }
 
     async fn wait_ready(&mut self) -> bool {
-        for _ in 0..200 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
@@ -592,6 +600,14 @@ impl Server {
             .expect("VmHWM in /proc/<pid>/status")
     }
 
+    /// The PostgreSQL database this server's catalog lives in; `None` on the embedded default.
+    pub fn database_url(&self) -> Option<String> {
+        self.backend_args
+            .windows(2)
+            .find(|w| w[0] == "--database-url")
+            .map(|w| w[1].clone())
+    }
+
     pub fn client_show(&self, client: &str) -> Value {
         serde_json::from_str(&self.cli_ok(&["client", "show", "--client", client])).unwrap()
     }
@@ -606,11 +622,21 @@ pub async fn json_of(resp: Response) -> (StatusCode, Value) {
     )
 }
 
-/// Deterministic bytes that differ per seed.
-pub fn bytes(seed: u8, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
+/// Seeded pseudo-random bytes (SplitMix64). Nothing repeats within them, so a piece reordered,
+/// duplicated or dropped at any offset changes the content; other seeds give unrelated bytes.
+pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut state = seed.wrapping_mul(GAMMA) ^ 0xD1B5_4A32_D192_ED03;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state = state.wrapping_add(GAMMA);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out.truncate(len);
+    out
 }
 
 /// Runs ffmpeg quietly to make a test file at `out`, and returns its bytes.
@@ -800,4 +826,10 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// The backends under test, for a test that runs `mediadrive serve` itself: the flags naming
+/// them (a new database, a new prefix of the bucket) and the test's view of the store.
+pub fn backends_under_test() -> (Vec<String>, Store) {
+    backends()
 }

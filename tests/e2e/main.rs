@@ -10,6 +10,7 @@ mod cli_client;
 mod crashes;
 mod doc_examples;
 mod floods;
+mod health;
 mod hostile;
 mod hostile_files;
 mod lifecycle;

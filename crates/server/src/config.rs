@@ -243,6 +243,15 @@ impl TusConfig {
 }
 
 impl Config {
+    /// Records the address the listener really got (port 0 asks the system for a free one); a
+    /// public URL left at its default follows it, so returned links name a port that answers.
+    pub fn bound_to(&mut self, addr: SocketAddr) {
+        if self.public_url == format!("http://{}", self.listen) {
+            self.public_url = format!("http://{addr}");
+        }
+        self.listen = addr;
+    }
+
     /// Defaults for everything but where the data lives and where the server listens.
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
         Self {

@@ -8,6 +8,7 @@ mod media;
 mod metadata;
 mod models;
 mod nul;
+mod panics;
 mod preloads;
 mod renders;
 mod webhooks;
@@ -218,6 +219,7 @@ pub fn router(state: AppState) -> Router {
         // The document at /openapi.json, and Swagger UI at /docs to read it: its files are built
         // into the binary, so the docs work on a machine without network access.
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .layer(axum::middleware::from_fn(panics::answer_panics))
         .layer(axum::middleware::from_fn(nul::refuse_nul_in_url))
         .layer(cors())
         .layer(axum::middleware::from_fn_with_state(
