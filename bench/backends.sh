@@ -34,6 +34,7 @@ run_workload() { # name, backend flags...
 
 DB="${MEDIADRIVE_TEST_POSTGRES_URL%/*}/bench"
 psql "$MEDIADRIVE_TEST_POSTGRES_URL" -qc "CREATE DATABASE bench"
+echo "PostgreSQL $(psql "$MEDIADRIVE_TEST_POSTGRES_URL" -Atc 'SHOW server_version'), $(garage --version | head -1)"
 run_workload sqlite+fs
 run_workload postgres+s3 --database-url "$DB" --blob-url "$MEDIADRIVE_TEST_S3_URL&root=/bench/"
 
