@@ -161,6 +161,13 @@ impl Held {
             &self.doomed_upload,
         ]
     }
+
+    /// Everything of the tenant's no other caller may be shown: its ids and its names.
+    fn secrets(&self) -> Vec<String> {
+        let names = "a.txt moved.txt gone.txt p q s t a b w x u.bin v.bin".split(' ');
+        let names = names.map(|n| format!("{MARKER}-{n}"));
+        self.ids().into_iter().cloned().chain(names).collect()
+    }
 }
 
 /// One call of every authenticated operation, in an order where what an operation removes is
@@ -278,6 +285,7 @@ async fn documented(server: &Server) -> BTreeSet<String> {
     out
 }
 
+/// An answer: its status, and its headers and body as one text to search.
 async fn send(server: &Server, op: &Op, key: Option<&str>) -> (StatusCode, String) {
     let method = reqwest::Method::from_bytes(op.method.to_uppercase().as_bytes()).unwrap();
     let mut request = server.http.request(method, server.url(&op.path));
@@ -290,7 +298,32 @@ async fn send(server: &Server, op: &Op, key: Option<&str>) -> (StatusCode, Strin
         request = request.json(body);
     }
     let resp = request.send().await.unwrap();
-    (resp.status(), resp.text().await.unwrap())
+    let status = resp.status();
+    let mut answer = String::new();
+    for (name, value) in resp.headers() {
+        answer.push_str(&format!(
+            "{name}: {}\n",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
+    }
+    answer.push('\n');
+    answer.push_str(&resp.text().await.unwrap());
+    (status, answer)
+}
+
+/// What of the tenant's an answer to someone else shows that the request did not name itself
+/// (an error may echo what it was asked for): the marker, a held thing's name or its id.
+fn shown<'a>(held: &'a [String], op: &Op, answer: &str) -> Vec<&'a str> {
+    let request = format!(
+        "{} {}",
+        op.path,
+        op.body.as_ref().map_or(String::new(), Value::to_string)
+    );
+    held.iter()
+        .map(String::as_str)
+        .chain([MARKER])
+        .filter(|s| answer.contains(s) && !request.contains(s))
+        .collect()
 }
 
 #[derive(Default, Debug)]
@@ -303,6 +336,10 @@ struct Figures {
     refused_wrongly: usize,
     allowed_refused: usize,
     other_tenant_saw_or_changed: usize,
+    /// Answers searched for what they must not show: every answer to a caller not of the tenant.
+    searched: usize,
+    shown_to_others: usize,
+    server_errors: usize,
 }
 
 #[tokio::test]
@@ -327,38 +364,59 @@ async fn no_call_succeeds_without_its_role_or_across_tenants() {
         ..Figures::default()
     };
     let mut failures = Vec::new();
+    let secrets = held.secrets();
     for op in &ops {
         let name = format!("{} {}", op.method.to_uppercase(), op.path);
-        for (key, expected) in [(None, 401), (Some("mdk_not_a_key"), 401)] {
-            let (status, body) = send(&server, op, key).await;
+        // Another tenant first, while everything of this one is still in place.
+        for (caller, key, expected) in [
+            ("without a key", None, Some(401)),
+            ("with a wrong key", Some("mdk_not_a_key"), Some(401)),
+            ("by another tenant", Some(other.as_str()), None),
+        ] {
+            let (status, answer) = send(&server, op, key).await;
             fig.calls += 1;
-            fig.forbidden_calls += 1;
-            if status.is_success() {
-                fig.forbidden_succeeded += 1;
-                failures.push(format!("{name} without a valid key: {status} {body}"));
-            } else if status.as_u16() != expected {
-                fig.refused_wrongly += 1;
+            fig.searched += 1;
+            let addressed = held.ids().iter().any(|id| op.path.contains(id.as_str()));
+            let shown = shown(&secrets, op, &answer);
+            if status.is_server_error() {
+                fig.server_errors += 1;
+                failures.push(format!("{name} {caller}: {status} {answer}"));
+            }
+            if !shown.is_empty() {
+                fig.shown_to_others += 1;
                 failures.push(format!(
-                    "{name} without a valid key: {status}, not {expected}"
+                    "{name} {caller} showed {shown:?}: {status} {answer}"
                 ));
             }
-        }
-        // Another tenant first, while everything of this one is still in place.
-        let (status, body) = send(&server, op, Some(&other)).await;
-        fig.calls += 1;
-        let addressed = held.ids().iter().any(|id| op.path.contains(id.as_str()));
-        if status.is_success() && (addressed || body.contains(MARKER)) {
-            fig.other_tenant_saw_or_changed += 1;
-            failures.push(format!(
-                "{name} by another tenant reached this one's: {status} {body}"
-            ));
+            match expected {
+                Some(expected) => {
+                    fig.forbidden_calls += 1;
+                    if status.is_success() {
+                        fig.forbidden_succeeded += 1;
+                        failures.push(format!("{name} {caller}: {status} {answer}"));
+                    } else if status.as_u16() != expected {
+                        fig.refused_wrongly += 1;
+                        failures.push(format!("{name} {caller}: {status}, not {expected}"));
+                    }
+                }
+                None if status.is_success() && addressed => {
+                    fig.other_tenant_saw_or_changed += 1;
+                    failures.push(format!(
+                        "{name} {caller} reached this one's: {status} {answer}"
+                    ));
+                }
+                None => {}
+            }
         }
         let needed = ROLES.iter().position(|r| *r == op.role).unwrap();
         let mut first_allowed = true;
         for (i, (role, key)) in keys.iter().enumerate() {
             let (status, body) = send(&server, op, Some(key)).await;
             fig.calls += 1;
-            if i < needed {
+            if status.is_server_error() {
+                fig.server_errors += 1;
+                failures.push(format!("{name} as {role}: {status} {body}"));
+            } else if i < needed {
                 fig.forbidden_calls += 1;
                 if status.is_success() {
                     fig.forbidden_succeeded += 1;
@@ -375,6 +433,8 @@ async fn no_call_succeeds_without_its_role_or_across_tenants() {
                     fig.allowed_refused += 1;
                     failures.push(format!("{name} as {role}: {status} {body}"));
                 }
+            }
+            if i >= needed {
                 first_allowed = false;
             }
         }
@@ -382,4 +442,5 @@ async fn no_call_succeeds_without_its_role_or_across_tenants() {
     println!("access matrix: {fig:#?}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(fig.forbidden_calls > 0 && fig.operations >= 46);
+    assert_eq!(fig.searched, 3 * fig.operations);
 }

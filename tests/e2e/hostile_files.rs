@@ -342,6 +342,43 @@ fn the_probe_command_survives_hostile_files() {
     assert!(peak_kib < PROBE_RSS_LIMIT_KIB, "peak RSS {peak_kib} KiB");
 }
 
+/// Waits until every hostile file's previews are made or given up. A node's prober takes blobs in
+/// batches and finishes a batch, previews included, before it claims the next, so once every
+/// hostile file is probed, previews of genuine files uploaded afterwards come last: when an
+/// audio file's waveform and a video's poster thumbnail exist, the hostile files' turn is over.
+async fn wait_for_previews(server: &Server, key: &str, genuine: &[(&'static str, Vec<u8>)]) {
+    let control = |name: &str| genuine.iter().find(|(n, _)| *n == name).unwrap().1.clone();
+    let mut waiting = Vec::new();
+    for (name, made) in [("a.wav", "waveformUrl"), ("v.mp4", "thumbnailUrl")] {
+        let control_name = format!("control-{name}");
+        server
+            .upload(
+                key,
+                "controls",
+                &control_name,
+                "application/octet-stream",
+                &control(name),
+            )
+            .await;
+        waiting.push((format!("/v2/media/file?path=controls/{control_name}"), made));
+    }
+    let deadline = Instant::now() + Duration::from_secs(180);
+    for (path, made) in waiting {
+        loop {
+            let (status, body) = server.call("GET", &path, key, None).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            if body["file"][made].is_string() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{path} never got its {made}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_server_stores_probes_and_previews_hostile_files() {
     let server = Server::start().await;
@@ -392,8 +429,8 @@ async fn a_server_stores_probes_and_previews_hostile_files() {
         *statuses.entry(status).or_default() += 1;
     }
     let probed_in = started.elapsed();
-    // Previews follow the metadata; asking for them must never fail the server.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_for_previews(&server, &key, &genuine).await;
+    // Asking for previews, made or not, must never fail the server.
     let mut previews = 0;
     for (_, url) in &urls {
         for preview in ["thumb-256", "poster", "waveform"] {

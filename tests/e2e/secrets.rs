@@ -1,86 +1,218 @@
-//! Secrets never reach the logs (issue 9): a server logging at `trace` is given API keys (good and
-//! bad), presigned upload URLs and signed asset links, and its whole log (as JSON, the format log
-//! collectors read) is then searched for them.
+//! Secrets never leak (issue 9): a server on the backends under test, logging at `trace`, is given
+//! API keys (good and bad), presigned upload URLs, signed asset links, a webhook endpoint whose
+//! deliveries it signs and the tenant's callback secret. Then its whole log (as JSON, the format
+//! log collectors read), its catalog (the SQLite files, or a dump of the PostgreSQL database) and
+//! its blob store (every key and every byte, on the filesystem or in the bucket) are searched for
+//! them. Secrets the server must keep to work (signing secrets) may only be in the catalog.
 
 use std::{
-    net::TcpListener,
+    path::Path,
     process::{Command, Stdio},
-    time::Duration,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
+use axum::{http::HeaderMap, routing::post, Router};
 use reqwest::{multipart, Client, StatusCode, Url};
 use serde_json::{json, Value};
 
-use crate::harness::BIN;
+use crate::harness::{backends_under_test, Store, BIN};
 
-fn signature(url: &str) -> String {
-    Url::parse(url)
+/// Uploaded bytes and a file name the blob store and the catalog must hold, so that a search
+/// that finds no secret is known to have read where they would be.
+const CONTROL_BYTES: &[u8] = b"control bytes of the secrets test, 4711";
+const CONTROL_NAME: &str = "control-4711.bin";
+
+struct Secret {
+    what: &'static str,
+    value: String,
+    /// The server needs it to work (it signs with it), so the catalog keeps it.
+    kept: bool,
+}
+
+fn secret(what: &'static str, value: &str) -> Secret {
+    Secret {
+        what,
+        value: value.to_string(),
+        kept: false,
+    }
+}
+
+fn kept(what: &'static str, value: &str) -> Secret {
+    Secret {
+        kept: true,
+        ..secret(what, value)
+    }
+}
+
+/// The signatures a signed URL carries (`signature`, or S3's `X-Amz-Signature`).
+fn signatures(url: &str) -> Vec<String> {
+    let found: Vec<String> = Url::parse(url)
         .unwrap()
         .query_pairs()
-        .find(|(k, _)| k == "signature")
+        .filter(|(k, _)| k.to_ascii_lowercase().contains("signature"))
         .map(|(_, v)| v.into_owned())
-        .expect("a signed URL")
+        .collect();
+    assert!(!found.is_empty(), "not a signed URL: {url}");
+    found
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 async fn post_json(http: &Client, url: &str, key: &str, body: Value) -> Value {
     let resp = http.post(url).header("x-api-key", key).json(&body).send();
-    resp.await.unwrap().json().await.unwrap()
+    let resp = resp.await.unwrap();
+    assert!(resp.status().is_success(), "{url}: {}", resp.status());
+    resp.json().await.unwrap()
+}
+
+/// A webhook receiver on loopback; what it got in `webhook-signature` headers.
+async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let seen = got.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |headers: HeaderMap| async move {
+            if let Some(signature) = headers.get("webhook-signature") {
+                seen.lock()
+                    .unwrap()
+                    .push(signature.to_str().unwrap().to_string());
+            }
+            axum::http::StatusCode::NO_CONTENT
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, got)
+}
+
+/// The `serve` process's base URL from its `listening on URL` line; the rest of its stdout is
+/// drained so that it never writes into a full pipe.
+async fn listening(stdout: std::process::ChildStdout) -> String {
+    tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        line.trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("no ready line: {line:?}"))
+            .to_string()
+    })
+    .await
+    .unwrap()
+}
+
+/// Every file under `dir`: its path and its bytes.
+fn files_under(dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_under(&path, out);
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push((path.display().to_string(), bytes));
+        }
+    }
+}
+
+/// The catalog's bytes and the blob store's keys and bytes, wherever the backends put them.
+async fn catalog_and_store(args: &[String], store: &Store, data: &Path) -> (Vec<u8>, Vec<u8>) {
+    let mut local = Vec::new();
+    files_under(data, &mut local);
+    let (mut catalog, mut blobs) = (Vec::new(), Vec::new());
+    for (path, bytes) in local {
+        let name = Path::new(&path).file_name().unwrap().to_string_lossy();
+        let into = match name.starts_with("catalog.db") {
+            true => &mut catalog,
+            false => &mut blobs,
+        };
+        into.extend(path.as_bytes());
+        into.extend(bytes);
+    }
+    if let Some(at) = args.iter().position(|a| a == "--database-url") {
+        let dump = Command::new("pg_dump").arg(&args[at + 1]).output().unwrap();
+        assert!(
+            dump.status.success(),
+            "{}",
+            String::from_utf8_lossy(&dump.stderr)
+        );
+        catalog.extend(dump.stdout);
+    }
+    if let Store::S3(op) = store {
+        use futures_util::TryStreamExt;
+        let lister = op.lister_with("").recursive(true).await.unwrap();
+        let entries: Vec<opendal::Entry> = lister.try_collect().await.unwrap();
+        for entry in entries.iter().filter(|e| !e.path().ends_with('/')) {
+            blobs.extend(entry.path().as_bytes());
+            blobs.extend(op.read(entry.path()).await.unwrap().to_vec());
+        }
+    }
+    (catalog, blobs)
+}
+
+async fn wait_until<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what} within 30 s");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 #[tokio::test]
-async fn keys_and_signatures_never_reach_the_logs() {
+async fn keys_and_signatures_never_reach_the_logs_the_catalog_or_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log_path = dir.path().join("server.log");
-    let key = String::from_utf8(
-        Command::new(BIN)
-            .args([
-                "key",
-                "create",
-                "--client",
-                "acme",
-                "--role",
-                "admin",
-                "--data-dir",
-            ])
+    let (args, store) = backends_under_test();
+    let cli = |more: &[&str]| {
+        let out = Command::new(BIN)
+            .args(more)
+            .arg("--data-dir")
             .arg(&data)
+            .args(&args)
             .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_string();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let key = cli(&["key", "create", "--client", "acme", "--role", "admin"]);
     let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--log-format",
-            "json",
-            "--data-dir",
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--fetch-allow", "127.0.0.0/8", "--data-dir"])
         .arg(&data)
+        .args(&args)
         .env("RUST_LOG", "trace")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
+    let base = listening(child.stdout.take().unwrap()).await;
     let http = Client::new();
-    for _ in 0..400 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let (client, at) = (&http, &base);
+    wait_until("the server answers /healthz", || async move {
+        let resp = client.get(format!("{at}/healthz")).send().await;
+        resp.is_ok_and(|r| r.status().is_success())
+    })
+    .await;
     let wrong_key = format!("md_{}", "5ec7e7".repeat(10));
-    let mut secrets = vec![key.clone(), wrong_key.clone()];
+    let mut secrets = vec![secret("API key", &key), secret("wrong API key", &wrong_key)];
+    if let Store::S3(_) = store {
+        let s3 = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap();
+        secrets.push(secret("S3 secret access key", &s3));
+    }
 
     let resp = http
         .get(format!("{base}/v2/media"))
@@ -90,23 +222,63 @@ async fn keys_and_signatures_never_reach_the_logs() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let refused_id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+
+    // A webhook endpoint first, so that the upload below makes the server sign a delivery.
+    let (hook_url, signed) = receiver().await;
+    let hooks = format!("{base}/v2/webhooks");
+    let endpoint = post_json(&http, &hooks, &key, json!({ "url": hook_url })).await;
+    let endpoint_secret = endpoint["endpoint"]["secret"].as_str().unwrap();
+    secrets.push(kept("webhook endpoint secret", endpoint_secret));
+    let callback: Value = http
+        .get(format!("{hooks}/callback-secret"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    secrets.push(kept(
+        "callback secret",
+        callback["secret"].as_str().unwrap(),
+    ));
+
     let ticket = post_json(
         &http,
         &format!("{base}/v2/media/file"),
         &key,
-        json!({"name": "a.bin", "contentType": "application/octet-stream", "size": 3}),
+        json!({"name": CONTROL_NAME, "contentType": "application/octet-stream",
+               "size": CONTROL_BYTES.len()}),
     )
     .await;
     let upload_url = ticket["uploadUrl"].as_str().unwrap();
-    secrets.push(signature(upload_url));
+    for s in signatures(upload_url) {
+        secrets.push(secret("upload URL signature", &s));
+    }
     let resp = http
         .put(upload_url)
         .header("content-type", "application/octet-stream")
-        .body(vec![1, 2, 3])
+        .body(CONTROL_BYTES)
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+    let file = format!("{base}/v2/media/file?path={CONTROL_NAME}");
+    let (file, key_ref) = (&file, &key);
+    wait_until("the upload is confirmed", || async move {
+        let resp = client.get(file).header("x-api-key", key_ref).send().await;
+        let body: Value = resp.unwrap().json().await.unwrap();
+        body["file"]["status"] == "uploaded"
+    })
+    .await;
+    let got = &signed;
+    wait_until("the receiver gets a signed delivery", || async move {
+        !got.lock().unwrap().is_empty()
+    })
+    .await;
+    for s in signed.lock().unwrap().iter() {
+        secrets.push(secret("webhook delivery signature", s));
+    }
 
     let vj = format!("{base}/videojungle");
     let project = post_json(&http, &format!("{vj}/projects"), &key, json!({"name": "p"})).await;
@@ -129,37 +301,59 @@ async fn keys_and_signatures_never_reach_the_logs() {
         .unwrap();
     for link in [&uploaded["url"], &uploaded["download_url"]] {
         let link = link.as_str().unwrap();
-        secrets.push(signature(link));
+        let found = signatures(link);
         assert_eq!(
             http.get(link).send().await.unwrap().status(),
             StatusCode::OK
         );
-        // A tampered copy, which the server must refuse without echoing it to the log.
+        // A tampered copy, which the server must refuse without echoing it anywhere.
         let tampered = link.replace("signature=", "signature=00");
-        secrets.push(signature(&tampered));
         assert_eq!(
             http.get(&tampered).send().await.unwrap().status(),
             StatusCode::FORBIDDEN
         );
+        secrets.push(secret("asset link signature", &found[0]));
+        secrets.push(secret("tampered signature", &format!("00{}", found[0])));
     }
-    secrets.push(uploaded["keyname"].as_str().unwrap().to_string());
+    secrets.push(kept("asset keyname", uploaded["keyname"].as_str().unwrap()));
 
     let _ = child.kill();
     let _ = child.wait();
     let log = std::fs::read_to_string(&log_path).unwrap();
+    let (catalog, blobs) = catalog_and_store(&args, &store, &data).await;
+    let mut leaks = Vec::new();
+    for s in &secrets {
+        let places = [
+            ("log", contains(log.as_bytes(), &s.value)),
+            ("catalog", !s.kept && contains(&catalog, &s.value)),
+            ("blob store", contains(&blobs, &s.value)),
+        ];
+        for (place, found) in places {
+            if found {
+                leaks.push(format!("{} in the {place}", s.what));
+            }
+        }
+    }
     let lines = log.lines().count();
-    let leaks: Vec<&String> = secrets
-        .iter()
-        .filter(|s| log.contains(s.as_str()))
-        .collect();
     println!(
-        "secrets in logs: {} secrets searched in {lines} lines logged at trace, {} found",
+        "secrets: {} searched in {lines} log lines at trace, {} bytes of catalog and {} bytes \
+         of blob store keys and contents; {} found",
         secrets.len(),
+        catalog.len(),
+        blobs.len(),
         leaks.len()
     );
     assert!(
         lines > 20,
         "the server logged too little for the search to mean anything"
+    );
+    assert!(
+        contains(&catalog, CONTROL_NAME),
+        "the catalog searched is not the server's"
+    );
+    assert!(
+        contains(&blobs, std::str::from_utf8(CONTROL_BYTES).unwrap()),
+        "the blob store searched is not the server's"
     );
     assert!(leaks.is_empty(), "leaked: {leaks:?}");
     // Requests are still told apart, by their route's template.
