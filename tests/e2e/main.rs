@@ -12,6 +12,7 @@ mod doc_examples;
 mod floods;
 mod health;
 mod hostile;
+mod hostile_cases;
 mod hostile_files;
 mod lifecycle;
 mod listing;
