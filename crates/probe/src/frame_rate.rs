@@ -54,3 +54,28 @@ fn matroska(file: &mut File) -> Option<f64> {
     let nanos_per_frame = track.default_duration()?.get();
     rounded(1e9 / nanos_per_frame as f64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_rounded_to_thousandths_and_must_be_positive_and_finite() {
+        assert_eq!(rounded(30_000.0 / 1001.0), Some(29.97));
+        assert_eq!(rounded(23.9764), Some(23.976));
+        assert_eq!(rounded(25.0), Some(25.0));
+        assert_eq!(rounded(0.0004), Some(0.0));
+        for bad in [0.0, -25.0, f64::INFINITY, f64::NAN] {
+            assert_eq!(rounded(bad), None, "{bad}");
+        }
+    }
+
+    /// Only MP4, MOV and Matroska carry a rate this reads; anything else has none.
+    #[test]
+    fn other_containers_have_no_frame_rate() {
+        let mut file = crate::samples::file(&crate::samples::wav(8000, 10));
+        assert_eq!(of(&mut file, "wav"), None);
+        assert_eq!(of(&mut file, "mp4"), None);
+        assert_eq!(of(&mut file, "webm"), None);
+    }
+}

@@ -79,3 +79,153 @@ fn orientation(file: File, format: &str) -> Option<u32> {
         .get_uint(0)
         .filter(|o| (1..=8).contains(o))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::samples::file;
+
+    fn complete(bytes: &[u8], format: &str) -> bool {
+        let mut f = file(bytes);
+        let result = check_complete(&mut f, bytes, format);
+        // Whatever it decides, the next reader starts at the beginning.
+        assert_eq!(f.stream_position().unwrap(), 0);
+        result.is_ok()
+    }
+
+    fn le_u16(v: u16) -> [u8; 2] {
+        v.to_le_bytes()
+    }
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let mut out = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        out.extend_from_slice(&width.to_be_bytes());
+        out.extend_from_slice(&height.to_be_bytes());
+        out.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+        out.extend_from_slice(b"\0\0\0\0IEND\xae\x42\x60\x82");
+        out
+    }
+
+    fn jpeg(width: u16, height: u16) -> Vec<u8> {
+        let mut out = vec![0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08];
+        out.extend_from_slice(&height.to_be_bytes());
+        out.extend_from_slice(&width.to_be_bytes());
+        out.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+        out.extend_from_slice(&[0xFF, 0xD9]);
+        out
+    }
+
+    fn gif(width: u16, height: u16) -> Vec<u8> {
+        let mut out = b"GIF89a".to_vec();
+        out.extend_from_slice(&le_u16(width));
+        out.extend_from_slice(&le_u16(height));
+        out.extend_from_slice(&[0, 0, 0, 0x3B]);
+        out
+    }
+
+    fn bmp(width: u32, height: u32) -> Vec<u8> {
+        let mut out = b"BM".to_vec();
+        out.extend_from_slice(&54u32.to_le_bytes());
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&54u32.to_le_bytes());
+        out.extend_from_slice(&40u32.to_le_bytes());
+        out.extend_from_slice(&width.to_le_bytes());
+        out.extend_from_slice(&height.to_le_bytes());
+        out.resize(54, 0);
+        out
+    }
+
+    /// An extended WebP holding only its canvas size.
+    fn webp(width: u32, height: u32) -> Vec<u8> {
+        let mut out = b"RIFF\x16\0\0\0WEBPVP8X\x0a\0\0\0\0\0\0\0".to_vec();
+        out.extend_from_slice(&(width - 1).to_le_bytes()[..3]);
+        out.extend_from_slice(&(height - 1).to_le_bytes()[..3]);
+        out
+    }
+
+    /// A little-endian TIFF whose first directory gives its size and EXIF orientation, padded
+    /// with zeros to `len` bytes.
+    fn tiff(width: u16, height: u16, orientation: u16, len: u64) -> File {
+        let mut out = b"II*\0\x08\0\0\0".to_vec();
+        out.extend_from_slice(&le_u16(3));
+        for (tag, value) in [(0x0100, width), (0x0101, height), (0x0112, orientation)] {
+            out.extend_from_slice(&le_u16(tag));
+            out.extend_from_slice(&le_u16(3)); // SHORT
+            out.extend_from_slice(&1u32.to_le_bytes());
+            out.extend_from_slice(&le_u16(value));
+            out.extend_from_slice(&[0, 0]);
+        }
+        out.extend_from_slice(&0u32.to_le_bytes());
+        let f = file(&out);
+        // Sparse: the size is what is tested, not the bytes.
+        f.set_len(len).unwrap();
+        f
+    }
+
+    fn probed(bytes: &[u8]) -> MediaInfo {
+        crate::probe(file(bytes)).unwrap()
+    }
+
+    #[test]
+    fn each_format_is_complete_only_with_its_ending() {
+        for (bytes, format) in [
+            (png(3, 2), "png"),
+            (jpeg(3, 2), "jpeg"),
+            (gif(3, 2), "gif"),
+            (bmp(3, 2), "bmp"),
+            (webp(3, 2), "webp"),
+        ] {
+            assert!(complete(&bytes, format), "{format}");
+            let cut = &bytes[..bytes.len() - 1];
+            assert!(!complete(cut, format), "{format} cut by a byte");
+        }
+        // Bytes after what the RIFF size counts do not make it incomplete.
+        let mut longer = webp(3, 2);
+        longer.push(0);
+        assert!(complete(&longer, "webp"));
+        // A file shorter than the tail that is looked at.
+        assert!(complete(&[0x3B], "gif"));
+        assert!(!complete(&[0x3A], "gif"));
+        // Formats whose structure is not checked.
+        assert!(complete(b"II*\0", "tiff"));
+    }
+
+    #[test]
+    fn images_report_their_format_and_size() {
+        for (bytes, container, mime) in [
+            (png(3, 2), "png", "image/png"),
+            (jpeg(3, 2), "jpeg", "image/jpeg"),
+            (gif(3, 2), "gif", "image/gif"),
+            (bmp(3, 2), "bmp", "image/bmp"),
+            (webp(3, 2), "webp", "image/webp"),
+        ] {
+            let info = probed(&bytes);
+            assert_eq!(info.kind, Kind::Image, "{container}");
+            assert_eq!(info.mime, mime);
+            assert_eq!(info.container.as_deref(), Some(container));
+            assert_eq!((info.width, info.height), (Some(3), Some(2)), "{container}");
+            assert_eq!(info.orientation, None, "{container}");
+        }
+        let cut = jpeg(3, 2);
+        assert!(matches!(
+            crate::probe(file(&cut[..cut.len() - 1])),
+            Err(ProbeError::Corrupt(_))
+        ));
+    }
+
+    /// A TIFF's orientation is read up to 64 MiB of file and not past it.
+    #[test]
+    fn tiff_orientation_is_read_up_to_the_scan_limit() {
+        let info = crate::probe(tiff(5, 4, 6, 1024)).unwrap();
+        assert_eq!(info.container.as_deref(), Some("tiff"));
+        assert_eq!((info.width, info.height), (Some(5), Some(4)));
+        assert_eq!(info.orientation, Some(6));
+        let at_limit = crate::probe(tiff(5, 4, 8, MAX_TIFF_EXIF_SCAN)).unwrap();
+        assert_eq!(at_limit.orientation, Some(8));
+        let past = crate::probe(tiff(5, 4, 8, MAX_TIFF_EXIF_SCAN + 1)).unwrap();
+        assert_eq!(past.orientation, None);
+        // Outside 1..=8 is no orientation at all.
+        let bogus = crate::probe(tiff(5, 4, 9, 1024)).unwrap();
+        assert_eq!(bogus.orientation, None);
+    }
+}

@@ -126,3 +126,105 @@ fn served_type(mime: &str, kind: Kind) -> &str {
         _ => mime,
     }
 }
+
+/// Hand-made media files, for tests that need exact bytes rather than ffmpeg's.
+#[cfg(test)]
+pub(crate) mod samples {
+    /// A PCM WAV file of `samples` mono 16-bit samples at `rate` Hz, all silent.
+    pub fn wav(rate: u32, samples: u32) -> Vec<u8> {
+        let data = samples * 2;
+        let mut out = Vec::new();
+        out.extend_from_slice(b"RIFF");
+        out.extend_from_slice(&(36 + data).to_le_bytes());
+        out.extend_from_slice(b"WAVEfmt ");
+        out.extend_from_slice(&16u32.to_le_bytes());
+        out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+        out.extend_from_slice(&1u16.to_le_bytes()); // mono
+        out.extend_from_slice(&rate.to_le_bytes());
+        out.extend_from_slice(&(rate * 2).to_le_bytes()); // bytes per second
+        out.extend_from_slice(&2u16.to_le_bytes()); // bytes per frame
+        out.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+        out.extend_from_slice(b"data");
+        out.extend_from_slice(&data.to_le_bytes());
+        out.resize(out.len() + data as usize, 0);
+        out
+    }
+
+    pub fn file(bytes: &[u8]) -> std::fs::File {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(bytes).unwrap();
+        file.seek(SeekFrom::Start(0)).unwrap();
+        file
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_and_video_names_are_served_by_their_registered_audio_names() {
+        let cases = [
+            ("audio/x-flac", Kind::Audio, "audio/flac"),
+            ("audio/x-wav", Kind::Audio, "audio/wav"),
+            ("audio/m4a", Kind::Audio, "audio/mp4"),
+            ("video/mp4", Kind::Audio, "audio/mp4"),
+            ("video/webm", Kind::Audio, "audio/webm"),
+            ("audio/m4a", Kind::Video, "audio/mp4"),
+            ("video/mp4", Kind::Video, "video/mp4"),
+            ("video/webm", Kind::Video, "video/webm"),
+            ("audio/mpeg", Kind::Audio, "audio/mpeg"),
+            ("image/png", Kind::Image, "image/png"),
+        ];
+        for (mime, kind, served) in cases {
+            assert_eq!(served_type(mime, kind), served, "{mime} {kind:?}");
+        }
+    }
+
+    /// The bit rate is the whole file's, header included: 16,044 bytes over one second.
+    #[test]
+    fn a_wav_file_is_audio_with_its_duration_and_average_bit_rate() {
+        let info = probe(samples::file(&samples::wav(8000, 8000))).unwrap();
+        assert_eq!(info.kind, Kind::Audio);
+        assert_eq!(info.mime, "audio/wav");
+        assert_eq!(info.container.as_deref(), Some("wav"));
+        assert_eq!(info.codecs, ["pcm_s16le"]);
+        assert_eq!(info.duration_ms, Some(1000));
+        assert_eq!(info.bit_rate, Some(16_044 * 8));
+        assert_eq!((info.sample_rate, info.channels), (Some(8000), Some(1)));
+        assert_eq!(
+            (info.width, info.height, info.frame_rate),
+            (None, None, None)
+        );
+    }
+
+    /// A file of no length to divide by has no bit rate, and is not refused for it.
+    #[test]
+    fn a_wav_file_without_samples_has_no_bit_rate() {
+        let info = probe(samples::file(&samples::wav(8000, 0))).unwrap();
+        assert_eq!(info.kind, Kind::Audio);
+        assert_eq!(info.bit_rate, None);
+    }
+
+    #[test]
+    fn empty_and_unknown_bytes() {
+        assert!(matches!(probe(samples::file(b"")), Err(ProbeError::Empty)));
+        let info = probe(samples::file(b"plain words, not media")).unwrap();
+        assert_eq!(info, MediaInfo::other("application/octet-stream"));
+        // Known to the sniffer, but not as media.
+        let info = probe(samples::file(b"%PDF-1.4\n%\xe2\xe3\n")).unwrap();
+        assert_eq!(
+            (info.kind, info.mime.as_str()),
+            (Kind::Other, "application/pdf")
+        );
+    }
+
+    #[test]
+    fn other_means_nothing_is_known() {
+        let info = MediaInfo::other("text/plain");
+        assert_eq!((info.kind, info.mime.as_str()), (Kind::Other, "text/plain"));
+        assert!(info.container.is_none() && info.codecs.is_empty());
+        assert!(info.duration_ms.is_none() && info.bit_rate.is_none());
+    }
+}
