@@ -70,23 +70,41 @@ async fn post_json(http: &Client, url: &str, key: &str, body: Value) -> Value {
     resp.json().await.unwrap()
 }
 
-/// A webhook receiver on loopback; what it got in `webhook-signature` headers.
-async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let seen = got.clone();
-    let app = Router::new().route(
-        "/hook",
-        post(move |headers: HeaderMap| async move {
-            if let Some(signature) = headers.get("webhook-signature") {
-                seen.lock()
-                    .unwrap()
-                    .push(signature.to_str().unwrap().to_string());
-            }
-            axum::http::StatusCode::NO_CONTENT
-        }),
-    );
+/// What the loopback receiver got: webhook deliveries' signatures, the model server's
+/// `Authorization` headers.
+#[derive(Default)]
+struct Got {
+    signatures: Vec<String>,
+    authorizations: Vec<String>,
+}
+
+/// A webhook receiver (`/hook`) and a model server that refuses every generation (`/generate`)
+/// on loopback; its base URL.
+async fn receiver() -> (String, Arc<Mutex<Got>>) {
+    let got = Arc::new(Mutex::new(Got::default()));
+    let (hooks, models) = (got.clone(), got.clone());
+    let header = |headers: &HeaderMap, name: &str| {
+        headers.get(name).map(|v| v.to_str().unwrap().to_string())
+    };
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(move |headers: HeaderMap| async move {
+                let signature = header(&headers, "webhook-signature");
+                hooks.lock().unwrap().signatures.extend(signature);
+                axum::http::StatusCode::NO_CONTENT
+            }),
+        )
+        .route(
+            "/generate",
+            post(move |headers: HeaderMap| async move {
+                let authorization = header(&headers, "authorization");
+                models.lock().unwrap().authorizations.extend(authorization);
+                (axum::http::StatusCode::UNAUTHORIZED, "not today")
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, got)
 }
@@ -189,9 +207,22 @@ async fn keys_and_signatures_never_reach_the_logs_the_catalog_or_the_store() {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
     let key = cli(&["key", "create", "--client", "acme", "--role", "admin"]);
+    let (loopback, got) = receiver().await;
+    let model_key = format!("sk-{}", "70d3a1".repeat(8));
+    let config = dir.path().join("mediadrive.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[generation.models]]\ntype = \"image\"\nmodel = \"remote\"\nadapter = \"http\"\n\
+             base_url = \"{loopback}/generate\"\napi_key = \"{model_key}\"\n"
+        ),
+    )
+    .unwrap();
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(["--fetch-allow", "127.0.0.0/8", "--data-dir"])
+        .args(["--fetch-allow", "127.0.0.0/8", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
         .arg(&data)
         .args(&args)
         .env("RUST_LOG", "trace")
@@ -208,7 +239,11 @@ async fn keys_and_signatures_never_reach_the_logs_the_catalog_or_the_store() {
     })
     .await;
     let wrong_key = format!("md_{}", "5ec7e7".repeat(10));
-    let mut secrets = vec![secret("API key", &key), secret("wrong API key", &wrong_key)];
+    let mut secrets = vec![
+        secret("API key", &key),
+        secret("wrong API key", &wrong_key),
+        secret("model API key", &model_key),
+    ];
     if let Store::S3(_) = store {
         let s3 = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap();
         secrets.push(secret("S3 secret access key", &s3));
@@ -224,8 +259,8 @@ async fn keys_and_signatures_never_reach_the_logs_the_catalog_or_the_store() {
     let refused_id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
 
     // A webhook endpoint first, so that the upload below makes the server sign a delivery.
-    let (hook_url, signed) = receiver().await;
     let hooks = format!("{base}/v2/webhooks");
+    let hook_url = format!("{loopback}/hook");
     let endpoint = post_json(&http, &hooks, &key, json!({ "url": hook_url })).await;
     let endpoint_secret = endpoint["endpoint"]["secret"].as_str().unwrap();
     secrets.push(kept("webhook endpoint secret", endpoint_secret));
@@ -271,14 +306,36 @@ async fn keys_and_signatures_never_reach_the_logs_the_catalog_or_the_store() {
         body["file"]["status"] == "uploaded"
     })
     .await;
-    let got = &signed;
+    let received = &got;
     wait_until("the receiver gets a signed delivery", || async move {
-        !got.lock().unwrap().is_empty()
+        !received.lock().unwrap().signatures.is_empty()
     })
     .await;
-    for s in signed.lock().unwrap().iter() {
+    for s in got.lock().unwrap().signatures.iter() {
         secrets.push(secret("webhook delivery signature", s));
     }
+
+    // A generation the model server refuses: the error is logged and stored, the key is not.
+    let preloads = format!("{base}/v2/preloads");
+    let item = json!({"type": "image", "model": "remote", "prompt": "a fox"});
+    let queued = post_json(&http, &preloads, &key, json!({ "preload": [item] })).await;
+    let preload = format!("{preloads}/{}", queued["id"].as_str().unwrap());
+    let preload = &preload;
+    wait_until("the generation fails", || async move {
+        let resp = client
+            .get(preload)
+            .header("x-api-key", key_ref)
+            .send()
+            .await;
+        let body: Value = resp.unwrap().json().await.unwrap();
+        body["status"] == "done" && body["items"][0]["status"] == "failed"
+    })
+    .await;
+    assert_eq!(
+        got.lock().unwrap().authorizations,
+        [format!("Bearer {model_key}")],
+        "the model server was not sent the key"
+    );
 
     let vj = format!("{base}/videojungle");
     let project = post_json(&http, &format!("{vj}/projects"), &key, json!({"name": "p"})).await;
