@@ -397,6 +397,33 @@ macro_rules! every_backend {
 
 every_backend!(sqlite, postgres);
 
+/// Runs the cases of the module it is used in on both engines.
+macro_rules! every_backend_of_module {
+    ($($case:ident),* $(,)?) => {
+        every_backend_of_module!(@engine sqlite: $($case),*);
+        every_backend_of_module!(@engine postgres: $($case),*);
+    };
+    (@engine $backend:ident: $($case:ident),*) => {
+        mod $backend {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let fresh = crate::$backend().await;
+                    super::$case(fresh.catalog.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+// Cases of the methods the cases above do not call.
+#[path = "conformance/access.rs"]
+mod access;
+#[path = "conformance/drive.rs"]
+mod drive;
+#[path = "conformance/uploads.rs"]
+mod uploads;
+
 async fn claims_are_released_only_by_their_holder(c: Arc<dyn Catalog>) {
     c.ensure_tenant(&tenant(), 0, Utc::now()).await.unwrap();
     let file = c
