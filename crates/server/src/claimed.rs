@@ -74,3 +74,7 @@ pub async fn run<T, Claim, ClaimFut, Work, WorkFut>(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "claimed_tests.rs"]
+pub(crate) mod tests;

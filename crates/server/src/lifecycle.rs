@@ -205,3 +205,7 @@ pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "lifecycle_tests.rs"]
+mod tests;

@@ -128,3 +128,7 @@ pub async fn run_reconciler(state: AppState, mut shutdown: watch::Receiver<bool>
         }
     }
 }
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;
