@@ -382,3 +382,44 @@ async fn respond(
     };
     Ok(builder.body(body).expect("valid response"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_means_attachment_unless_it_says_no() {
+        assert!(!attachment_requested(None));
+        assert!(!attachment_requested(Some("0")));
+        assert!(!attachment_requested(Some("false")));
+        for yes in ["", "1", "true", "yes", "FALSE", "00"] {
+            assert!(attachment_requested(Some(yes)), "{yes:?}");
+        }
+    }
+
+    /// Bytes reclaimed between reading the record and reading them: the file is gone, not broken.
+    #[test]
+    fn missing_bytes_are_a_missing_file_and_other_faults_are_not() {
+        let gone = missing_is_gone(BlobError::NotFound);
+        assert_eq!(
+            (gone.status, gone.message.as_str()),
+            (StatusCode::NOT_FOUND, "File not found")
+        );
+        let broken = missing_is_gone(BlobError::Io(std::io::Error::other("disk")));
+        assert_eq!(broken.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    /// A stored content type that is no header value is served as plain bytes.
+    #[test]
+    fn content_types_that_are_not_header_values_fall_back_to_bytes() {
+        assert_eq!(header_value("video/mp4"), "video/mp4");
+        assert_eq!(
+            header_value("text/html; charset=utf-8"),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(
+            header_value("text/html\r\nX-A: b"),
+            "application/octet-stream"
+        );
+    }
+}

@@ -198,4 +198,41 @@ mod tests {
             prop_assert!(!UploadSigner::new(b"k".to_vec()).verify(&grant, &sig));
         }
     }
+
+    /// URLs signed by one node are verified by another, and by releases before and after this
+    /// one: the signed text and its encoding are fixed. (HMAC-SHA256 as Python's `hmac` makes it.)
+    #[test]
+    fn signatures_are_hmac_sha256_of_the_fixed_text_in_lowercase_hex() {
+        let signer = UploadSigner::new(b"k".to_vec());
+        assert_eq!(
+            grant().message(),
+            "PUT\n0123456789abcdef0123456789abcdef\n3145728\nvideo/mp4\n1800000000"
+        );
+        assert_eq!(
+            signer.sign(&grant()),
+            "36c53df56aa5353b93425fd4051e68072b1b93f69d866074e32e0ae737718fb1"
+        );
+        let asset = AssetGrant {
+            asset: "9c5e9ddd-2b99-49a5-9188-9dc10e06de67".into(),
+            download: false,
+            expires: 1_800_000_000,
+        };
+        assert_eq!(
+            asset.message(),
+            "ASSET\n9c5e9ddd-2b99-49a5-9188-9dc10e06de67\nfalse\n1800000000"
+        );
+        let sig = signer.sign(&asset);
+        assert_eq!(
+            sig,
+            "ca441ec1386afa702243a2c5707b1b428d29d0c6c1e2e0f2c758be332898346b"
+        );
+        // Hex digits in either case decode to the same bytes.
+        assert!(signer.verify(&asset, &sig.to_uppercase()));
+    }
+
+    #[test]
+    fn the_key_never_appears_in_debug_output() {
+        let signer = UploadSigner::new(b"very-secret-key".to_vec());
+        assert_eq!(format!("{signer:?}"), "UploadSigner([redacted])");
+    }
 }

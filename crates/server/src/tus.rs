@@ -905,6 +905,10 @@ pub async fn sweep_partials(state: &AppState) -> Result<(), BlobError> {
 }
 
 #[cfg(test)]
+#[path = "tus_tests.rs"]
+mod parser_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
