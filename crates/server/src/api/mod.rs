@@ -190,7 +190,12 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(vj::assets::asset_by_key))
         .routes(routes!(vj::assets::check_asset))
         .routes(routes!(vj::assets::asset_status))
-        .routes(routes!(vj::upload::upload_asset))
+        .routes({
+            // A file of up to 500 MB in a form, streamed: the 2 MiB of JSON bodies does not apply.
+            let (schemas, paths, route) = routes!(vj::upload::upload_asset);
+            let limit = axum::extract::DefaultBodyLimit::max(vj::upload::BODY_LIMIT);
+            (schemas, paths, route.layer(limit))
+        })
         .routes(routes!(vj::assets::serve_link))
         .routes(routes!(vj::scripts::list_templates))
         .routes(routes!(vj::scripts::create_script))
