@@ -390,6 +390,10 @@ async fn keys_and_signatures_never_reach_the_logs_the_catalog_or_the_store() {
                 leaks.push(format!("{} in the {place}", s.what));
             }
         }
+        // The log lines that hold it, with the secret masked, say which code wrote it.
+        for line in log.lines().filter(|l| l.contains(&s.value)) {
+            leaks.push(line.replace(&s.value, "<SECRET>"));
+        }
     }
     let lines = log.lines().count();
     println!(
