@@ -182,6 +182,7 @@ async fn file(
     match name.as_str() {
         "big.bin" => vec![7u8; 64 * 1024].into_response(),
         "slow.webp" => {
+            // Slower than any fetch timeout a test sets: the stall is what such a test is about.
             tokio::time::sleep(Duration::from_secs(5)).await;
             webp_for("slow", 8, 8).into_response()
         }
