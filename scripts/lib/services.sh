@@ -57,4 +57,34 @@ g bucket allow --read --write --owner mediadrive-test --key mediadrive-test >/de
 export AWS_ACCESS_KEY_ID=$(echo "$KEYINFO" | awk '/Key ID:/ {print $3}')
 export AWS_SECRET_ACCESS_KEY=$(echo "$KEYINFO" | awk '/Secret key:/ {print $3}')
 export MEDIADRIVE_TEST_S3_URL="s3://mediadrive-test?endpoint=http://127.0.0.1:$S3PORT&region=garage&path_style=true"
-
+# The dashboard uploads from the browser straight to the bucket, which must allow the pages of the
+# servers' origins (any port on 127.0.0.1) to PUT there: S3's PutBucketCors, signed (SigV4) here.
+python3 - "$S3PORT" <<'CORS'
+import base64, datetime, hashlib, hmac, os, sys, urllib.request
+port, bucket, region = sys.argv[1], "mediadrive-test", "garage"
+body = (b"<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>"
+        b"<AllowedMethod>PUT</AllowedMethod><AllowedMethod>GET</AllowedMethod>"
+        b"<AllowedMethod>HEAD</AllowedMethod><AllowedHeader>*</AllowedHeader>"
+        b"<ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>600</MaxAgeSeconds>"
+        b"</CORSRule></CORSConfiguration>")
+now = datetime.datetime.now(datetime.timezone.utc)
+stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+headers = {"content-md5": base64.b64encode(hashlib.md5(body).digest()).decode(),
+           "host": "127.0.0.1:" + port, "x-amz-content-sha256": hashlib.sha256(body).hexdigest(),
+           "x-amz-date": stamp}
+signed = ";".join(sorted(headers))
+request = "\n".join(["PUT", "/" + bucket, "cors=",
+                     "".join("%s:%s\n" % (k, headers[k]) for k in sorted(headers)), signed,
+                     headers["x-amz-content-sha256"]])
+scope = "%s/%s/s3/aws4_request" % (day, region)
+key = ("AWS4" + os.environ["AWS_SECRET_ACCESS_KEY"]).encode()
+for part in (day, region, "s3", "aws4_request"):
+    key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(request.encode()).hexdigest()])
+signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+headers["authorization"] = "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
+    os.environ["AWS_ACCESS_KEY_ID"], scope, signed, signature)
+del headers["host"]
+url = "http://127.0.0.1:%s/%s?cors=" % (port, bucket)
+urllib.request.urlopen(urllib.request.Request(url, data=body, method="PUT", headers=headers))
+CORS

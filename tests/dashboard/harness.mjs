@@ -1,9 +1,10 @@
 // Starts the real mediadrive binary with a fresh data directory and drives Debian's Chromium
-// against it with playwright-core.
+// against it with playwright-core. The backends follow MEDIADRIVE_TEST_BACKEND as the end-to-end
+// suite's do (`postgres+s3`: a new database on MEDIADRIVE_TEST_POSTGRES_URL's cluster and a new
+// prefix of MEDIADRIVE_TEST_S3_URL's bucket, as scripts/test starts them).
 
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,32 +17,79 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function freePort() {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
+/** The backends under test, as MEDIADRIVE_TEST_BACKEND names them. */
+export const BACKEND = process.env.MEDIADRIVE_TEST_BACKEND || "sqlite+fs";
+export const ON_S3 = BACKEND.split("+").includes("s3");
+
+let servers = 0;
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests with scripts/test`);
+  return value;
+}
+
+/** The flags that put a server (and every CLI command run against it) on the backends under test. */
+function backendArgs() {
+  const args = [];
+  const unique = `md_js_${process.pid}_${Date.now()}_${servers++}`;
+  for (const part of BACKEND.split("+").filter(Boolean)) {
+    if (part === "sqlite" || part === "fs") continue;
+    if (part === "postgres") {
+      const admin = required("MEDIADRIVE_TEST_POSTGRES_URL");
+      execFileSync("psql", [admin, "-qc", `CREATE DATABASE ${unique}`]);
+      args.push("--database-url", `${admin.slice(0, admin.lastIndexOf("/"))}/${unique}`);
+    } else if (part === "s3") {
+      args.push("--blob-url", `${required("MEDIADRIVE_TEST_S3_URL")}&root=/${unique}/`);
+    } else {
+      throw new Error(`unknown backend '${part}' in MEDIADRIVE_TEST_BACKEND`);
+    }
+  }
+  return args;
+}
+
+/** The base URL from `serve`'s first line, `listening on URL`; the rest of its output is drained
+ * so that the server never writes into a full pipe. */
+function readyLine(child) {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const exited = (code, signal) => reject(new Error(`mediadrive exited (${code ?? signal}) before listening`));
+    const read = (chunk) => {
+      seen += chunk;
+      const end = seen.indexOf("\n");
+      if (end < 0) return;
+      child.stdout.off("data", read);
+      child.off("exit", exited);
+      child.stdout.on("data", () => {});
+      const line = seen.slice(0, end).trim();
+      if (line.startsWith("listening on ")) resolve(line.slice("listening on ".length));
+      else reject(new Error(`mediadrive did not say where it listens: ${JSON.stringify(line)}`));
+    };
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", read);
+    child.once("exit", exited);
   });
 }
 
 export async function startServer() {
   const dir = mkdtempSync(path.join(os.tmpdir(), "mediadrive-dashboard-"));
   const data = path.join(dir, "data");
-  const port = await freePort();
-  const child = spawn(BIN, ["serve", "--data-dir", data, "--listen", `127.0.0.1:${port}`], {
-    stdio: ["ignore", "ignore", "inherit"],
+  const backends = backendArgs();
+  // Port 0: the server takes a free port itself and names it, so no other test's server can be
+  // the one answering here.
+  const child = spawn(BIN, ["serve", "--data-dir", data, "--listen", "127.0.0.1:0", ...backends], {
+    stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, RUST_LOG: "warn" },
   });
-  const base = `http://127.0.0.1:${port}`;
+  const base = await readyLine(child);
   let up = false;
   for (let i = 0; i < 400 && !up; i++) {
     up = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
     if (!up) await sleep(25);
   }
   if (!up) throw new Error("mediadrive did not start");
-  const cli = (...args) => execFileSync(BIN, [...args, "--data-dir", data], { encoding: "utf8" }).trim();
+  const cli = (...args) =>
+    execFileSync(BIN, [...args, "--data-dir", data, ...backends], { encoding: "utf8" }).trim();
   const key = cli("key", "create", "--client", "acme", "--role", "admin");
   const api = async (method, route, body) => {
     const resp = await fetch(base + route, {

@@ -9,7 +9,6 @@ import functools
 import http.server
 import json
 import os
-import socket
 import subprocess
 import tempfile
 import threading
@@ -27,10 +26,52 @@ from shotstack_sdk.model.transfer import Transfer
 BIN = os.environ["MEDIADRIVE_BIN"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def backend_args():
+    """The flags that put the server (and the CLI) on the backends under test, as
+    MEDIADRIVE_TEST_BACKEND names them (`postgres+s3`: a new database on
+    MEDIADRIVE_TEST_POSTGRES_URL's cluster and a new prefix of MEDIADRIVE_TEST_S3_URL's bucket, as
+    scripts/test starts them)."""
+    args = []
+    unique = "md_py_%d_%d" % (os.getpid(), time.time_ns())
+    for part in filter(None, os.environ.get("MEDIADRIVE_TEST_BACKEND", "").split("+")):
+        if part in ("sqlite", "fs"):
+            continue
+        if part == "postgres":
+            admin = os.environ["MEDIADRIVE_TEST_POSTGRES_URL"]
+            subprocess.run(["psql", admin, "-qc", "CREATE DATABASE %s" % unique], check=True)
+            args += ["--database-url", admin.rsplit("/", 1)[0] + "/" + unique]
+        elif part == "s3":
+            url = os.environ["MEDIADRIVE_TEST_S3_URL"]
+            args += ["--blob-url", "%s&root=/%s/" % (url, unique)]
+        else:
+            raise RuntimeError("unknown backend %r in MEDIADRIVE_TEST_BACKEND" % part)
+    return args
+
+
+def serve(data, listen, *flags):
+    """Starts `mediadrive serve` on `listen` and returns it with its base URL, read from the
+    `listening on URL` line it prints first (with port 0 it picks a free port itself, so no other
+    test's server can be the one answering)."""
+    server = subprocess.Popen(
+        [BIN, "serve", "--data-dir", data, "--listen", listen, *flags],
+        env={**os.environ, "RUST_LOG": "warn"}, stdout=subprocess.PIPE, text=True)
+    ready = server.stdout.readline().strip()
+    if not ready.startswith("listening on "):
+        server.kill()
+        server.wait()
+        raise RuntimeError("mediadrive did not say where it listens: %r" % ready)
+    base = ready[len("listening on "):]
+    # The rest of its output is drained, so it never writes into a full pipe.
+    threading.Thread(target=server.stdout.read, daemon=True).start()
+    for _ in range(400):
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            return server, base
+        except OSError:
+            time.sleep(0.025)
+    server.kill()
+    server.wait()
+    raise RuntimeError("mediadrive did not start")
 
 
 def ffmpeg(out, *args):
@@ -63,22 +104,11 @@ class ServeSdkTest(unittest.TestCase):
         cls.files_base = "http://127.0.0.1:%d" % cls.files.server_address[1]
 
         data = os.path.join(cls.tmp.name, "data")
-        port = free_port()
-        cls.base = "http://127.0.0.1:%d" % port
-        cls.server = subprocess.Popen(
-            [BIN, "serve", "--data-dir", data, "--listen", "127.0.0.1:%d" % port,
-             "--fetch-allow", "127.0.0.0/8"],
-            env={**os.environ, "RUST_LOG": "warn"}, stdout=subprocess.DEVNULL)
-        for _ in range(400):
-            try:
-                urllib.request.urlopen(cls.base + "/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.025)
-        else:
-            raise RuntimeError("mediadrive did not start")
+        backends = backend_args()
+        cls.server, cls.base = serve(data, "127.0.0.1:0", "--fetch-allow", "127.0.0.0/8", *backends)
         cls.key = subprocess.run(
-            [BIN, "key", "create", "--client", "acme", "--role", "editor", "--data-dir", data],
+            [BIN, "key", "create", "--client", "acme", "--role", "editor", "--data-dir", data,
+             *backends],
             check=True, capture_output=True, text=True).stdout.strip()
 
         configuration = shotstack_sdk.Configuration(host=cls.base + "/serve/v1")
