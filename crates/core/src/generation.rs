@@ -348,4 +348,43 @@ mod tests {
         }
         assert_eq!(CreditReason::parse("gift"), None);
     }
+
+    fn entry(blob: Option<ContentHash>, expires_at: DateTime<Utc>) -> CacheEntry {
+        CacheEntry {
+            id: "0190c0de".into(),
+            tenant: ClientId::parse("acme").unwrap(),
+            fingerprint: "f".into(),
+            asset_type: AssetType::Image,
+            model: "m".into(),
+            source: "{}".into(),
+            blob,
+            content_type: "image/webp".into(),
+            extension: "webp".into(),
+            size: 1,
+            width: None,
+            height: None,
+            duration_ms: None,
+            generated_at: expires_at,
+            expires_at,
+            persisted: None,
+        }
+    }
+
+    /// An entry is served until the moment it expires, and never once its bytes are purged.
+    #[test]
+    fn cache_entries_live_while_they_hold_bytes_and_have_not_expired() {
+        use chrono::TimeZone;
+        let now = Utc.timestamp_opt(1_000, 0).unwrap();
+        let hash = || Some(ContentHash::from_bytes([1; 32]));
+        let later = Utc.timestamp_opt(1_001, 0).unwrap();
+        let earlier = Utc.timestamp_opt(999, 0).unwrap();
+        assert!(entry(hash(), later).is_live(now));
+        assert!(!entry(hash(), now).is_live(now));
+        assert!(!entry(hash(), earlier).is_live(now));
+        assert!(!entry(None, later).is_live(now));
+        assert_eq!(
+            entry(None, now).url_path(),
+            "/tmp/assets/acme/0190c0de.webp"
+        );
+    }
 }
