@@ -28,6 +28,8 @@ mod renders;
 mod secrets;
 mod serving;
 mod shutdown;
+mod sizes;
+mod sizes_limits;
 mod tus;
 mod uploads;
 mod videojungle;
