@@ -1,10 +1,12 @@
 //! Crash safety (issue 9): rounds of 100 concurrent uploads with moves and deletes among them, the
-//! node killed with SIGKILL after a random number of acknowledgements, restarted and swept. After
-//! every round each upload that was acknowledged is served with its bytes within
-//! [`SERVED_WITHIN`] of the restart, nothing partial is visible, no blob is left that no file
-//! holds, and the tenant's quota counter equals the bytes it stores. An upload through the node is
-//! acknowledged by the API's `uploaded`; a direct upload by object storage's 2xx to the presigned
-//! PUT, after which the node owes it to the client whether or not it confirmed it before the kill.
+//! node killed with SIGKILL after a random number of acknowledgements, restarted and swept. Within
+//! [`SERVED_WITHIN`] of each restart every upload the round acknowledged and every file it moved
+//! is served with its bytes, every acknowledged file is listed where it should be with its size
+//! and blob, nothing partial is visible, no blob is left that no file holds, and the tenant's quota
+//! counter equals the bytes it stores; after the last round every file's bytes are read. An
+//! upload through the node is acknowledged by the API's `uploaded`; a direct upload by object
+//! storage's 2xx to the presigned PUT, after which the node owes it to the client whether or not
+//! it confirmed it before the kill.
 //!
 //! The seed is printed; `MEDIADRIVE_CRASH_SEED=N` replays a run.
 
@@ -158,13 +160,14 @@ async fn settled_check(
     server: &Server,
     key: &str,
     known: &BTreeMap<String, Known>,
+    read: Option<&BTreeSet<String>>,
     deadline: Instant,
 ) -> (Check, usize) {
     let mut attempts = 0;
     loop {
         attempts += 1;
         server.cli_ok(&["sweep"]);
-        let check = verify(server, key, known).await;
+        let check = verify(server, key, known, read).await;
         if check.faults() == [0; 7] || Instant::now() >= deadline {
             return (check, attempts);
         }
@@ -242,19 +245,18 @@ async fn killed_nodes_lose_nothing_they_acknowledged() {
             } else {
                 4096 + rng.below(252 << 10) as usize
             };
+            let bytes = content(&name, size);
             known.insert(
                 name.clone(),
                 Known {
                     size,
+                    hash: blake3::hash(&bytes).to_hex().to_string(),
                     folders: BTreeSet::from(["in"]),
                     acknowledged: false,
                     maybe_deleted: false,
                 },
             );
-            uploads.push((
-                name.clone(),
-                crasher.upload(&server, name.clone(), content(&name, size)),
-            ));
+            uploads.push((name.clone(), crasher.upload(&server, name, bytes)));
         }
         let mut candidates: Vec<String> = known
             .iter()
@@ -362,7 +364,9 @@ async fn killed_nodes_lose_nothing_they_acknowledged() {
             .chain(moved.iter().cloned())
             .collect();
         let served = wait_served(&server, &known, &watched, deadline).await - restarted;
-        let (check, attempts) = settled_check(&server, &key, &known, deadline).await;
+        // The files of earlier rounds were read after their own round; all are read at the end.
+        let read = (round + 1 < ROUNDS).then_some(&watched);
+        let (check, attempts) = settled_check(&server, &key, &known, read, deadline).await;
         let settled = restarted.elapsed();
         println!(
             "round {round}: {} acknowledged so far, every one served {served:?} and settled \
