@@ -221,29 +221,31 @@ async fn each_unit_goes_to_one_worker_and_no_worker_runs_more_than_its_slots() {
         state.catalog.queue_depths().await.unwrap().probes == 0
     })
     .await;
-    let (first, second) = (first.lock().unwrap(), second.lock().unwrap());
-    let mut all: Vec<_> = first
-        .started
-        .iter()
-        .chain(&second.started)
-        .map(|(h, _)| h)
-        .collect();
-    all.sort();
-    let total = all.len();
-    all.dedup();
-    assert_eq!(
-        (total, all.len()),
-        (12, 12),
-        "each blob worked exactly once"
-    );
-    assert!(
-        first.most <= 3 && second.most <= 2,
-        "{} {}",
-        first.most,
-        second.most
-    );
-    // A full batch is claimed at once: the slots were used, not one unit after another.
-    assert!(first.most > 1 || second.most > 1);
+    {
+        let (first, second) = (first.lock().unwrap(), second.lock().unwrap());
+        let mut all: Vec<_> = first
+            .started
+            .iter()
+            .chain(&second.started)
+            .map(|(h, _)| h)
+            .collect();
+        all.sort();
+        let total = all.len();
+        all.dedup();
+        assert_eq!(
+            (total, all.len()),
+            (12, 12),
+            "each blob worked exactly once"
+        );
+        assert!(
+            first.most <= 3 && second.most <= 2,
+            "{} {}",
+            first.most,
+            second.most
+        );
+        // A full batch is claimed at once: the slots were used, not one unit after another.
+        assert!(first.most > 1 || second.most > 1);
+    }
     let _ = (stop_first.send(true), stop_second.send(true));
     for task in [first_task, second_task] {
         tokio::time::timeout(Duration::from_secs(5), task)

@@ -327,7 +327,7 @@ async fn cache_entries_are_found_by_id_and_by_the_files_they_became(c: Arc<dyn C
     .await
     .unwrap();
     assert!(c
-        .cache_entries_of_files(&[fox.id.clone()])
+        .cache_entries_of_files(std::slice::from_ref(&fox.id))
         .await
         .unwrap()
         .is_empty());
