@@ -476,7 +476,6 @@ impl Server {
         self.keys_under("staging/").await.len() + self.keys_under("uploads/").await.len()
     }
 
-    /// Pieces of resumable uploads held by the blob store.
     /// The samples of `/metrics`, by metric name and label set.
     pub async fn metrics(&self) -> BTreeMap<String, f64> {
         let resp = self.get(&self.url("/metrics")).await;
@@ -497,6 +496,7 @@ impl Server {
             .collect()
     }
 
+    /// Pieces of resumable uploads held by the blob store.
     pub async fn partial_files(&self) -> usize {
         self.keys_under("partial/").await.len()
     }
@@ -514,8 +514,6 @@ impl Server {
         }
     }
 
-    /// Creates a tus upload of `length` bytes with `metadata` (plain values, encoded here);
-    /// returns the answer.
     /// Sends a request whose headers promise more body than `body`, then drops the connection,
     /// as a client that crashed mid-upload does. `head` is the request line and headers.
     pub async fn cut_off(&self, head: &str, body: &[u8]) {
@@ -530,6 +528,8 @@ impl Server {
         self.wait_received(received + body.len() as f64).await;
     }
 
+    /// Creates a tus upload of `length` bytes with `metadata` (plain values, encoded here);
+    /// returns the answer.
     pub async fn tus_create(&self, key: &str, metadata: &[(&str, &str)], length: u64) -> Response {
         use base64::Engine;
         let metadata: Vec<String> = metadata
