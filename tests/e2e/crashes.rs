@@ -235,7 +235,7 @@ async fn killed_nodes_lose_nothing_they_acknowledged() {
     }
     let mut known: BTreeMap<String, Known> = BTreeMap::new();
     let mut fig = Figures::default();
-    for round in 0..ROUNDS {
+    for (round, &kill_after) in kill_points.iter().enumerate() {
         let mut uploads = Vec::new();
         for i in 0..UPLOADS {
             let name = format!("r{round:02}-{i:03}.bin");
@@ -295,7 +295,6 @@ async fn killed_nodes_lose_nothing_they_acknowledged() {
             .collect();
         // Killed once the round's kill point was reached and a moment more, whatever the
         // machine's speed.
-        let kill_after = kill_points[round];
         let linger = Duration::from_millis(rng.below(300));
         let round_started = Instant::now();
         while crasher.acknowledged.load(Ordering::SeqCst) < kill_after
