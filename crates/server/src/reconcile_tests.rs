@@ -1,6 +1,7 @@
-//! The reconciler on a real catalog, with a store that takes direct uploads: what arrived as
-//! declared is adopted, what cannot be is dropped, and an upload another node confirms is left
-//! to it until its claim lapses.
+//! The reconciler on a real catalog, with stores that take direct uploads (the filesystem store
+//! given a bucket's `uploads/`, and S3 itself when `MEDIADRIVE_TEST_S3_URL` names a bucket): what
+//! arrived as declared is adopted, what cannot be is dropped, and an upload another node confirms
+//! is left to it until its claim lapses.
 
 use std::{
     io,
@@ -12,7 +13,7 @@ use std::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::Utc;
-use mediadrive_blobstore::FsBlobStore;
+use mediadrive_blobstore::{FsBlobStore, S3BlobStore};
 use mediadrive_core::{
     blobs::{BlobResult, ByteStream, HeldBlob, LocalBlob, PartialWriter, StagedBlob},
     BlobError, BlobStore, ContentHash, FileId, FileStatus, UploadClaim,
@@ -114,24 +115,108 @@ impl BlobStore for DirectFs {
     }
 }
 
-async fn direct_node(configure: impl FnOnce(&mut crate::Config)) -> Node {
-    node_on(|root| Arc::new(DirectFs::open(root)), configure).await
+#[derive(Clone, Copy)]
+enum Store {
+    DirectFs,
+    S3,
 }
 
+/// Runs each case on the filesystem store with direct uploads, and on S3 when there is a bucket.
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod direct_fs {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Store::DirectFs).await;
+                }
+            )*
+        }
+        mod s3 {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    if std::env::var("MEDIADRIVE_TEST_S3_URL").is_ok() {
+                        super::$case(super::Store::S3).await;
+                    } else {
+                        eprintln!("skipped on S3: MEDIADRIVE_TEST_S3_URL is not set (scripts/test sets it)");
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    bytes_of_the_declared_size_are_adopted_at_their_address,
+    content_already_stored_is_adopted_without_a_second_copy,
+    a_wrong_size_is_dropped_and_the_file_stays_open_for_another_put,
+    uploads_no_pending_file_waits_for_are_dropped,
+    an_upload_another_node_confirms_is_left_to_it_until_its_claim_lapses,
+    the_reconciler_confirms_as_uploads_arrive_and_stops_at_shutdown,
+);
+
+async fn direct_node(store: Store, configure: impl FnOnce(&mut crate::Config)) -> Node {
+    let blobs = move |root: &Path| -> Arc<dyn BlobStore> {
+        match store {
+            Store::DirectFs => Arc::new(DirectFs::open(root)),
+            Store::S3 => {
+                let url = std::env::var("MEDIADRIVE_TEST_S3_URL").unwrap();
+                let prefix = format!("/reconcile_{:032x}/", rand::random::<u128>());
+                Arc::new(S3BlobStore::open(&format!("{url}&root={prefix}")).unwrap())
+            }
+        }
+    };
+    node_on(blobs, configure).await
+}
+
+const CONTENT_TYPE: &str = "video/mp4";
+
 /// What a client's PUT to its presigned URL leaves behind.
-fn put(node: &Node, key: &str, body: &[u8]) {
-    std::fs::write(node.dir.path().join("blobs/uploads").join(key), body).unwrap();
+async fn put(node: &Node, key: &str, body: &[u8]) {
+    let ttl = Duration::from_secs(60);
+    match node
+        .state
+        .blobs
+        .presign_upload(key, CONTENT_TYPE, ttl)
+        .await
+        .unwrap()
+    {
+        Some(url) => http_put(&url, body).await,
+        None => std::fs::write(node.dir.path().join("blobs/uploads").join(key), body).unwrap(),
+    }
+}
+
+/// One HTTP/1.1 PUT to a presigned URL of the local bucket.
+async fn http_put(url: &str, body: &[u8]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("http://")
+        .expect("the test bucket speaks http");
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
+         Content-Type: {CONTENT_TYPE}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 fn hash_of(data: &[u8]) -> ContentHash {
     ContentHash::from_bytes(*blake3::hash(data).as_bytes())
 }
 
-#[tokio::test]
-async fn bytes_of_the_declared_size_are_adopted_at_their_address() {
-    let node = direct_node(|_| {}).await;
+async fn bytes_of_the_declared_size_are_adopted_at_their_address(store: Store) {
+    let node = direct_node(store, |_| {}).await;
     let state = &node.state;
-    let data = bytes(1, 300_001);
+    // Past the object store's 5 MiB multipart threshold.
+    let data = bytes(1, 6 * 1024 * 1024 + 1);
     let file = pending(
         state,
         "clips",
@@ -145,7 +230,7 @@ async fn bytes_of_the_declared_size_are_adopted_at_their_address() {
         0,
         "nothing arrived yet"
     );
-    put(&node, file.id.as_str(), &data);
+    put(&node, file.id.as_str(), &data).await;
     assert_eq!(reconcile_once(state).await.unwrap(), 1);
     let done = state.catalog.file_by_id(&file.id).await.unwrap().unwrap();
     assert_eq!(done.status, FileStatus::Uploaded);
@@ -164,9 +249,8 @@ async fn bytes_of_the_declared_size_are_adopted_at_their_address() {
     );
 }
 
-#[tokio::test]
-async fn content_already_stored_is_adopted_without_a_second_copy() {
-    let node = direct_node(|_| {}).await;
+async fn content_already_stored_is_adopted_without_a_second_copy(store: Store) {
+    let node = direct_node(store, |_| {}).await;
     let state = &node.state;
     let data = bytes(2, 70_000);
     let first = uploaded(state, "", "first.bin", &data).await;
@@ -178,7 +262,7 @@ async fn content_already_stored_is_adopted_without_a_second_copy() {
         chrono::Duration::minutes(2),
     )
     .await;
-    put(&node, file.id.as_str(), &data);
+    put(&node, file.id.as_str(), &data).await;
     assert_eq!(reconcile_once(state).await.unwrap(), 1);
     let second = state.catalog.file_by_id(&file.id).await.unwrap().unwrap();
     assert_eq!(second.blob, first.blob);
@@ -199,9 +283,8 @@ async fn content_already_stored_is_adopted_without_a_second_copy() {
     assert!(state.blobs.read_all(&hash_of(&data)).await.unwrap() == data);
 }
 
-#[tokio::test]
-async fn a_wrong_size_is_dropped_and_the_file_stays_open_for_another_put() {
-    let node = direct_node(|_| {}).await;
+async fn a_wrong_size_is_dropped_and_the_file_stays_open_for_another_put(store: Store) {
+    let node = direct_node(store, |_| {}).await;
     let state = &node.state;
     let data = bytes(3, 10_000);
     let file = pending(
@@ -213,7 +296,7 @@ async fn a_wrong_size_is_dropped_and_the_file_stays_open_for_another_put() {
     )
     .await;
     for wrong in [&data[..9_999], &[data.as_slice(), b"x"].concat()[..]] {
-        put(&node, file.id.as_str(), wrong);
+        put(&node, file.id.as_str(), wrong).await;
         assert_eq!(reconcile_once(state).await.unwrap(), 0);
         assert_eq!(
             state.blobs.arrived_upload(file.id.as_str()).await.unwrap(),
@@ -224,7 +307,7 @@ async fn a_wrong_size_is_dropped_and_the_file_stays_open_for_another_put() {
     }
     assert!(!state.blobs.exists(&hash_of(&data[..9_999])).await.unwrap());
     // The claim was given back: the client's next PUT is confirmed at once.
-    put(&node, file.id.as_str(), &data);
+    put(&node, file.id.as_str(), &data).await;
     assert!(confirm_if_arrived(state, &file).await.unwrap());
     assert_eq!(
         state
@@ -238,14 +321,13 @@ async fn a_wrong_size_is_dropped_and_the_file_stays_open_for_another_put() {
     );
 }
 
-#[tokio::test]
-async fn uploads_no_pending_file_waits_for_are_dropped() {
-    let node = direct_node(|_| {}).await;
+async fn uploads_no_pending_file_waits_for_are_dropped(store: Store) {
+    let node = direct_node(store, |_| {}).await;
     let state = &node.state;
     let done = uploaded(state, "", "done.bin", &bytes(4, 100)).await;
     let unknown = "0123456789abcdef0123456789abcdef";
     for key in ["not-a-file-id", unknown, done.id.as_str()] {
-        put(&node, key, &bytes(5, 100));
+        put(&node, key, &bytes(5, 100)).await;
     }
     assert_eq!(reconcile_once(state).await.unwrap(), 0);
     assert!(state.blobs.arrived_uploads().await.unwrap().is_empty());
@@ -255,9 +337,8 @@ async fn uploads_no_pending_file_waits_for_are_dropped() {
     assert!(!state.blobs.exists(&hash_of(&bytes(5, 100))).await.unwrap());
 }
 
-#[tokio::test]
-async fn an_upload_another_node_confirms_is_left_to_it_until_its_claim_lapses() {
-    let node = direct_node(|_| {}).await;
+async fn an_upload_another_node_confirms_is_left_to_it_until_its_claim_lapses(store: Store) {
+    let node = direct_node(store, |_| {}).await;
     let state = &node.state;
     let data = bytes(6, 4096);
     let file = pending(
@@ -268,7 +349,7 @@ async fn an_upload_another_node_confirms_is_left_to_it_until_its_claim_lapses() 
         chrono::Duration::minutes(2),
     )
     .await;
-    put(&node, file.id.as_str(), &data);
+    put(&node, file.id.as_str(), &data).await;
     let now = Utc::now();
     let other_node = now + chrono::Duration::milliseconds(700);
     let granted = state
@@ -294,9 +375,11 @@ async fn an_upload_another_node_confirms_is_left_to_it_until_its_claim_lapses() 
     assert_eq!(done.blob, Some(hash_of(&data)));
 }
 
-#[tokio::test]
-async fn the_reconciler_confirms_as_uploads_arrive_and_stops_at_shutdown() {
-    let node = direct_node(|config| config.reconcile_interval = Duration::from_millis(50)).await;
+async fn the_reconciler_confirms_as_uploads_arrive_and_stops_at_shutdown(store: Store) {
+    let node = direct_node(store, |config| {
+        config.reconcile_interval = Duration::from_millis(50)
+    })
+    .await;
     let state = &node.state;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(run_reconciler(state.clone(), shutdown));
@@ -311,7 +394,7 @@ async fn the_reconciler_confirms_as_uploads_arrive_and_stops_at_shutdown() {
             chrono::Duration::minutes(2),
         )
         .await;
-        put(&node, file.id.as_str(), &data);
+        put(&node, file.id.as_str(), &data).await;
         files.push((file, hash_of(&data)));
     }
     eventually(
