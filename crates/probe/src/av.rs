@@ -134,3 +134,32 @@ fn describe(reader: &dyn FormatReader, sniffed: infer::Type) -> MediaInfo {
     info.codecs = video_codecs.into_iter().chain(audio_codecs).collect();
     info
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{probe, samples, Kind, ProbeError};
+
+    /// One second of 8 kHz 16-bit mono, cut short by `bytes`.
+    fn cut_wav(bytes: usize) -> Result<crate::MediaInfo, ProbeError> {
+        let whole = samples::wav(8000, 8000);
+        probe(samples::file(&whole[..whole.len() - bytes]))
+    }
+
+    /// A stream that ends inside its last packet has reached its end: what counts is how much of
+    /// the declared length its packets cover, up to a quarter of a second short.
+    #[test]
+    fn a_stream_cut_within_the_tolerance_is_whole_and_beyond_it_is_truncated() {
+        for bytes in [1, 2, 100, 3000] {
+            let info = cut_wav(bytes).unwrap_or_else(|e| panic!("cut by {bytes}: {e}"));
+            assert_eq!((info.kind, info.duration_ms), (Kind::Audio, Some(1000)));
+        }
+        match cut_wav(8000) {
+            Err(ProbeError::Corrupt(reason)) => assert!(
+                reason.starts_with("truncated: streams end at ")
+                    && reason.ends_with(" s of a declared 1.000 s"),
+                "{reason}"
+            ),
+            other => panic!("half a second missing: {other:?}"),
+        }
+    }
+}
