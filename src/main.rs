@@ -75,6 +75,9 @@ fn init_tracing(default: &str, format: LogFormat) {
                 .expect("a valid directive"),
         );
     }
+    // OpenDAL's request signer logs its credentials, secret key included, at debug: no RUST_LOG
+    // may raise it.
+    filter = filter.add_directive("reqsign_core=info".parse().expect("a valid directive"));
     let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

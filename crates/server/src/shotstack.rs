@@ -250,6 +250,12 @@ fn stem(id: &str) -> Option<String> {
 fn wants_hosting(destinations: &[Value]) -> ApiResult<bool> {
     let mut hosting = false;
     for destination in destinations {
+        // A bare value names no provider: taking it for the default would host what nobody asked for.
+        let Some(destination) = destination.as_object() else {
+            return Err(ApiError::bad_request(
+                "destinations must be a list of objects",
+            ));
+        };
         let provider = destination
             .get("provider")
             .and_then(Value::as_str)
@@ -271,7 +277,7 @@ fn wants_hosting(destinations: &[Value]) -> ApiResult<bool> {
     security(("api_key" = [])),
     responses(
         (status = 201, body = TransferResponse),
-        (status = 400, description = "url is required | id is required | destinations is required | …", body = ErrorBody),
+        (status = 400, description = "url is required | id is required | destinations is required | destinations must be a list of objects | …", body = ErrorBody),
         (status = 403, description = "Insufficient permissions", body = ErrorBody),
     ))]
 pub async fn transfer(
