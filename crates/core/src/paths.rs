@@ -363,8 +363,12 @@ mod tests {
         assert_eq!(folder("a").join("!"), Ok(folder("a")));
         assert_eq!(FolderPath::root().join("!"), Err(PathError::InvalidFolder));
         assert_eq!(folder("a/b").to_string(), "a/b");
-        let single: Vec<FolderPath> = folder("ab").ancestors_and_self();
-        assert_eq!(single, [folder("ab")]);
+        assert_eq!(folder("ab").ancestors_and_self(), [folder("ab")]);
+        assert_eq!(folder("a").ancestors_and_self(), [folder("a")]);
+        assert_eq!(
+            folder("a/b").ancestors_and_self(),
+            [folder("a"), folder("a/b")]
+        );
     }
 
     #[test]
