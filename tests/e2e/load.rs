@@ -58,7 +58,7 @@ async fn patiently(
             .unwrap()
             .parse()
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(wait * 1000 / 4 + 50)).await;
+        tokio::time::sleep(Duration::from_secs(wait)).await;
     }
     outcome
         .other_errors
