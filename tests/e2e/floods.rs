@@ -141,12 +141,16 @@ async fn slow_clients_are_cut_off_and_health_checks_keep_answering() {
             .unwrap();
         slow.push(tcp);
     }
-    let started = std::time::Instant::now();
+    // Each check must come back within a Kubernetes probe's default timeout (1 s), or a load
+    // balancer would take the node out while it is only being held by slow clients.
+    let mut slowest = Duration::ZERO;
     for _ in 0..20 {
+        let started = std::time::Instant::now();
         let resp = server.get(&server.url("/healthz")).await;
         assert_eq!(resp.status(), StatusCode::OK);
+        slowest = slowest.max(started.elapsed());
     }
-    let health_latency = started.elapsed() / 20;
+    assert!(slowest < Duration::from_secs(1), "a health check took {slowest:?}");
     let mut closed = 0;
     for mut tcp in slow {
         let mut buf = Vec::new();
@@ -157,8 +161,7 @@ async fn slow_clients_are_cut_off_and_health_checks_keep_answering() {
     }
     println!(
         "slowloris: {SLOW} connections trickling headers, {closed} closed by the server within \
-         5 s of a 1 s header deadline; health checks meanwhile answered in {health_latency:?} on \
-         average"
+         5 s of a 1 s header deadline; the slowest of 20 health checks meanwhile took {slowest:?}"
     );
     assert_eq!(closed, SLOW);
 }
