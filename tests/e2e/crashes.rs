@@ -297,12 +297,20 @@ async fn killed_nodes_lose_nothing_they_acknowledged() {
         // machine's speed.
         let linger = Duration::from_millis(rng.below(300));
         let round_started = Instant::now();
-        while crasher.acknowledged.load(Ordering::SeqCst) < kill_after
-            && round_started.elapsed() < ROUND_LIMIT
-        {
+        // Rounds killed late also let their moves and deletes be answered: where uploads are
+        // acknowledged by object storage, early kill points would otherwise catch every one of
+        // them unanswered, and an answered move would never be checked.
+        let late = kill_after >= UPLOADS / 2;
+        let reached = |crasher: &Crasher| {
+            crasher.acknowledged.load(Ordering::SeqCst) >= kill_after
+                && (!late
+                    || moves.iter().all(|m| m.3.is_finished())
+                        && deletes.iter().all(|d| d.1.is_finished()))
+        };
+        while !reached(&crasher) && round_started.elapsed() < ROUND_LIMIT {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        if crasher.acknowledged.load(Ordering::SeqCst) < kill_after {
+        if !reached(&crasher) {
             fig.rounds_cut_short += 1;
         }
         tokio::time::sleep(linger).await;
@@ -400,6 +408,10 @@ async fn killed_nodes_lose_nothing_they_acknowledged() {
     assert_eq!(every_file.faults(), [0; 7], "{every_file:?}");
     // Every round reached its kill point, so the run acknowledged at least the kill points' sum.
     assert_eq!(fig.rounds_cut_short, 0, "{fig:#?}");
+    assert!(
+        fig.moves_answered > 0 && fig.deletes_answered > 0,
+        "no move or no delete was answered before a kill: {fig:#?}"
+    );
     assert!(
         fig.uploads_acknowledged >= fig.uploads_started / 3,
         "only {} of {} uploads acknowledged",
