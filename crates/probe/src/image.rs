@@ -186,6 +186,9 @@ mod tests {
         // A file shorter than the tail that is looked at.
         assert!(complete(&[0x3B], "gif"));
         assert!(!complete(&[0x3A], "gif"));
+        // The RIFF size alone decides, however short the file.
+        assert!(complete(b"RIFF\x04\0\0\0WEBP", "webp"));
+        assert!(!complete(b"RIFF\x05\0\0\0WEBP", "webp"));
         // Formats whose structure is not checked.
         assert!(complete(b"II*\0", "tiff"));
     }
@@ -220,9 +223,10 @@ mod tests {
         assert_eq!(info.container.as_deref(), Some("tiff"));
         assert_eq!((info.width, info.height), (Some(5), Some(4)));
         assert_eq!(info.orientation, Some(6));
-        let at_limit = crate::probe(tiff(5, 4, 8, MAX_TIFF_EXIF_SCAN)).unwrap();
+        let mib = 1024 * 1024;
+        let at_limit = crate::probe(tiff(5, 4, 8, 64 * mib)).unwrap();
         assert_eq!(at_limit.orientation, Some(8));
-        let past = crate::probe(tiff(5, 4, 8, MAX_TIFF_EXIF_SCAN + 1)).unwrap();
+        let past = crate::probe(tiff(5, 4, 8, 64 * mib + 1)).unwrap();
         assert_eq!(past.orientation, None);
         // Outside 1..=8 is no orientation at all.
         let bogus = crate::probe(tiff(5, 4, 9, 1024)).unwrap();
