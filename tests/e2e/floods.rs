@@ -150,7 +150,10 @@ async fn slow_clients_are_cut_off_and_health_checks_keep_answering() {
         assert_eq!(resp.status(), StatusCode::OK);
         slowest = slowest.max(started.elapsed());
     }
-    assert!(slowest < Duration::from_secs(1), "a health check took {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a health check took {slowest:?}"
+    );
     let mut closed = 0;
     for mut tcp in slow {
         let mut buf = Vec::new();
