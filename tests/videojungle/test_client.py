@@ -16,8 +16,8 @@ import json
 import os
 import random
 import subprocess
+import sys
 import tempfile
-import threading
 import time
 import unittest
 import urllib.error
@@ -27,29 +27,12 @@ import urllib.request
 import requests
 from videojungle import ApiClient
 
-BIN = os.environ["MEDIADRIVE_BIN"]
+# The shared start-up of every Python suite lives beside the suites' folders.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from mediadrive_server import BIN, backend_args, serve  # noqa: E402
 
 
 MB = 1000 * 1000
-
-
-def backend_args():
-    """The flags that put the server (and the CLI) on the backends under test."""
-    args = []
-    unique = "md_py_%d_%d" % (os.getpid(), time.time_ns())
-    for part in filter(None, os.environ.get("MEDIADRIVE_TEST_BACKEND", "").split("+")):
-        if part in ("sqlite", "fs"):
-            continue
-        if part == "postgres":
-            admin = os.environ["MEDIADRIVE_TEST_POSTGRES_URL"]
-            subprocess.run(["psql", admin, "-qc", "CREATE DATABASE %s" % unique], check=True)
-            args += ["--database-url", admin.rsplit("/", 1)[0] + "/" + unique]
-        elif part == "s3":
-            url = os.environ["MEDIADRIVE_TEST_S3_URL"]
-            args += ["--blob-url", "%s&root=/%s/" % (url, unique)]
-        else:
-            raise RuntimeError("unknown backend %r in MEDIADRIVE_TEST_BACKEND" % part)
-    return args
 
 
 def sha256_of_file(path):
@@ -72,24 +55,7 @@ class VideoJungleClientTest(unittest.TestCase):
             cls.clip_bytes = f.read()
         data = os.path.join(cls.tmp.name, "data")
         backends = backend_args()
-        # Port 0: the server takes a free port itself and names it on its first line.
-        cls.server = subprocess.Popen(
-            [BIN, "serve", "--data-dir", data, "--listen", "127.0.0.1:0"] + backends,
-            env={**os.environ, "RUST_LOG": "warn"}, stdout=subprocess.PIPE, text=True)
-        ready = cls.server.stdout.readline().strip()
-        if not ready.startswith("listening on "):
-            raise RuntimeError("mediadrive did not say where it listens: %r" % ready)
-        cls.base = ready[len("listening on "):]
-        # The rest of its output is drained, so it never writes into a full pipe.
-        threading.Thread(target=cls.server.stdout.read, daemon=True).start()
-        for _ in range(400):
-            try:
-                urllib.request.urlopen(cls.base + "/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.025)
-        else:
-            raise RuntimeError("mediadrive did not start")
+        cls.server, cls.base = serve(data, "127.0.0.1:0", *backends)
 
         def key(client, role):
             return subprocess.run(
