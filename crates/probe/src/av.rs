@@ -162,4 +162,45 @@ mod tests {
             other => panic!("half a second missing: {other:?}"),
         }
     }
+
+    /// ADTS AAC frames of 16 kHz mono, each 1,024 samples with `payload` bytes of (undecoded)
+    /// data; the frame at `damaged` names a sample rate that does not exist.
+    fn adts(frames: usize, damaged: Option<usize>) -> Vec<u8> {
+        let payload = 16;
+        let len = 7 + payload;
+        let mut out = Vec::new();
+        for i in 0..frames {
+            let rate: u8 = if Some(i) == damaged { 13 } else { 8 };
+            out.extend_from_slice(&[
+                0xFF,
+                0xF1,
+                (1 << 6) | (rate << 2),
+                (1 << 6) | (len >> 11) as u8,
+                (len >> 3) as u8,
+                ((len & 7) << 5) as u8 | 0x1F,
+                0xFC,
+            ]);
+            out.resize(out.len() + payload, 0);
+        }
+        out
+    }
+
+    /// Damage is refused as damage wherever it lies, even where cutting the stream off there
+    /// would leave it within the tolerance.
+    #[test]
+    fn a_damaged_frame_is_refused_with_its_reason() {
+        let info = probe(samples::file(&adts(100, None))).unwrap();
+        assert_eq!((info.kind, info.mime.as_str()), (Kind::Audio, "audio/aac"));
+        assert_eq!(info.codecs, ["aac"]);
+        assert_eq!(info.duration_ms, Some(6400));
+        assert_eq!((info.sample_rate, info.channels), (Some(16000), Some(1)));
+        for damaged in [50, 98] {
+            match probe(samples::file(&adts(100, Some(damaged)))) {
+                Err(ProbeError::Corrupt(reason)) => {
+                    assert!(reason.starts_with("damaged stream: "), "{reason}")
+                }
+                other => panic!("frame {damaged} damaged: {other:?}"),
+            }
+        }
+    }
 }
