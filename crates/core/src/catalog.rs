@@ -277,6 +277,7 @@ pub trait Catalog: Send + Sync + 'static {
     ) -> CatalogResult<Option<CacheEntry>>;
     async fn cache_entry_by_id(&self, id: &str) -> CatalogResult<Option<CacheEntry>>;
     /// The cache entries drive files were persisted from, by file: where generated files came from.
+    /// Each entry's `persisted` is left empty: the caller already holds the file it asked about.
     async fn cache_entries_of_files(
         &self,
         files: &[FileId],
