@@ -3,10 +3,21 @@
 use std::{path::PathBuf, sync::Arc};
 
 use anyhow::{bail, Context, Result};
+use mediadrive_app::{App, Config};
 use mediadrive_blobstore::{FsBlobStore, S3BlobStore};
 use mediadrive_catalog::{PostgresCatalog, SqliteCatalog};
 use mediadrive_core::{BlobStore, Catalog};
-use mediadrive_server::{AppState, Config};
+
+/// Creates `dir` and its missing parents readable by this user alone: they hold the catalog, and
+/// the files on the default store. Directories that exist keep their permissions.
+pub fn create_private_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))
+}
 
 pub async fn open_catalog(config: &Config) -> Result<Arc<dyn Catalog>> {
     let url = &config.database_url;
@@ -15,7 +26,7 @@ pub async fn open_catalog(config: &Config) -> Result<Arc<dyn Catalog>> {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            create_private_dir(dir)?;
         }
         let catalog = SqliteCatalog::open(url)
             .await
@@ -59,8 +70,8 @@ pub fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>> {
     bail!("unsupported blob URL '{url}': use file://PATH or s3://BUCKET?endpoint=…")
 }
 
-pub async fn open_state(config: Config) -> Result<AppState> {
+pub async fn open_state(config: Config) -> Result<App> {
     let catalog = open_catalog(&config).await?;
     let blobs = open_blobs(&config)?;
-    Ok(AppState::new(catalog, blobs, config).await?)
+    Ok(App::new(catalog, blobs, config, &mediadrive_remote::Http).await?)
 }

@@ -15,10 +15,33 @@ use crate::{
     settings::{resolve, ListenArgs, StoreArgs},
 };
 
+/// Every connection holds a file descriptor, and the usual soft limit (1,024) is far below the
+/// hard one: at the soft limit a few hundred idle connections would leave none for health checks
+/// and the catalog. The soft limit is raised to the hard one.
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // Safety: both calls only read or write the struct passed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            let wanted = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
+                tracing::warn!(soft = limit.rlim_cur, "could not raise the open file limit");
+            }
+        }
+    }
+}
+
 pub async fn serve(store: &StoreArgs, listen: &ListenArgs) -> Result<()> {
     let mut config = resolve(store, Some(listen))?;
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    crate::backends::create_private_dir(&config.data_dir)?;
+    raise_open_file_limit();
     let addr = config.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -36,7 +59,7 @@ pub async fn serve(store: &StoreArgs, listen: &ListenArgs) -> Result<()> {
         listen = %listener.local_addr()?,
         public_url = %state.config.public_url,
         data_dir = %state.config.data_dir.display(),
-        ffmpeg = mediadrive_server::previews::ffmpeg_available(),
+        ffmpeg = mediadrive_app::previews::ffmpeg_available(),
         "mediadrive serving"
     );
     let (stop, stopped) = watch::channel(false);
@@ -113,19 +136,23 @@ pub async fn key(store: &StoreArgs, cmd: KeyCommand) -> Result<()> {
 
 #[derive(Subcommand)]
 pub enum ClientCommand {
-    /// Change a tenant's quota, storage block or credits; creates the tenant if needed.
+    /// Change a tenant's quotas, storage block or credits; creates the tenant if needed.
     Set {
         #[arg(long)]
         client: String,
         /// Storage quota in bytes.
         #[arg(long)]
         quota: Option<u64>,
+        /// Budget in bytes for what is kept outside the quota: files in temp/ and the temporary
+        /// cache (generated assets, src downloads, render outputs) [default: the quota].
+        #[arg(long)]
+        temp_quota: Option<u64>,
         #[arg(long)]
         storage_blocked: Option<bool>,
         #[arg(long)]
         credits: Option<i64>,
     },
-    /// Print a tenant's quota, usage, block and credits as JSON.
+    /// Print a tenant's quotas, usage, block and credits as JSON.
     Show {
         #[arg(long)]
         client: String,
@@ -147,6 +174,7 @@ pub async fn client(store: &StoreArgs, cmd: ClientCommand) -> Result<()> {
         ClientCommand::Set {
             client,
             quota,
+            temp_quota,
             storage_blocked,
             credits,
         } => {
@@ -155,6 +183,7 @@ pub async fn client(store: &StoreArgs, cmd: ClientCommand) -> Result<()> {
             state.catalog.ensure_tenant(&id, initial, now).await?;
             let update = TenantUpdate {
                 quota,
+                temp_quota,
                 storage_blocked,
                 credits,
             };
@@ -175,11 +204,15 @@ pub async fn client(store: &StoreArgs, cmd: ClientCommand) -> Result<()> {
                 .with_context(|| format!("no client '{id}'"))?
         }
     };
+    let default_quota = state.config.default_quota;
+    let temp = state.catalog.temp_usage(&tenant.id, default_quota).await?;
     let shown = json!({
         "client_id": tenant.id,
-        "quota": tenant.quota.or(state.config.default_quota),
+        "quota": tenant.quota.or(default_quota),
         "used_bytes": tenant.used_bytes,
         "pending_bytes": tenant.pending_bytes,
+        "temp_quota": temp.quota,
+        "temp_used_bytes": temp.used_bytes,
         "storage_blocked": tenant.storage_blocked,
         "blocked_at": tenant.blocked_at,
         "credits": tenant.credits,
@@ -201,7 +234,8 @@ pub struct SweepArgs {
 pub async fn sweep(store: &StoreArgs, args: SweepArgs) -> Result<()> {
     let state = open_state(resolve(store, None)?).await?;
     let at = args.at.unwrap_or_else(Utc::now);
-    let report = mediadrive_server::lifecycle::sweep(&state, at, args.dry_run)
+    // An operator's sweep also walks the store for bytes no row accounts for.
+    let report = mediadrive_app::lifecycle::sweep(&state, at, args.dry_run, true)
         .await
         .map_err(anyhow::Error::msg)?;
     let paths = |files: &[mediadrive_core::FileRecord]| -> Vec<String> {
@@ -223,6 +257,7 @@ pub async fn sweep(store: &StoreArgs, args: SweepArgs) -> Result<()> {
         "expired_preloads": report.expired_preloads,
         "expired_project_assets": report.expired_project_assets,
         "reclaimed_blobs": report.reclaimed_blobs.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
+        "stray_blobs": report.stray_blobs.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
     });
     println!("{}", serde_json::to_string_pretty(&shown)?);
     Ok(())

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use ipnet::IpNet;
-use mediadrive_server::{
+use mediadrive_app::{
     config::{
         GenerationConfig, LimitsConfig, RenderConfig, TusConfig, VideoJungleConfig, WebhookConfig,
     },
@@ -93,6 +93,7 @@ pub(crate) struct FileSettings {
     blob_serving: Option<String>,
     reconcile_interval_ms: Option<u64>,
     ingest_lease_secs: Option<u64>,
+    metrics_token: Option<String>,
     memory_cache_bytes: Option<u64>,
     memory_cache_max_file_bytes: Option<u64>,
     generation: Option<GenerationConfig>,
@@ -190,6 +191,12 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
             bail!("ingest_lease_secs must be at least 1");
         }
         config.ingest_lease = Duration::from_secs(s);
+    }
+    if let Some(token) = file.metrics_token {
+        if token.len() < 16 {
+            bail!("metrics_token must be at least 16 characters");
+        }
+        config.metrics_token = Some(mediadrive_app::config::MetricsToken(token));
     }
     if let Some(ms) = file.serve_cache_ttl_ms {
         config.serve_cache_ttl = Duration::from_millis(ms);
@@ -320,7 +327,9 @@ mod tests {
                 limits.uploads_per_tenant,
                 limits.header_timeout_secs,
                 limits.body_idle_timeout_secs,
-                limits.shutdown_grace_secs
+                limits.shutdown_grace_secs,
+                limits.project_field_bytes,
+                limits.projects_per_tenant
             ),
             (
                 default_limits.requests_per_second,
@@ -328,7 +337,9 @@ mod tests {
                 default_limits.uploads_per_tenant,
                 default_limits.header_timeout_secs,
                 default_limits.body_idle_timeout_secs,
-                default_limits.shutdown_grace_secs
+                default_limits.shutdown_grace_secs,
+                default_limits.project_field_bytes,
+                default_limits.projects_per_tenant
             )
         );
         let (tus, default_tus) = (file.tus.unwrap(), defaults.tus);

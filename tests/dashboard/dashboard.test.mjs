@@ -198,7 +198,15 @@ test("move by menu and by dragging onto a folder, rename, bulk delete with a con
   await page.waitForSelector('.tile.folder:has-text("archive")');
   await uploadAll();
 
-  await openMenu("tone.wav", "Move to folder");
+  // A menu left open stays open, keyboard inside it, while the listing reloads under it (an upload
+  // finishing here; a probe recheck does the same every 2 s after one).
+  await page.click('[data-path$="tone.wav"] .menu summary');
+  await page.focus('[data-path$="tone.wav"] .menu-items button:text-is("Rename")');
+  await dropFiles(page, "#drive", { "notes.txt": { type: "text/plain", bytes: Buffer.from("shot list\n") } });
+  await page.waitForFunction(() => document.querySelectorAll("#listing .tile.file").length === 4);
+  assert.ok(await page.$eval('[data-path="tone.wav"] .menu', (m) => m.open && m.contains(document.activeElement)));
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), "Rename");
+  await page.click('[data-path$="tone.wav"] .menu-items button:text-is("Move to folder")');
   await page.selectOption("#ask-select", "archive");
   await page.click("#ask-ok");
   await page.waitForFunction(() => !document.querySelector('[data-path="tone.wav"]'));

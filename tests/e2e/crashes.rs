@@ -34,10 +34,11 @@ const UPLOADS: usize = 100;
 const MOVES: usize = 30;
 const DELETES: usize = 20;
 const CT: &str = "application/octet-stream";
-/// Short (the default is 600 s), so that bytes a killed ingest left behind are reclaimable by the
-/// sweep after each round, and a direct upload the killed node was confirming is taken over by
-/// the restarted one well within [`SERVED_WITHIN`].
-const INGEST_LEASE_SECS: u64 = 1;
+/// Shorter than the default (30 s), so that bytes a killed ingest left behind are reclaimable by
+/// the sweep soon after each round, and a direct upload the killed node was confirming is taken
+/// over by the restarted one well within [`SERVED_WITHIN`]. Long enough that the slow ingests of
+/// 100 concurrent uploads outlast it: only the live node's renewals keep them leased.
+const INGEST_LEASE_SECS: u64 = 3;
 /// A round whose acknowledgements do not come is killed after this; the check then says why.
 const ROUND_LIMIT: Duration = Duration::from_secs(30);
 /// How long after a restart every acknowledged upload must be served, and the node settled.

@@ -17,6 +17,23 @@ async fn start(limits: &str) -> (Server, TempDir) {
     (server, dir)
 }
 
+/// Asks `/healthz` `checks` times; each must answer `200` within a Kubernetes probe's default
+/// timeout (1 s). Returns the slowest.
+async fn slowest_health_check(server: &Server, checks: usize) -> Duration {
+    let mut slowest = Duration::ZERO;
+    for _ in 0..checks {
+        let started = std::time::Instant::now();
+        let resp = server.get(&server.url("/healthz")).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        slowest = slowest.max(started.elapsed());
+    }
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a health check took {slowest:?}"
+    );
+    slowest
+}
+
 async fn get(server: &Server, path: &str, key: &str) -> (StatusCode, Option<u64>, Value) {
     let resp = server
         .http
@@ -143,17 +160,7 @@ async fn slow_clients_are_cut_off_and_health_checks_keep_answering() {
     }
     // Each check must come back within a Kubernetes probe's default timeout (1 s), or a load
     // balancer would take the node out while it is only being held by slow clients.
-    let mut slowest = Duration::ZERO;
-    for _ in 0..20 {
-        let started = std::time::Instant::now();
-        let resp = server.get(&server.url("/healthz")).await;
-        assert_eq!(resp.status(), StatusCode::OK);
-        slowest = slowest.max(started.elapsed());
-    }
-    assert!(
-        slowest < Duration::from_secs(1),
-        "a health check took {slowest:?}"
-    );
+    let slowest = slowest_health_check(&server, 20).await;
     let mut closed = 0;
     for mut tcp in slow {
         let mut buf = Vec::new();
@@ -218,4 +225,94 @@ async fn a_stalled_upload_body_is_refused_and_frees_its_slot() {
         let served = server.get(&stalled.file_url).await.bytes().await.unwrap();
         assert_eq!(&served[..], &content[..], "{through:?}");
     }
+}
+
+/// A header block past nginx's default sizes (8 KiB a field, 32 KiB in all) is refused with `431`
+/// in the shape of the surface asked; one within them is served.
+#[tokio::test]
+async fn oversized_header_blocks_get_431_in_each_surfaces_shape() {
+    const TOO_LARGE: &str =
+        "Request header fields are too large: at most 8 KiB per field and 32 KiB in all";
+    let server = Server::start().await;
+    let key = server.key("acme", "viewer");
+    let http = reqwest::Client::new();
+    let request = |method: reqwest::Method, path: &str, fields: &[(String, String)]| {
+        let mut request = http
+            .request(method, server.url(path))
+            .header("x-api-key", &key);
+        for (name, value) in fields {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let one = |len: usize| vec![("x-padding".to_string(), "a".repeat(len))];
+    let many: Vec<_> = (0..8)
+        .map(|i| (format!("x-padding-{i}"), "b".repeat(5000)))
+        .collect();
+
+    let within = request(reqwest::Method::GET, "/v2/media", &one(7 * 1024))
+        .await
+        .unwrap();
+    assert_eq!(within.status(), StatusCode::OK);
+    let big = request(reqwest::Method::GET, "/v2/media", &one(100_000))
+        .await
+        .unwrap();
+    assert_eq!(big.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(big.json::<Value>().await.unwrap()["message"], TOO_LARGE);
+
+    let vj = request(reqwest::Method::GET, "/videojungle/projects", &many)
+        .await
+        .unwrap();
+    assert_eq!(vj.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(vj.json::<Value>().await.unwrap()["detail"], TOO_LARGE);
+
+    let tus = request(reqwest::Method::POST, "/tus/", &one(9 * 1024))
+        .await
+        .unwrap();
+    assert_eq!(tus.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(tus.headers()["tus-resumable"], "1.0.0");
+    assert_eq!(tus.json::<Value>().await.unwrap()["message"], TOO_LARGE);
+}
+
+/// Connections that never send a byte are closed once the header deadline passes, and health
+/// checks answer meanwhile: the node raised its open-file limit, so a thousand idle sockets do not
+/// starve it.
+#[tokio::test]
+async fn silent_connections_are_closed_and_health_checks_keep_answering() {
+    use tokio::io::AsyncReadExt;
+    const SILENT: usize = 1000;
+    // The test's own side of the sockets needs the descriptors too.
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
+    let (server, _dir) = start("header_timeout_secs = 2").await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut silent = Vec::with_capacity(SILENT);
+    for _ in 0..SILENT {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let opened = std::time::Instant::now();
+    let slowest = slowest_health_check(&server, 10).await;
+    let reads = silent.into_iter().map(|mut tcp| async move {
+        let mut buf = [0u8; 1];
+        let read = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await;
+        matches!(read, Ok(Ok(0)) | Ok(Err(_)))
+    });
+    let closed = futures_util::future::join_all(reads)
+        .await
+        .into_iter()
+        .filter(|&closed| closed)
+        .count();
+    println!(
+        "{SILENT} silent connections: {closed} closed by the server {:?} after they opened \
+         (header deadline 2 s); the slowest of 10 health checks meanwhile took {slowest:?}",
+        opened.elapsed()
+    );
+    assert_eq!(closed, SILENT);
 }

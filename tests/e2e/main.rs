@@ -14,6 +14,7 @@ mod health;
 mod hostile;
 mod hostile_cases;
 mod hostile_files;
+mod ingest_matrix;
 mod lifecycle;
 mod listing;
 mod load;

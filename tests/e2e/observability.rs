@@ -31,7 +31,17 @@ async fn metrics_count_requests_bytes_and_queues() {
     let server =
         Server::start_with(&["--sweep-interval-secs", "1", "--fetch-allow", "127.0.0.0/8"]).await;
     let key = server.key("acme", "render");
-    assert_eq!(depths(&server.metrics().await), [0.0; 4]);
+    // The depths are read every few seconds, not per scrape: the first read comes at start.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = server.metrics().await;
+        if m.contains_key(r#"mediadrive_jobs_waiting{queue="probes"}"#) {
+            assert_eq!(depths(&m), [0.0; 4]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "no queue depths after 10 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // A webhook endpoint where nothing listens: the upload's delivery fails and waits for its
     // retry (5 s, then 5 min), so the queue holds it for the rest of the test.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -152,4 +162,113 @@ async fn readiness_checks_the_catalog_and_the_blob_store() {
             "{path} is documented"
         );
     }
+}
+
+/// Every label comes from a fixed set, so what clients send cannot grow `/metrics` or the
+/// process: 10,000 requests with invented methods and paths leave `/metrics` small and the
+/// node's memory where it was.
+#[tokio::test]
+async fn invented_methods_and_paths_do_not_grow_metrics() {
+    use futures_util::StreamExt;
+
+    let server = Server::start().await;
+    let http = reqwest::Client::new();
+    let send = |method: String, path: String| {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let request = http.request(method, server.url(&path));
+        async move { request.send().await.map(|r| r.status()) }
+    };
+    // A different token for every request: its hash, in letters HTTP takes in a method.
+    let invented = |seed: String, len: usize| -> String {
+        blake3::hash(seed.as_bytes())
+            .to_hex()
+            .chars()
+            .take(len)
+            .map(|c| (b'A' + (c.to_digit(16).unwrap() as u8)) as char)
+            .collect()
+    };
+    // Warm: the routes, the allocator's pools and the recorder have seen requests of every kind.
+    let warm_up: Vec<_> = (0..500)
+        .map(|i| {
+            let method = invented(format!("warm {i}"), 8);
+            (method, format!("/warm/{i}"))
+        })
+        .collect();
+    futures_util::stream::iter(warm_up)
+        .map(|(m, p)| send(m, p))
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    let before_kib = server.peak_rss_kib();
+    let hostile: Vec<_> = (0..10_000)
+        .map(|i| {
+            let method = invented(format!("method {i}"), 12);
+            let path = format!("/{}/{}", invented(format!("a {i}"), 10), i);
+            (method, path)
+        })
+        .collect();
+    let answered = futures_util::stream::iter(hostile)
+        .map(|(m, p)| send(m, p))
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    assert!(
+        answered.iter().all(|r| r.is_ok()),
+        "a request got no answer"
+    );
+    let text = server
+        .get(&server.url("/metrics"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let grown_kib = server.peak_rss_kib().saturating_sub(before_kib);
+    println!(
+        "after 10,000 invented requests: /metrics {} bytes, peak RSS grew {grown_kib} KiB",
+        text.len()
+    );
+    assert!(text.len() < 64 * 1024, "/metrics is {} bytes", text.len());
+    assert!(grown_kib < 8 * 1024, "peak RSS grew {grown_kib} KiB");
+    assert!(text.contains(r#"method="other""#), "{text}");
+    assert!(text.contains(r#"route="unmatched""#), "{text}");
+}
+
+/// With `metrics_token` set, `/metrics` answers only its bearer.
+#[tokio::test]
+async fn a_metrics_token_keeps_metrics_to_its_bearer() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("metrics.toml");
+    let token = "s3cret-metrics-token-0123";
+    std::fs::write(&config, format!("metrics_token = \"{token}\"\n")).unwrap();
+    let server = Server::start_with(&["--config", config.to_str().unwrap()]).await;
+    let http = reqwest::Client::new();
+    let scrape = |auth: Option<String>| {
+        let mut request = http.get(server.url("/metrics"));
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    for refused in [None, Some("Bearer wrong".into()), Some(token.to_string())] {
+        let resp = scrape(refused.clone()).await;
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{refused:?}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(
+            body["message"], "Metrics need the bearer token of metrics_token",
+            "{body}"
+        );
+    }
+    let resp = scrape(Some(format!("Bearer {token}"))).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp
+        .text()
+        .await
+        .unwrap()
+        .contains("mediadrive_http_requests_total"));
+    // The health checks stay public.
+    assert_eq!(scrape_status(&server, "/healthz").await, StatusCode::OK);
+}
+
+async fn scrape_status(server: &Server, path: &str) -> StatusCode {
+    server.get(&server.url(path)).await.status()
 }

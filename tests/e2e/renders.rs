@@ -228,9 +228,15 @@ async fn a_render_that_opts_out_of_hosting_stays_temporary_and_costs_no_quota() 
         .with_timezone(&Utc);
     let ttl = expires - Utc::now();
     assert!(ttl > chrono::Duration::hours(23) && ttl <= chrono::Duration::hours(24));
-    let (status, _) = s.bytes_of(video["url"].as_str().unwrap()).await;
+    let (status, bytes) = s.bytes_of(video["url"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(s.used_bytes(), 0);
+    // It counts against the temp budget instead, until it expires.
+    let temp = |s: &Setup| s.server.client_show("acme")["temp_used_bytes"].as_u64();
+    assert_eq!(temp(&s), Some(bytes.len() as u64));
+    let at = (Utc::now() + chrono::Duration::hours(25)).to_rfc3339();
+    s.server.cli_ok(&["sweep", "--at", &at]);
+    assert_eq!(temp(&s), Some(0));
     // Not hosted, so not an asset of the Serve API.
     let (status, assets) = s
         .server
@@ -248,8 +254,10 @@ async fn a_render_that_opts_out_of_hosting_stays_temporary_and_costs_no_quota() 
 #[tokio::test]
 async fn hosting_fails_on_a_full_drive_and_a_bad_download_fails_its_output_alone() {
     let s = setup().await;
+    // A full drive, with room in the 24-hour tier (a temp budget set apart from the quota).
+    let set = ["--quota", "1000", "--temp-quota", "100000000"];
     s.server
-        .cli_ok(&["client", "set", "--client", "acme", "--quota", "1000"]);
+        .cli_ok(&[&["client", "set", "--client", "acme"][..], &set[..]].concat());
     let render = s
         .create(json!({"outputs": [
             {"type": "video", "src": s.src("clip.mp4")},

@@ -428,3 +428,58 @@ async fn keys_and_signatures_never_reach_the_logs_the_catalog_or_the_store() {
         .iter()
         .any(|e| e["span"]["request_id"] == refused_id.as_str()));
 }
+
+/// What the server creates on disk is its user's alone: the data directory, the blob store's
+/// folders and the catalog with its write-ahead log, whatever the process's umask.
+#[test]
+fn the_data_directory_and_the_catalog_are_created_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("fresh/data");
+    // The write-ahead log exists while a node runs.
+    let mut node = std::process::Command::new(crate::harness::BIN)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let files = loop {
+        let files: Vec<_> = std::fs::read_dir(&data)
+            .map(|dir| {
+                dir.map(|e| e.unwrap().path())
+                    .filter(|p| p.is_file())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if files
+            .iter()
+            .any(|p: &std::path::PathBuf| p.to_string_lossy().ends_with("-wal"))
+            || Instant::now() > deadline
+        {
+            break files;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    node.kill().unwrap();
+    node.wait().unwrap();
+    assert!(
+        files.iter().any(|p| p.to_string_lossy().ends_with("-wal")),
+        "no write-ahead log in {files:?}"
+    );
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    for dir in [
+        parent.path().join("fresh"),
+        data.clone(),
+        data.join("blobs"),
+        data.join("staging"),
+        data.join("partial"),
+    ] {
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    }
+}

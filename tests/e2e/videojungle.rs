@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::harness::{bytes, json_of, Server};
 
+mod limits;
 mod links;
 
 const VJ: &str = "/videojungle";

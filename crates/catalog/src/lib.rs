@@ -1,62 +1,86 @@
-//! Catalog backends of mediadrive: metadata in SQL. The queries are written once (`shared/`, in
-//! SQL both engines accept, with `?N` placeholders) and compiled into one module per engine, each
-//! with its own connection setup, transaction discipline and migrations.
+//! Catalog backends of mediadrive: metadata in SQL. The queries are written once (`queries/`, one
+//! module per aggregate implementing its store trait, in SQL both engines accept, with `$N`
+//! placeholders) and compiled into one module per engine, each with its own connection setup,
+//! transaction discipline and migrations.
 
-/// Compiles the shared queries into the engine module that invokes it; each sees that engine's
-/// `Pool`, `Conn`, `prep`, `write_tx` and `lock_tenant` as `super::…`. Defined before the engine
-/// modules because a `macro_rules!` is in scope only after its definition.
-macro_rules! shared_queries {
+/// Compiles the queries into the engine module that invokes it; each sees that engine's
+/// `Backend`, `Pool`, `Conn`, `write_tx` and `lock_tenant` as `super::…`. Defined before the
+/// engine modules because a `macro_rules!` is in scope only after its definition.
+macro_rules! queries {
     () => {
         mod blobs {
-            include!("shared/blobs.rs");
+            include!("queries/blobs.rs");
         }
         mod cache {
-            include!("shared/cache.rs");
-        }
-        mod catalog {
-            include!("shared/catalog.rs");
+            include!("queries/cache.rs");
         }
         mod credits {
-            include!("shared/credits.rs");
+            include!("queries/credits.rs");
+        }
+        mod deliveries {
+            include!("queries/deliveries.rs");
         }
         mod drive {
-            include!("shared/drive.rs");
+            include!("queries/drive.rs");
         }
-        mod folders {
-            include!("shared/folders.rs");
+        mod generated {
+            include!("queries/generated.rs");
+        }
+        mod health {
+            include!("queries/health.rs");
         }
         mod preloads {
-            include!("shared/preloads.rs");
+            include!("queries/preloads.rs");
         }
         mod previews {
-            include!("shared/previews.rs");
+            include!("queries/previews.rs");
         }
         mod probes {
-            include!("shared/probes.rs");
+            include!("queries/probes.rs");
         }
         mod projects {
-            include!("shared/projects.rs");
+            include!("queries/projects.rs");
         }
         mod renders {
-            include!("shared/renders.rs");
+            include!("queries/renders.rs");
         }
         mod scripts {
-            include!("shared/scripts.rs");
+            include!("queries/scripts.rs");
         }
         mod sweep {
-            include!("shared/sweep.rs");
+            include!("queries/sweep.rs");
         }
         mod tenants {
-            include!("shared/tenants.rs");
+            include!("queries/tenants.rs");
         }
         mod uploads {
-            include!("shared/uploads.rs");
-        }
-        mod usage {
-            include!("shared/usage.rs");
+            include!("queries/uploads.rs");
         }
         mod webhooks {
-            include!("shared/webhooks.rs");
+            include!("queries/webhooks.rs");
+        }
+        /// The steps that several aggregates take inside their own transactions (quota counters,
+        /// folder rows, blob references, the outbox, the ledger). They never call `queries`.
+        mod steps {
+            use super::{backend, rows, Conn, Pool};
+            pub mod files {
+                include!("steps/files.rs");
+            }
+            pub mod folders {
+                include!("steps/folders.rs");
+            }
+            pub mod ledger {
+                include!("steps/ledger.rs");
+            }
+            pub mod outbox {
+                include!("steps/outbox.rs");
+            }
+            pub mod refs {
+                include!("steps/refs.rs");
+            }
+            pub mod usage {
+                include!("steps/usage.rs");
+            }
         }
     };
 }

@@ -1,6 +1,6 @@
 //! The PostgreSQL catalog: for many stateless nodes sharing one database.
 
-use std::{borrow::Cow, str::FromStr, time::Duration};
+use std::{str::FromStr, time::Duration};
 
 use mediadrive_core::{catalog::CatalogResult, ClientId};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -41,12 +41,6 @@ impl PostgresCatalog {
     }
 }
 
-/// The shared queries use `?N` placeholders; PostgreSQL spells them `$N`. No query holds a `?`
-/// anywhere else.
-fn prep(sql: &str) -> Cow<'_, str> {
-    Cow::Owned(sql.replace('?', "$"))
-}
-
 async fn write_tx(pool: &Pool) -> CatalogResult<sqlx::Transaction<'static, Db>> {
     pool.begin().await.map_err(backend)
 }
@@ -62,4 +56,4 @@ async fn lock_tenant(conn: &mut Conn, tenant: &ClientId) -> CatalogResult<()> {
     Ok(())
 }
 
-shared_queries!();
+queries!();

@@ -16,6 +16,18 @@ fn corrupt(what: &str) -> CatalogError {
     CatalogError::Backend(format!("corrupt {what} in catalog"))
 }
 
+/// An id as the catalog stored it; one that does not parse means the catalog is corrupt.
+pub fn stored_id<T: TryFrom<String>>(raw: String, what: &str) -> Result<T, CatalogError> {
+    T::try_from(raw).map_err(|_| corrupt(what))
+}
+
+pub fn stored_opt_id<T: TryFrom<String>>(
+    raw: Option<String>,
+    what: &str,
+) -> Result<Option<T>, CatalogError> {
+    raw.map(|raw| stored_id(raw, what)).transpose()
+}
+
 #[derive(sqlx::FromRow)]
 pub struct FileRow {
     id: String,
@@ -69,6 +81,7 @@ pub fn files(rows: Vec<FileRow>) -> Result<Vec<FileRecord>, CatalogError> {
 pub struct TenantRow {
     id: String,
     quota: Option<i64>,
+    temp_quota: Option<i64>,
     storage_blocked: bool,
     blocked_at: Option<i64>,
     credits: i64,
@@ -83,6 +96,7 @@ impl TryFrom<TenantRow> for Tenant {
         Ok(Tenant {
             id: ClientId::parse(&r.id).map_err(|_| corrupt("client id"))?,
             quota: r.quota.map(|q| q as u64),
+            temp_quota: r.temp_quota.map(|q| q as u64),
             storage_blocked: r.storage_blocked,
             blocked_at: opt_from_ms(r.blocked_at),
             credits: r.credits,
@@ -106,7 +120,7 @@ impl TryFrom<KeyRow> for ApiKeyRecord {
     type Error = CatalogError;
     fn try_from(r: KeyRow) -> Result<Self, Self::Error> {
         Ok(ApiKeyRecord {
-            id: r.id,
+            id: stored_id(r.id, "API key id")?,
             tenant: ClientId::parse(&r.tenant_id).map_err(|_| corrupt("client id"))?,
             role: r.role.parse::<Role>().map_err(|_| corrupt("role"))?,
             expires_at: opt_from_ms(r.expires_at),
@@ -143,7 +157,7 @@ impl TryFrom<CacheRow> for CacheEntry {
     type Error = CatalogError;
     fn try_from(r: CacheRow) -> Result<Self, Self::Error> {
         Ok(CacheEntry {
-            id: r.id,
+            id: stored_id(r.id, "cache entry id")?,
             tenant: ClientId::parse(&r.tenant_id).map_err(|_| corrupt("client id"))?,
             fingerprint: r.fingerprint,
             asset_type: AssetType::parse(&r.asset_type).ok_or_else(|| corrupt("asset type"))?,
@@ -208,7 +222,7 @@ impl TryFrom<ItemRow> for PreloadItem {
             warning: r.warning,
         });
         Ok(PreloadItem {
-            preload_id: r.preload_id,
+            preload_id: stored_id(r.preload_id, "preload id")?,
             position: r.position as u32,
             tenant: ClientId::parse(&r.tenant_id).map_err(|_| corrupt("client id"))?,
             request: ItemRequest {
@@ -245,7 +259,7 @@ impl TryFrom<LedgerRow> for LedgerEntry {
             balance: r.balance,
             reason: CreditReason::parse(&r.reason).ok_or_else(|| corrupt("credit reason"))?,
             model: r.model,
-            preload_id: r.preload_id,
+            preload_id: stored_opt_id(r.preload_id, "preload id")?,
             position: r.position.map(|p| p as u32),
             created_at: from_ms(r.created_at),
         })
@@ -284,15 +298,15 @@ impl TryFrom<OutputRow> for RenderOutput {
             status = OutputStatus::Deleted;
         }
         Ok(RenderOutput {
-            id: r.id,
-            render_id: r.render_id,
+            id: stored_id(r.id, "output id")?,
+            render_id: stored_id(r.render_id, "render id")?,
             tenant: ClientId::parse(&r.tenant_id).map_err(|_| corrupt("client id"))?,
             kind: OutputKind::parse(&r.kind).ok_or_else(|| corrupt("output kind"))?,
             src: r.src,
             stem: r.stem,
             status,
             error: r.error,
-            cache_entry: r.cache_entry_id,
+            cache_entry: stored_opt_id(r.cache_entry_id, "cache entry id")?,
             hosted_file: match r.hosted_file_id {
                 Some(id) => Some(FileId::parse(&id).map_err(|_| corrupt("file id"))?),
                 None => None,

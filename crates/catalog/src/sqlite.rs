@@ -1,6 +1,6 @@
 //! The SQLite catalog: the embedded default, one file under the data directory.
 
-use std::{borrow::Cow, path::Path, str::FromStr, time::Duration};
+use std::{path::Path, str::FromStr, time::Duration};
 
 use mediadrive_core::{catalog::CatalogResult, CatalogError, ClientId, ContentHash};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -19,6 +19,29 @@ pub struct SqliteCatalog {
     health: Pool,
 }
 
+/// Creates the database file readable by its owner alone, before SQLite would create it with the
+/// process's umask: it holds every tenant's metadata and the server's signing secrets. SQLite gives
+/// its `-wal` and `-shm` files the database file's permissions.
+fn create_private(path: &Path) -> CatalogResult<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path == Path::new(":memory:") || path.exists() {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(CatalogError::Backend(format!(
+            "creating {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 impl SqliteCatalog {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> CatalogResult<Self> {
@@ -29,6 +52,7 @@ impl SqliteCatalog {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        create_private(options.get_filename())?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options.clone())
@@ -49,7 +73,7 @@ impl SqliteCatalog {
         let target = path
             .to_str()
             .ok_or_else(|| CatalogError::Backend(format!("{}: not UTF-8", path.display())))?;
-        sqlx::query("VACUUM INTO ?1")
+        sqlx::query("VACUUM INTO $1")
             .bind(target)
             .execute(&self.pool)
             .await
@@ -72,11 +96,6 @@ impl SqliteCatalog {
     }
 }
 
-/// The shared queries are written with SQLite's own `?N` placeholders.
-fn prep(sql: &str) -> Cow<'_, str> {
-    Cow::Borrowed(sql)
-}
-
 /// Takes the write lock at BEGIN: a deferred transaction that reads before writing can fail
 /// with SQLITE_BUSY when another connection (or the CLI in another process) wrote meanwhile.
 /// One writer at a time also serialises each tenant's changes, so `lock_tenant` has nothing to do.
@@ -88,4 +107,4 @@ async fn lock_tenant(_conn: &mut Conn, _tenant: &ClientId) -> CatalogResult<()> 
     Ok(())
 }
 
-shared_queries!();
+queries!();

@@ -106,6 +106,9 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn delete(&self, hash: &ContentHash) -> BlobResult<()>;
     /// Removes staged bytes left behind by uploads that died before `older_than`.
     async fn sweep_staging(&self, older_than: SystemTime) -> BlobResult<usize>;
+    /// Every blob at its content address, with its length: a sweep compares them with the
+    /// catalog to find bytes that a process placed and died before recording.
+    async fn blobs(&self) -> BlobResult<Vec<(ContentHash, u64)>>;
 
     // Resumable uploads (tus): one upload's bytes arrive over many requests, and must outlive
     // restarts in between. The catalog counts how many are held; bytes past that count, left by
@@ -210,6 +213,9 @@ mod tests {
         }
         async fn delete(&self, _: &ContentHash) -> BlobResult<()> {
             Ok(())
+        }
+        async fn blobs(&self) -> BlobResult<Vec<(ContentHash, u64)>> {
+            Ok(Vec::new())
         }
         async fn sweep_staging(&self, _: SystemTime) -> BlobResult<usize> {
             Ok(0)

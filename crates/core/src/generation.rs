@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{ClientId, ContentHash, FileRecord, FolderPath};
+use crate::{CacheEntryId, ClientId, ContentHash, FileRecord, FolderPath, PreloadId};
 
 /// The generable types of seed 000; persisted assets land in `generated/{type}/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -133,7 +133,7 @@ pub enum ItemOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreloadItem {
-    pub preload_id: String,
+    pub preload_id: PreloadId,
     pub position: u32,
     pub tenant: ClientId,
     pub request: ItemRequest,
@@ -144,7 +144,7 @@ pub struct PreloadItem {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreloadRecord {
-    pub id: String,
+    pub id: PreloadId,
     pub tenant: ClientId,
     pub created_at: DateTime<Utc>,
     pub callback: Option<String>,
@@ -155,7 +155,7 @@ pub struct PreloadRecord {
 /// `None`) the stored source still allows a regeneration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheEntry {
-    pub id: String,
+    pub id: CacheEntryId,
     pub tenant: ClientId,
     pub fingerprint: String,
     pub asset_type: AssetType,
@@ -205,13 +205,15 @@ pub struct NewCacheEntry {
     pub duration_ms: Option<u64>,
     pub generated_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The drive quota of a tenant without one of its own, which its temp budget falls back to.
+    pub default_quota: Option<u64>,
 }
 
 /// Where a promotion may put the file: the names are tried in order, the first free one (or,
 /// when `share` allows, one already holding the same bytes) wins.
 #[derive(Debug, Clone)]
 pub struct Promotion {
-    pub entry_id: String,
+    pub entry_id: CacheEntryId,
     pub tenant: ClientId,
     pub folder: FolderPath,
     pub names: Vec<crate::FileName>,
@@ -275,7 +277,7 @@ pub struct CreditMovement {
     pub reason: CreditReason,
     pub model: Option<String>,
     /// The preload item it is for: preload id and position.
-    pub item: Option<(String, u32)>,
+    pub item: Option<(PreloadId, u32)>,
     pub now: DateTime<Utc>,
 }
 
@@ -295,7 +297,7 @@ pub struct LedgerEntry {
     pub balance: i64,
     pub reason: CreditReason,
     pub model: Option<String>,
-    pub preload_id: Option<String>,
+    pub preload_id: Option<PreloadId>,
     pub position: Option<u32>,
     pub created_at: DateTime<Utc>,
 }
@@ -351,7 +353,7 @@ mod tests {
 
     fn entry(blob: Option<ContentHash>, expires_at: DateTime<Utc>) -> CacheEntry {
         CacheEntry {
-            id: "0190c0de".into(),
+            id: CacheEntryId::parse("0190c0de0000000000000000000000aa").unwrap(),
             tenant: ClientId::parse("acme").unwrap(),
             fingerprint: "f".into(),
             asset_type: AssetType::Image,
@@ -384,7 +386,7 @@ mod tests {
         assert!(!entry(None, later).is_live(now));
         assert_eq!(
             entry(None, now).url_path(),
-            "/tmp/assets/acme/0190c0de.webp"
+            "/tmp/assets/acme/0190c0de0000000000000000000000aa.webp"
         );
     }
 }

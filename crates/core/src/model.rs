@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{ClientId, ContentHash, FileId, FileName, FolderPath, Role};
+use crate::{ApiKeyId, ClientId, ContentHash, FileId, FileName, FolderPath, Role};
 
 /// What kind of media a file is, as `GET /v2/media` reports it (seed 002: from the content type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +76,9 @@ pub struct Tenant {
     pub id: ClientId,
     /// `None` means the configured default quota applies.
     pub quota: Option<u64>,
+    /// The budget for what is kept outside the drive quota (`temp`, the cache); `None` means the
+    /// drive quota applies.
+    pub temp_quota: Option<u64>,
     pub storage_blocked: bool,
     pub blocked_at: Option<DateTime<Utc>>,
     pub credits: i64,
@@ -86,17 +89,27 @@ pub struct Tenant {
     pub created_at: DateTime<Utc>,
 }
 
+/// What a tenant keeps outside the drive quota: files in `temp` (pending ones included) and
+/// cache entries that hold bytes and were not persisted into the drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TempUsage {
+    pub used_bytes: u64,
+    /// `None`: unlimited.
+    pub quota: Option<u64>,
+}
+
 /// A change to a tenant's settings; `None` fields are left as they are.
 #[derive(Debug, Clone, Default)]
 pub struct TenantUpdate {
     pub quota: Option<u64>,
+    pub temp_quota: Option<u64>,
     pub storage_blocked: Option<bool>,
     pub credits: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
 pub struct ApiKeyRecord {
-    pub id: String,
+    pub id: ApiKeyId,
     pub tenant: ClientId,
     pub role: Role,
     pub expires_at: Option<DateTime<Utc>>,
@@ -349,6 +362,9 @@ pub struct SweepReport {
     /// How many project assets were forgotten because their upload never came.
     pub expired_project_assets: u64,
     pub reclaimed_blobs: Vec<ContentHash>,
+    /// Bytes found in the store that no row accounted for (left by a process that died between
+    /// placing and recording them); a sweep that is not a dry run also reclaims them.
+    pub stray_blobs: Vec<ContentHash>,
 }
 
 #[cfg(test)]

@@ -4,12 +4,13 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{ClientId, FileRecord, FolderPath, ItemStatus, NewPreload};
+use crate::{
+    AssetId, ClientId, FileRecord, FolderPath, ItemStatus, NewPreload, ProjectId, ScriptId,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Project {
-    /// A UUID.
-    pub id: String,
+    pub id: ProjectId,
     pub tenant: ClientId,
     pub name: String,
     pub description: Option<String>,
@@ -30,16 +31,17 @@ pub struct NewProject {
     pub data: Option<String>,
     pub folder: FolderPath,
     pub now: DateTime<Utc>,
+    /// Projects the tenant may have at most, this one included; 0 leaves them unbounded.
+    pub max_projects: u32,
 }
 
 /// An asset of a project. It reads as uploaded once `file` holds its bytes; deleting that file
 /// from the drive deletes the asset with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectAsset {
-    /// A UUID.
-    pub id: String,
+    pub id: AssetId,
     pub tenant: ClientId,
-    pub project_id: String,
+    pub project_id: ProjectId,
     /// A random UUID: who holds it may read the asset without an API key.
     pub keyname: String,
     /// The name the client gave the asset; names its file in the drive.
@@ -60,7 +62,7 @@ pub struct ProjectAsset {
 /// or `error` says why not; the preload itself may then be forgotten.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssetGeneration {
-    pub script_id: String,
+    pub script_id: ScriptId,
     /// The preload item's status while the preload is kept.
     pub item_status: Option<ItemStatus>,
     pub error: Option<String>,
@@ -69,7 +71,7 @@ pub struct AssetGeneration {
 #[derive(Debug, Clone)]
 pub struct NewProjectAsset {
     pub tenant: ClientId,
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub keyname: String,
     pub name: String,
     pub asset_type: String,
@@ -84,7 +86,7 @@ pub struct NewProjectAsset {
 #[derive(Debug, Clone)]
 pub struct NewGeneratedAsset {
     pub asset: NewProjectAsset,
-    pub script_id: String,
+    pub script_id: ScriptId,
     pub preload: NewPreload,
 }
 
@@ -102,10 +104,9 @@ pub enum AssetRemoval {
 /// placeholders, filled from the parameters it is run with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectScript {
-    /// A UUID.
-    pub id: String,
+    pub id: ScriptId,
     pub tenant: ClientId,
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub name: String,
     /// The preload item, as JSON text.
     pub template: String,
@@ -117,7 +118,7 @@ pub struct ProjectScript {
 #[derive(Debug, Clone)]
 pub struct NewProjectScript {
     pub tenant: ClientId,
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub name: String,
     pub template: String,
     pub inputs: String,
@@ -129,13 +130,15 @@ pub struct NewProjectScript {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssetCursor {
     pub created_ms: i64,
+    /// The asset's id as the client's cursor carried it: a position, compared as text, so a
+    /// cursor that names no asset still pages on from where it points.
     pub id: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct AssetQuery {
     pub tenant: ClientId,
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub limit: u32,
     pub after: Option<AssetCursor>,
 }

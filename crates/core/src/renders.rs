@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{ClientId, FileId};
+use crate::{CacheEntryId, ClientId, FileId, OutputId, RenderId};
 
 /// What one output of a render is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,8 +108,8 @@ pub struct NewRender {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderOutput {
     /// A UUID, as Shotstack's SDK expects of asset ids.
-    pub id: String,
-    pub render_id: String,
+    pub id: OutputId,
+    pub render_id: RenderId,
     pub tenant: ClientId,
     pub kind: OutputKind,
     pub src: Option<String>,
@@ -117,7 +117,7 @@ pub struct RenderOutput {
     pub status: OutputStatus,
     pub error: Option<String>,
     /// The temporary tier: the cache entry holding its bytes, once they arrived.
-    pub cache_entry: Option<String>,
+    pub cache_entry: Option<CacheEntryId>,
     /// The hosted drive file, while it exists.
     pub hosted_file: Option<FileId>,
     pub host: bool,
@@ -128,7 +128,7 @@ pub struct RenderOutput {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderRecord {
-    pub id: String,
+    pub id: RenderId,
     pub tenant: ClientId,
     pub host: bool,
     pub callback: Option<String>,
@@ -140,7 +140,7 @@ pub struct RenderRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputOutcome {
     /// Its bytes are in the temporary tier, in this cache entry.
-    Stored(String),
+    Stored(CacheEntryId),
     /// It is hosted as this drive file.
     Hosted(FileId),
     Failed(String),

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::ClientId;
+use crate::{ClientId, DeliveryId, EndpointId, EventId};
 
 /// The events mediadrive emits; endpoints subscribe to some or all of them.
 pub const EVENT_TYPES: &[&str] = &[
@@ -18,7 +18,7 @@ pub const EVENT_TYPES: &[&str] = &[
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint {
-    pub id: String,
+    pub id: EndpointId,
     pub tenant: ClientId,
     pub url: String,
     /// Empty: every event type.
@@ -54,7 +54,7 @@ pub struct EndpointUpdate {
 /// and to `callback` (a per-request URL) if given.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
-    pub id: String,
+    pub id: EventId,
     pub tenant: ClientId,
     pub event_type: String,
     /// The exact body every target receives.
@@ -66,14 +66,14 @@ pub struct NewEvent {
 /// A delivery claimed for sending, with what signing and sending it needs.
 #[derive(Debug, Clone)]
 pub struct DueDelivery {
-    pub id: String,
-    pub event_id: String,
+    pub id: DeliveryId,
+    pub event_id: EventId,
     pub url: String,
     pub payload: String,
     pub secret: String,
     /// Attempts made before this one.
     pub attempts: u32,
-    pub endpoint_id: Option<String>,
+    pub endpoint_id: Option<EndpointId>,
 }
 
 /// How one attempt went.
@@ -101,10 +101,10 @@ pub struct AttemptRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryRecord {
-    pub id: String,
-    pub event_id: String,
+    pub id: DeliveryId,
+    pub event_id: EventId,
     pub event_type: String,
-    pub endpoint_id: Option<String>,
+    pub endpoint_id: Option<EndpointId>,
     pub url: String,
     /// pending, delivered or failed.
     pub status: String,

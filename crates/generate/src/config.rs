@@ -62,6 +62,9 @@ pub struct ModelConfig {
     /// ElevenLabs voice names to voice ids.
     #[serde(default)]
     pub voices: BTreeMap<String, String>,
+    /// `chromium` only: run the page's scripts (off by default).
+    #[serde(default)]
+    pub javascript: bool,
 }
 
 fn default_concurrency() -> usize {

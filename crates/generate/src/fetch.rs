@@ -4,29 +4,24 @@
 //! refuses) and on every redirect, so neither a name pointing inwards nor a redirect gets through.
 
 use std::{
-    error::Error as StdError,
-    net::{IpAddr, Ipv4Addr, SocketAddr},
-    sync::Arc,
+    net::{IpAddr, Ipv4Addr},
     time::Duration,
 };
 
-use futures_util::StreamExt;
+use async_trait::async_trait;
 use ipnet::IpNet;
-use reqwest::{
-    dns::{Addrs, Name, Resolve, Resolving},
-    redirect, Url,
-};
+use url::Url;
 
 use crate::{GenerateError, Output};
-
-/// Redirects followed at most.
-const MAX_REDIRECTS: usize = 5;
 
 #[derive(Debug, Clone)]
 pub struct FetchPolicy {
     /// Networks fetches may reach even though they are private (`--fetch-allow`).
     pub allow: Vec<IpNet>,
+    /// The longest a whole request may take.
     pub timeout: Duration,
+    /// The longest the remote may send nothing, so a stalled download fails long before `timeout`.
+    pub idle_timeout: Duration,
 }
 
 impl FetchPolicy {
@@ -39,7 +34,8 @@ impl FetchPolicy {
         }
     }
 
-    fn check_url(&self, url: &Url) -> Result<(), GenerateError> {
+    /// Refuses a URL whose scheme or literal address may not be fetched.
+    pub fn check_url(&self, url: &Url) -> Result<(), GenerateError> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(GenerateError::Refused(format!(
                 "only http and https URLs can be fetched, not {}",
@@ -59,7 +55,7 @@ impl FetchPolicy {
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0} is a private, loopback or link-local address, which may not be fetched")]
-pub struct Refused(IpAddr);
+pub struct Refused(pub IpAddr);
 
 /// Whether an address is reachable on the public internet. IPv6 forms that embed an IPv4 address
 /// (mapped, NAT64, 6to4) are judged by that address.
@@ -119,146 +115,30 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || o[0] >= 240) // reserved
 }
 
-/// Resolves names and refuses the answer if any address it holds may not be fetched: a name that
-/// resolves both inwards and outwards is refused rather than filtered.
-struct GuardedResolver(Arc<FetchPolicy>);
+/// Downloads URLs clients name and posts webhooks to them, under a [`FetchPolicy`]; made over
+/// HTTP by mediadrive-remote.
+#[async_trait]
+pub trait Fetch: Send + Sync {
+    fn policy(&self) -> &FetchPolicy;
 
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let policy = self.0.clone();
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
-            for addr in &addrs {
-                policy.check(addr.ip())?;
-            }
-            let addrs: Addrs = Box::new(addrs.into_iter());
-            Ok(addrs)
-        })
+    /// Refuses a URL whose scheme or literal address may not be fetched, before any request.
+    fn check_url(&self, url: &str) -> Result<(), GenerateError> {
+        let url =
+            Url::parse(url).map_err(|e| GenerateError::Refused(format!("not a valid URL: {e}")))?;
+        self.policy().check_url(&url)
     }
-}
 
-/// Downloads URLs (following checked redirects) and posts to them (following none) under a
-/// [`FetchPolicy`].
-#[derive(Clone)]
-pub struct Fetcher {
-    client: reqwest::Client,
-    poster: reqwest::Client,
-    policy: Arc<FetchPolicy>,
-}
-
-fn client(policy: &Arc<FetchPolicy>, redirects: redirect::Policy) -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(policy.timeout)
-        .connect_timeout(Duration::from_secs(10).min(policy.timeout))
-        .dns_resolver(Arc::new(GuardedResolver(policy.clone())))
-        .redirect(redirects)
-        .user_agent(concat!("mediadrive/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("a client with these settings builds")
-}
-
-impl Fetcher {
-    pub fn new(policy: FetchPolicy) -> Self {
-        let policy = Arc::new(policy);
-        let on_redirect = policy.clone();
-        let follow = redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
-                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-            }
-            match on_redirect.check_url(attempt.url()) {
-                Ok(()) => attempt.follow(),
-                Err(e) => attempt.error(e.to_string()),
-            }
-        });
-        Self {
-            client: client(&policy, follow),
-            poster: client(&policy, redirect::Policy::none()),
-            policy,
-        }
-    }
+    /// Streams the body of `url` into `out`, following checked redirects.
+    async fn fetch(&self, url: &str, out: &mut Output<'_>) -> Result<(), GenerateError>;
 
     /// POSTs `body` with `headers`; returns the answer's status. A redirect is not followed: for
     /// a webhook it is an answer like any other.
-    pub async fn post(
+    async fn post(
         &self,
         url: &str,
         headers: &[(&str, String)],
         body: String,
-    ) -> Result<u16, GenerateError> {
-        self.check_url(url)?;
-        let mut request = self.poster.post(url).body(body);
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        let response = request.send().await.map_err(|e| explain(url, &e))?;
-        Ok(response.status().as_u16())
-    }
-
-    pub fn policy(&self) -> &FetchPolicy {
-        &self.policy
-    }
-
-    /// Refuses a URL whose scheme or literal address may not be fetched, before any request.
-    pub fn check_url(&self, url: &str) -> Result<(), GenerateError> {
-        let url =
-            Url::parse(url).map_err(|e| GenerateError::Refused(format!("not a valid URL: {e}")))?;
-        self.policy.check_url(&url)
-    }
-
-    /// Streams the body of `url` into `out`.
-    pub async fn fetch(&self, url: &str, out: &mut Output<'_>) -> Result<(), GenerateError> {
-        self.check_url(url)?;
-        let response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| explain(url, &e))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(GenerateError::Failed(format!(
-                "fetching {url} failed: the server answered {status}"
-            )));
-        }
-        if response
-            .content_length()
-            .is_some_and(|len| len > out.max_bytes())
-        {
-            return Err(GenerateError::TooLarge(out.max_bytes()));
-        }
-        let mut body = response.bytes_stream();
-        while let Some(chunk) = body.next().await {
-            out.write(chunk.map_err(|e| explain(url, &e))?).await?;
-        }
-        Ok(())
-    }
-}
-
-/// The refusal or the cause behind a failed request, said plainly.
-fn explain(url: &str, e: &reqwest::Error) -> GenerateError {
-    let mut source: Option<&(dyn StdError + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(refused) = err.downcast_ref::<Refused>() {
-            return GenerateError::Refused(refused.to_string());
-        }
-        source = err.source();
-    }
-    if e.is_redirect() {
-        // The policy's own message is the innermost cause.
-        let mut cause = e.to_string();
-        let mut inner = e.source();
-        while let Some(err) = inner {
-            cause = err.to_string();
-            inner = err.source();
-        }
-        return GenerateError::Refused(format!("fetching {url} was refused: {cause}"));
-    }
-    if e.is_timeout() {
-        return GenerateError::Failed(format!("fetching {url} timed out"));
-    }
-    GenerateError::Failed(format!("fetching {url} failed: {e}"))
+    ) -> Result<u16, GenerateError>;
 }
 
 #[cfg(test)]
@@ -303,6 +183,7 @@ mod tests {
         let policy = FetchPolicy {
             allow: vec!["127.0.0.2/32".parse().unwrap()],
             timeout: Duration::from_secs(1),
+            idle_timeout: Duration::from_secs(1),
         };
         assert!(policy.check("127.0.0.2".parse().unwrap()).is_ok());
         assert!(policy.check("127.0.0.1".parse().unwrap()).is_err());

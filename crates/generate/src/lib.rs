@@ -1,6 +1,8 @@
 //! Generators: what makes the bytes of a preload item. Each speaks to one thing (a model server's
 //! wire format, a local program, pure Rust, or an external URL) behind one small trait; the
-//! registry picks one by type and model.
+//! registry picks one by type and model. What reaches the network (the guarded fetcher, the model
+//! servers' adapters) is made by mediadrive-remote behind [`Network`], so this crate and the use
+//! cases built on it hold no HTTP client.
 
 mod builtin;
 pub mod config;
@@ -8,16 +10,15 @@ pub mod fetch;
 pub mod inputs;
 mod output;
 mod registry;
-mod remote;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 pub use config::{Adapter, GenerationConfig, ModelConfig};
-pub use fetch::{FetchPolicy, Fetcher};
+pub use fetch::{Fetch, FetchPolicy};
 pub use inputs::{Input, InputKind};
 pub use output::Output;
-pub use registry::{LookupError, Model, Registry};
+pub use registry::{LookupError, Model, Network, Registry};
 
 /// Why a generation failed; the message is shown to the client as the item's `error`.
 #[derive(Debug, thiserror::Error)]

@@ -4,13 +4,11 @@
 use std::{sync::Arc, time::Duration};
 
 use mediadrive_core::AssetType;
-use reqwest::Url;
 
 use crate::{
     builtin,
     config::{Adapter, GenerationConfig, ModelConfig},
-    remote::{ElevenLabs, Endpoint, HttpGenerator, OpenAiImage, OpenAiSpeech, Secret},
-    FetchPolicy, Fetcher, Generator,
+    Fetch, FetchPolicy, Generator,
 };
 
 /// The model name of the URL source.
@@ -51,16 +49,37 @@ pub enum LookupError {
     SrcNotSupported,
 }
 
+/// What the registry needs of the network: the guarded fetcher, and the adapters of model
+/// servers. mediadrive-remote makes them over HTTP.
+pub trait Network: Send + Sync {
+    /// Fetches and posts under `policy`.
+    fn fetcher(&self, policy: FetchPolicy) -> Arc<dyn Fetch>;
+    /// The generator of model `m`, whose adapter speaks to a server; files the server answers
+    /// with by URL are fetched with `fetcher`.
+    fn model_server(
+        &self,
+        m: &ModelConfig,
+        config: &GenerationConfig,
+        fetcher: &Arc<dyn Fetch>,
+    ) -> Result<Arc<dyn Generator>, String>;
+}
+
 pub struct Registry {
     models: Vec<Model>,
-    fetcher: Fetcher,
+    fetcher: Arc<dyn Fetch>,
 }
 
 impl Registry {
-    pub fn new(config: &GenerationConfig) -> Result<Self, String> {
-        let fetcher = Fetcher::new(FetchPolicy {
+    /// Downloads fail once the remote sent nothing for `idle_timeout`, as uploads do.
+    pub fn new(
+        config: &GenerationConfig,
+        idle_timeout: Duration,
+        network: &dyn Network,
+    ) -> Result<Self, String> {
+        let fetcher = network.fetcher(FetchPolicy {
             allow: config.fetch_allow.clone(),
             timeout: Duration::from_secs(config.fetch_timeout_secs),
+            idle_timeout,
         });
         let mut models: Vec<Model> = Vec::new();
         for m in &config.models {
@@ -83,7 +102,7 @@ impl Registry {
                 asset_type: m.asset_type,
                 name: m.model.clone(),
                 credits: m.credits.unwrap_or(default_credits(m.adapter)),
-                generator: build(m, config, &fetcher)?,
+                generator: build(m, config, &fetcher, network)?,
             });
         }
         for (asset_type, name, adapter) in BUILTINS {
@@ -103,12 +122,13 @@ impl Registry {
                 api_key_env: None,
                 upstream_model: None,
                 voices: Default::default(),
+                javascript: false,
             };
             models.push(Model {
                 asset_type: *asset_type,
                 name: name.to_string(),
                 credits: default_credits(*adapter),
-                generator: build(&m, config, &fetcher)?,
+                generator: build(&m, config, &fetcher, network)?,
             });
         }
         Ok(Self { models, fetcher })
@@ -118,8 +138,8 @@ impl Registry {
         &self.models
     }
 
-    pub fn fetcher(&self) -> &Fetcher {
-        &self.fetcher
+    pub fn fetcher(&self) -> &dyn Fetch {
+        self.fetcher.as_ref()
     }
 
     /// The model an item asks for: by `src` (the URL source), by name, or the type's default.
@@ -171,66 +191,77 @@ fn default_credits(adapter: Adapter) -> i64 {
 fn build(
     m: &ModelConfig,
     config: &GenerationConfig,
-    fetcher: &Fetcher,
+    fetcher: &Arc<dyn Fetch>,
+    network: &dyn Network,
 ) -> Result<Arc<dyn Generator>, String> {
-    let upstream = m.upstream_model.clone().unwrap_or_else(|| m.model.clone());
-    let endpoint = |default: Option<&str>| -> Result<Endpoint, String> {
-        let base = m
-            .base_url
-            .as_deref()
-            .or(default)
-            .ok_or_else(|| format!("model {}: base_url is required", m.model))?;
-        let base = Url::parse(base).map_err(|e| format!("model {}: base_url: {e}", m.model))?;
-        let key = match (&m.api_key, &m.api_key_env) {
-            (Some(key), _) => Some(Secret(key.clone())),
-            (None, Some(var)) => Some(Secret(std::env::var(var).map_err(|_| {
-                format!("model {}: environment variable {var} is not set", m.model)
-            })?)),
-            (None, None) => None,
-        };
-        Ok(Endpoint::new(base, key, config.timeout()))
-    };
     Ok(match m.adapter {
         Adapter::LocalImage => Arc::new(builtin::LocalImage),
         Adapter::LocalTone => Arc::new(builtin::LocalTone),
         Adapter::EspeakNg => Arc::new(builtin::EspeakNg),
-        Adapter::Chromium => Arc::new(builtin::Chromium),
+        Adapter::Chromium => Arc::new(builtin::Chromium {
+            javascript: m.javascript,
+        }),
         Adapter::LocalVideo => Arc::new(builtin::LocalVideo),
         Adapter::Url => Arc::new(builtin::UrlSource(fetcher.clone())),
-        Adapter::OpenaiImage => Arc::new(OpenAiImage {
-            endpoint: endpoint(Some("https://api.openai.com"))?,
-            model: upstream,
-            fetcher: fetcher.clone(),
-        }),
-        Adapter::OpenaiSpeech => Arc::new(OpenAiSpeech {
-            endpoint: endpoint(Some("https://api.openai.com"))?,
-            model: upstream,
-        }),
-        Adapter::Elevenlabs => Arc::new(ElevenLabs {
-            endpoint: endpoint(Some("https://api.elevenlabs.io"))?.with_key_header("xi-api-key"),
-            model: m
-                .upstream_model
-                .clone()
-                .unwrap_or_else(|| "eleven_multilingual_v2".into()),
-            voices: m.voices.clone(),
-        }),
-        Adapter::Http => Arc::new(HttpGenerator {
-            endpoint: endpoint(None)?,
-            asset_type: m.asset_type.to_string(),
-            model: upstream,
-        }),
+        Adapter::OpenaiImage | Adapter::OpenaiSpeech | Adapter::Elevenlabs | Adapter::Http => {
+            network.model_server(m, config, fetcher)?
+        }
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use async_trait::async_trait;
+
     use super::*;
+    use crate::{GenerateError, Output};
+
+    /// A node without network: the built-ins alone.
+    struct Offline;
+
+    struct NoFetch(FetchPolicy);
+
+    #[async_trait]
+    impl Fetch for NoFetch {
+        fn policy(&self) -> &FetchPolicy {
+            &self.0
+        }
+        async fn fetch(&self, _: &str, _: &mut Output<'_>) -> Result<(), GenerateError> {
+            Err(GenerateError::Unavailable("offline".into()))
+        }
+        async fn post(
+            &self,
+            _: &str,
+            _: &[(&str, String)],
+            _: String,
+        ) -> Result<u16, GenerateError> {
+            Err(GenerateError::Unavailable("offline".into()))
+        }
+    }
+
+    impl Network for Offline {
+        fn fetcher(&self, policy: FetchPolicy) -> Arc<dyn Fetch> {
+            Arc::new(NoFetch(policy))
+        }
+        fn model_server(
+            &self,
+            m: &ModelConfig,
+            _: &GenerationConfig,
+            _: &Arc<dyn Fetch>,
+        ) -> Result<Arc<dyn Generator>, String> {
+            Err(format!("model {}: no network", m.model))
+        }
+    }
 
     fn registry(toml_models: Vec<ModelConfig>) -> Registry {
-        Registry::new(&GenerationConfig {
-            models: toml_models,
-            ..GenerationConfig::default()
-        })
+        Registry::new(
+            &GenerationConfig {
+                models: toml_models,
+                ..GenerationConfig::default()
+            },
+            Duration::from_secs(60),
+            &Offline,
+        )
         .unwrap()
     }
 
@@ -271,6 +302,7 @@ mod tests {
             api_key_env: None,
             upstream_model: None,
             voices: Default::default(),
+            javascript: false,
         }]);
         let m = r.find(AssetType::Image, None, false).unwrap();
         assert_eq!((m.name.as_str(), m.credits), ("local-image", 7));

@@ -1,5 +1,6 @@
-//! The dashboard (seed 001's media panel): three static files compiled into the binary, so it is
-//! served on a fresh machine with nothing else installed. The page talks to the v2 API only.
+//! The dashboard (seed 001's media panel): a page, its style and its script modules compiled into
+//! the binary, so it is served on a fresh machine with nothing else installed. The page talks to
+//! the v2 API only.
 
 use std::sync::{Arc, LazyLock};
 
@@ -10,7 +11,8 @@ use axum::{
     Router,
 };
 
-use crate::{config::Config, state::AppState};
+use crate::App;
+use mediadrive_app::config::Config;
 
 struct Asset {
     body: &'static str,
@@ -85,35 +87,74 @@ fn content_security_policy(config: &Config) -> String {
     )
 }
 
-static INDEX: LazyLock<Asset> = LazyLock::new(|| {
-    Asset::new(
-        include_str!("../dashboard/index.html"),
-        "text/html; charset=utf-8",
-    )
-});
-static SCRIPT: LazyLock<Asset> = LazyLock::new(|| {
-    Asset::new(
-        include_str!("../dashboard/app.js"),
-        "text/javascript; charset=utf-8",
-    )
-});
-static STYLE: LazyLock<Asset> = LazyLock::new(|| {
-    Asset::new(
-        include_str!("../dashboard/app.css"),
-        "text/css; charset=utf-8",
-    )
+const HTML: &str = "text/html; charset=utf-8";
+const SCRIPT: &str = "text/javascript; charset=utf-8";
+const STYLE: &str = "text/css; charset=utf-8";
+
+/// A file of `crates/server/dashboard/`, served under its own name.
+macro_rules! page_file {
+    ($name:literal, $content_type:expr) => {
+        (
+            $name,
+            include_str!(concat!("../dashboard/", $name)),
+            $content_type,
+        )
+    };
+}
+
+/// Every file of the page, by its path under `/dashboard/`; the script modules import one another
+/// by these names, so a module added to the page is added here.
+const FILES: [(&str, &str, &str); 11] = [
+    ("", include_str!("../dashboard/index.html"), HTML),
+    page_file!("app.css", STYLE),
+    page_file!("app.js", SCRIPT),
+    page_file!("api.js", SCRIPT),
+    page_file!("dialogs.js", SCRIPT),
+    page_file!("dom.js", SCRIPT),
+    page_file!("listing.js", SCRIPT),
+    page_file!("preview.js", SCRIPT),
+    page_file!("session.js", SCRIPT),
+    page_file!("state.js", SCRIPT),
+    page_file!("uploads.js", SCRIPT),
+];
+
+static ASSETS: LazyLock<Vec<(String, Asset)>> = LazyLock::new(|| {
+    FILES
+        .iter()
+        .map(|&(name, body, content_type)| {
+            (format!("/dashboard/{name}"), Asset::new(body, content_type))
+        })
+        .collect()
 });
 
-pub fn routes(config: &Config) -> Router<AppState> {
+pub fn routes(config: &Config) -> Router<App> {
     let csp: Arc<str> = content_security_policy(config).into();
-    let serve = |asset: &'static LazyLock<Asset>| {
-        let csp = csp.clone();
-        get(move |h: HeaderMap| async move { asset.respond(&h, &csp) })
-    };
-    Router::new()
+    let router = Router::new()
         .route("/", get(|| async { Redirect::to("/dashboard/") }))
-        .route("/dashboard", get(|| async { Redirect::to("/dashboard/") }))
-        .route("/dashboard/", serve(&INDEX))
-        .route("/dashboard/app.js", serve(&SCRIPT))
-        .route("/dashboard/app.css", serve(&STYLE))
+        .route("/dashboard", get(|| async { Redirect::to("/dashboard/") }));
+    ASSETS.iter().fold(router, |router, (path, asset)| {
+        let csp = csp.clone();
+        router.route(
+            path,
+            get(move |h: HeaderMap| async move { asset.respond(&h, &csp) }),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FILES;
+
+    #[test]
+    fn every_file_of_the_page_is_served() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboard");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            let served = if name == "index.html" { "" } else { &name };
+            assert!(
+                FILES.iter().any(|(path, _, _)| *path == served),
+                "{name} is not served"
+            );
+        }
+    }
 }

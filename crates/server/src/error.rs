@@ -5,6 +5,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
+use mediadrive_app::{AppError, ErrorKind};
 use mediadrive_core::{BlobError, CatalogError};
 use serde::Serialize;
 
@@ -26,8 +27,7 @@ pub struct ErrorBody {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// Seed 002's answer when the drive cannot take more bytes.
-pub const STORAGE_BLOCKED: &str = "Storage is blocked. Add credits to continue uploading.";
+pub use mediadrive_app::error::STORAGE_BLOCKED;
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
@@ -81,31 +81,37 @@ impl ApiError {
     }
 }
 
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        let status = match e.kind {
+            ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Timeout => StatusCode::REQUEST_TIMEOUT,
+            ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        Self {
+            status,
+            message: e.message,
+            retry_after: e.retry_after,
+        }
+    }
+}
+
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
-        match e {
-            CatalogError::NotFound => Self::not_found("Not found"),
-            CatalogError::FileExists => {
-                Self::conflict("A file with this name already exists. Delete it first.")
-            }
-            CatalogError::FolderExists => Self::conflict("A folder with this name already exists"),
-            CatalogError::StorageBlocked => Self::storage_blocked(),
-            CatalogError::FolderNotEmpty => {
-                Self::conflict("Folder is not empty. Delete all files first.")
-            }
-            CatalogError::MoveIntoSelf => Self::bad_request("A folder cannot be moved into itself"),
-            CatalogError::BlobBusy => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Storage is busy, retry the request",
-            ),
-            CatalogError::Backend(cause) => Self::internal(cause),
-        }
+        AppError::from(e).into()
     }
 }
 
 impl From<BlobError> for ApiError {
     fn from(e: BlobError) -> Self {
-        Self::internal(e)
+        AppError::from(e).into()
     }
 }
 

@@ -1,5 +1,6 @@
-//! The accept loop: hyper's HTTP/1 and HTTP/2 with a deadline on each request's headers, so a
-//! client that opens connections and sends its headers slowly (slowloris) cannot keep them. On
+//! The accept loop: hyper's HTTP/1 and HTTP/2 with a deadline on each request's headers, and the
+//! same deadline for a connection's first byte, so a client that opens connections and sends
+//! nothing, or its headers slowly (slowloris), cannot keep them. On
 //! shutdown it stops accepting and gives the requests in flight a grace period to finish; uploads
 //! still streaming after it are cut off cleanly (see `upload::stream_body`).
 
@@ -31,6 +32,7 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
     builder.http2().timer(TokioTimer::new());
+    let builder = std::sync::Arc::new(builder);
     let graceful = GracefulShutdown::new();
     loop {
         let (tcp, _) = tokio::select! {
@@ -51,12 +53,19 @@ pub async fn serve(
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
         let service = TowerToHyperService::new(app.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            // hyper's header deadline starts with the first byte: a connection that never sends
+            // one would hold its socket for ever. It gets the same deadline to begin.
+            // (`peek`, not `readable`: readiness may be reported before any byte is there.)
+            if !matches!(
+                tokio::time::timeout(header_timeout, tcp.peek(&mut [0u8; 1])).await,
+                Ok(Ok(1..))
+            ) {
+                return;
+            }
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+            if let Err(e) = watcher.watch(connection).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });

@@ -11,8 +11,8 @@ use axum::{
 use chrono::Utc;
 use futures_util::StreamExt;
 use mediadrive_core::{
-    paths::split_file_path, BlobError, ClientId, ContentHash, FileRecord, FileStatus, MediaType,
-    ProbeStatus,
+    paths::split_file_path, BlobError, CacheEntryId, ClientId, ContentHash, FileRecord, FileStatus,
+    MediaType, ProbeStatus,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -22,8 +22,7 @@ use crate::{
     preconditions::{
         evaluate, if_range_allows, parse_range, to_http_seconds, Precondition, RangeRequest,
     },
-    state::AppState,
-    telemetry,
+    telemetry, App,
 };
 
 #[derive(Deserialize, IntoParams)]
@@ -45,7 +44,7 @@ fn attachment_requested(download: Option<&str>) -> bool {
 const REDIRECT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Only exact stored paths resolve: a name that sanitisation would change was never stored.
-async fn lookup(state: &AppState, client: &str, path: &str) -> ApiResult<Arc<FileRecord>> {
+async fn lookup(state: &App, client: &str, path: &str) -> ApiResult<Arc<FileRecord>> {
     let tenant = ClientId::parse(client).map_err(|_| ApiError::file_not_found())?;
     if let Some(file) = state.cache.file(&tenant, path) {
         return Ok(file);
@@ -64,14 +63,14 @@ async fn lookup(state: &AppState, client: &str, path: &str) -> ApiResult<Arc<Fil
 
 /// The type the bytes really are once probed (issue 4: a file whose bytes contradict its declared
 /// type is served as what it is), the declared type until then.
-async fn served_type(state: &AppState, file: &FileRecord, hash: &ContentHash) -> String {
+async fn served_type(state: &App, file: &FileRecord, hash: &ContentHash) -> String {
     if let Some(known) = state.cache.real_type(hash) {
         return known.unwrap_or_else(|| file.content_type.clone());
     }
     match state.catalog.blob_probes(std::slice::from_ref(hash)).await {
         Ok(mut probes) => match probes.pop() {
             Some(probe) if probe.status != ProbeStatus::Pending => {
-                let real = crate::probing::real_type(&probe);
+                let real = mediadrive_app::probing::real_type(&probe);
                 state.cache.remember_real_type(hash.clone(), real.clone());
                 real.unwrap_or_else(|| file.content_type.clone())
             }
@@ -94,7 +93,7 @@ fn missing_is_gone(e: BlobError) -> ApiError {
 
 /// The body of `count` bytes from `start`: from memory for small files, streamed otherwise.
 async fn body(
-    state: &AppState,
+    state: &App,
     size: u64,
     hash: &ContentHash,
     start: u64,
@@ -165,7 +164,7 @@ struct Served {
         (status = 416, description = "Range not satisfiable"),
     ))]
 pub async fn serve_file(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Path((client, path)): Path<(String, String)>,
     Query(params): Query<ServeParams>,
     method: Method,
@@ -216,7 +215,7 @@ pub async fn serve_file(
 /// Serves an uploaded file's own bytes for a URL that is not its stable one (a signed link), which
 /// caches may keep for `max_age` seconds at most.
 pub(crate) async fn serve_record(
-    state: &AppState,
+    state: &App,
     file: &FileRecord,
     method: &Method,
     headers: &HeaderMap,
@@ -261,7 +260,7 @@ pub struct CacheParams {
         (status = 410, description = "This asset has expired", body = ErrorBody),
     ))]
 pub async fn serve_cached(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Path((client, name)): Path<(String, String)>,
     Query(params): Query<CacheParams>,
     method: Method,
@@ -269,7 +268,11 @@ pub async fn serve_cached(
 ) -> ApiResult<Response> {
     let not_found = || ApiError::not_found("Asset not found");
     let (id, ext) = name.split_once('.').ok_or_else(not_found)?;
-    let entry = match state.catalog.cache_entry_by_id(id).await? {
+    // A malformed id names no entry: the same 404 as an unknown one.
+    let Ok(id) = CacheEntryId::parse(id) else {
+        return Err(not_found());
+    };
+    let entry = match state.catalog.cache_entry_by_id(&id).await? {
         Some(e) if e.tenant.as_str() == client && e.extension == ext => e,
         _ => return Err(not_found()),
     };
@@ -294,7 +297,7 @@ pub async fn serve_cached(
 
 /// The response for some bytes: validators, preconditions, redirect or body, single ranges.
 async fn respond(
-    state: &AppState,
+    state: &App,
     served: Served,
     method: &Method,
     headers: &HeaderMap,

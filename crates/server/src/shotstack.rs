@@ -9,20 +9,34 @@ use axum::{
 };
 use chrono::Utc;
 use mediadrive_core::{
-    Action, FileRecord, NewOutput, NewRender, OutputKind, OutputStatus, RenderOutput,
+    NewOutput, NewRender, OutputId, OutputKind, OutputStatus, RenderId, RenderOutput,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::{
-    api::{load_output_view, target_url, JsonObject, OutputView},
-    auth::Principal,
+    auth::{can, Authorized, Principal},
     error::{ApiError, ApiResult, ErrorBody},
-    lifecycle,
-    state::AppState,
-    webhooks,
+    http::body::JsonObject,
+    http::surface::surface,
+    App,
 };
+use mediadrive_app::{
+    drive,
+    representations::{load_output_view, OutputView},
+    webhooks::target_url,
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+/// The surface's routes; its errors have the v2 shape.
+pub fn router() -> OpenApiRouter<App> {
+    let routes = OpenApiRouter::new()
+        .routes(routes!(transfer))
+        .routes(routes!(get_asset, delete_asset))
+        .routes(routes!(render_assets));
+    surface::<ApiError>(routes)
+}
 
 /// Where our assets are, in the place Shotstack names a hosting region.
 const REGION: &str = "local";
@@ -118,7 +132,7 @@ fn asset_data(output: &RenderOutput, view: OutputView) -> Option<AssetData> {
             id: view.id,
             owner: output.tenant.to_string(),
             region: REGION,
-            render_id: output.render_id.clone(),
+            render_id: output.render_id.to_string(),
             filename: view.filename,
             url: view.hosted_url,
             status: serve_status(output.status)?,
@@ -133,14 +147,12 @@ fn asset_not_found() -> ApiError {
 }
 
 /// An output of the tenant's that is hosted or meant to be.
-async fn hosted_output(
-    state: &AppState,
-    principal: &Principal,
-    id: &str,
-) -> ApiResult<RenderOutput> {
+/// A malformed id names no output: the same 404 as an unknown one.
+async fn hosted_output(state: &App, principal: &Principal, id: &str) -> ApiResult<RenderOutput> {
+    let id = OutputId::parse(id).map_err(|_| asset_not_found())?;
     state
         .catalog
-        .render_output(&principal.tenant, id)
+        .render_output(&principal.tenant, &id)
         .await?
         .filter(|o| serve_status(o.status).is_some())
         .ok_or_else(asset_not_found)
@@ -155,11 +167,10 @@ async fn hosted_output(
         (status = 404, description = "Asset not found", body = ErrorBody),
     ))]
 pub async fn get_asset(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::List>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AssetResponse>> {
-    principal.authorize(Action::List)?;
     let output = hosted_output(&state, &principal, &id).await?;
     let view = load_output_view(&state, &output).await?;
     let data = asset_data(&output, view).ok_or_else(asset_not_found)?;
@@ -176,16 +187,16 @@ pub async fn get_asset(
         (status = 404, description = "Render not found", body = ErrorBody),
     ))]
 pub async fn render_assets(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::List>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AssetRenderResponse>> {
-    principal.authorize(Action::List)?;
-    let render = state
-        .catalog
-        .render(&principal.tenant, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Render not found"))?;
+    let render = match RenderId::parse(&id) {
+        Ok(id) => state.catalog.render(&principal.tenant, &id).await?,
+        // A malformed id names no render: the same 404 as an unknown one.
+        Err(_) => None,
+    }
+    .ok_or_else(|| ApiError::not_found("Render not found"))?;
     let mut data = Vec::new();
     for output in &render.outputs {
         let view = load_output_view(&state, output).await?;
@@ -205,11 +216,10 @@ pub async fn render_assets(
         (status = 404, description = "Asset not found", body = ErrorBody),
     ))]
 pub async fn delete_asset(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::Delete>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    principal.authorize(Action::Delete)?;
     let output = hosted_output(&state, &principal, &id).await?;
     // The file goes first: once it is gone the asset reads `deleted` whatever happens next.
     let hosted = match &output.hosted_file {
@@ -217,20 +227,12 @@ pub async fn delete_asset(
         None => None,
     };
     if let Some(file) = hosted {
-        let target = [(file.folder.clone(), file.name.clone())];
-        let announce = |f: &FileRecord| webhooks::file_event(&state, "file.deleted", f);
-        let deleted = state
-            .catalog
-            .delete_files(&principal.tenant, &target, &announce)
-            .await?;
-        state.cache.forget_tenant(&principal.tenant);
-        state.webhook_wakeup.notify_one();
-        lifecycle::reclaim(&state, &deleted).await;
+        drive::delete_records(&state, &[file]).await?;
     }
     // An asset still on its way into hosting stops there.
     state
         .catalog
-        .delete_render_output(&principal.tenant, &id, Utc::now())
+        .delete_render_output(&principal.tenant, &output.id, Utc::now())
         .await?
         .ok_or_else(asset_not_found)?;
     Ok(StatusCode::NO_CONTENT)
@@ -281,11 +283,10 @@ fn wants_hosting(destinations: &[Value]) -> ApiResult<bool> {
         (status = 403, description = "Insufficient permissions", body = ErrorBody),
     ))]
 pub async fn transfer(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::Upload>,
     body: JsonObject,
 ) -> ApiResult<(StatusCode, Json<TransferResponse>)> {
-    principal.authorize(Action::Upload)?;
     let url = target_url(&state, body.required("url")?, "url")?;
     let id = body.required("id")?;
     let destinations = body
@@ -311,15 +312,15 @@ pub async fn transfer(
             now: Utc::now(),
         })
         .await?;
-    state.render_wakeup.notify_one();
+    state.wakeups.renders.notify_one();
     let output = render.outputs.first().ok_or_else(asset_not_found)?;
     let data = TransferData {
         data_type: "transfer",
         attributes: TransferAttributes {
-            id: output.id.clone(),
+            id: output.id.to_string(),
             owner: principal.tenant.to_string(),
             status: "queued",
-            created: crate::api::timestamp(output.created_at),
+            created: mediadrive_app::representations::timestamp(output.created_at),
         },
     };
     Ok((StatusCode::CREATED, Json(TransferResponse { data })))

@@ -5,24 +5,19 @@ use std::{sync::OnceLock, time::Instant};
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{header, HeaderValue},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::{error::ApiResult, state::AppState};
+use crate::{
+    error::{ApiError, ApiResult},
+    App,
+};
 
-pub const REQUEST_DURATION: &str = "mediadrive_http_request_duration_seconds";
-pub const REQUESTS: &str = "mediadrive_http_requests_total";
-pub const BYTES_RECEIVED: &str = "mediadrive_bytes_received_total";
-pub const BYTES_SENT: &str = "mediadrive_bytes_sent_total";
-pub const UPLOADS_IN_FLIGHT: &str = "mediadrive_uploads_in_flight";
-pub const JOBS_WAITING: &str = "mediadrive_jobs_waiting";
-pub const SWEEPS: &str = "mediadrive_sweeps_total";
-pub const BLOBS_RECLAIMED: &str = "mediadrive_blobs_reclaimed_total";
-pub const WEBHOOK_ATTEMPTS: &str = "mediadrive_webhook_attempts_total";
+pub use mediadrive_app::metrics::*;
 
 /// Seconds; from a cache hit on loopback to a slow upload's confirmation.
 const DURATION_BUCKETS: [f64; 14] = [
@@ -43,6 +38,26 @@ pub fn recorder() -> &'static PrometheusHandle {
     })
 }
 
+/// A request's method as a label: one of the methods HTTP defines, or `other`. hyper takes any
+/// token as a method, and each distinct label is a series kept for the process's life, so a label
+/// a client picks would let anyone grow `/metrics` and the process without bound.
+fn method_label(method: &Method) -> &'static str {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ]
+    .iter()
+    .find(|m| *m == method)
+    .map_or("other", Method::as_str)
+}
+
 /// Counts each request by route template (never its URL, which may carry credentials), method
 /// and status, and times it to its response headers; a body that streams on is not included.
 pub async fn track_requests(request: Request, next: Next) -> Response {
@@ -50,63 +65,37 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
-    let method = request.method().as_str().to_string();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_str().to_string();
-    histogram!(REQUEST_DURATION, "method" => method.clone(), "route" => route.clone())
+    histogram!(REQUEST_DURATION, "method" => method, "route" => route.clone())
         .record(started.elapsed().as_secs_f64());
     counter!(REQUESTS, "method" => method, "route" => route, "status" => status).increment(1);
     response
 }
 
-/// Held while an upload streams through this node.
-pub struct InFlight;
-
-impl InFlight {
-    pub fn start() -> Self {
-        gauge!(UPLOADS_IN_FLIGHT).increment(1.0);
-        Self
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        gauge!(UPLOADS_IN_FLIGHT).decrement(1.0);
-    }
-}
-
-pub fn received(bytes: usize) {
-    counter!(BYTES_RECEIVED).increment(bytes as u64);
-}
-
-pub fn sent(bytes: usize) {
-    counter!(BYTES_SENT).increment(bytes as u64);
-}
-
-pub fn swept(ok: bool, reclaimed: usize) {
-    counter!(SWEEPS, "outcome" => if ok { "ok" } else { "failed" }).increment(1);
-    counter!(BLOBS_RECLAIMED).increment(reclaimed as u64);
-}
-
-pub fn webhook_attempt(delivered: bool) {
-    let outcome = if delivered { "delivered" } else { "failed" };
-    counter!(WEBHOOK_ATTEMPTS, "outcome" => outcome).increment(1);
-}
-
-/// The Prometheus text exposition of everything this process recorded, with the job queues'
-/// depths read from the catalog at scrape time (they are shared by every node).
+/// The Prometheus text exposition of everything this process recorded. The job queues' depths
+/// are read by a worker every few seconds (`mediadrive_app::metrics::QueueDepths`), never per
+/// scrape. With `metrics_token` set, only `Authorization: Bearer <token>` is answered.
 #[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> ApiResult<Response> {
-    let depths = state.catalog.queue_depths().await?;
-    for (queue, waiting) in [
-        ("probes", depths.probes),
-        ("generations", depths.generations),
-        ("render_outputs", depths.render_outputs),
-        ("webhook_deliveries", depths.webhook_deliveries),
-    ] {
-        gauge!(JOBS_WAITING, "queue" => queue).set(waiting as f64);
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain"),
+        (status = 401, description = "metrics_token is set and the request did not carry it", body = crate::error::ErrorBody),
+    ))]
+pub async fn metrics(State(state): State<App>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(token) = &state.config.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !token.matches(given) {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "Metrics need the bearer token of metrics_token",
+            ));
+        }
     }
     let handle = recorder();
     handle.run_upkeep();

@@ -289,15 +289,16 @@ async fn src_urls_to_private_addresses_are_refused() {
             {"id": "video", "type": "video", "src": format!("{}/files/still.webp", files.base)},
         ]))
         .await;
+    // A name is refused by its name: the address it resolves to is the server's to know.
     assert_eq!(items[0]["status"], "failed");
     assert!(
-        items[0]["error"]
-            .as_str()
-            .unwrap()
-            .contains("is a private, loopback or link-local address"),
+        items[0]["error"].as_str().unwrap().contains(
+            "localhost resolves to a private, loopback or link-local address, which may not be fetched"
+        ),
         "{}",
         items[0]
     );
+    assert!(!items[0]["error"].as_str().unwrap().contains("127.0.0.1"));
     assert_eq!(items[1]["status"], "failed");
     assert!(
         items[1]["error"]
@@ -351,4 +352,40 @@ async fn src_urls_to_private_addresses_are_refused() {
     // URL sources cost nothing by default; the model's two images cost 5 each, the refused one
     // was refunded.
     assert_eq!(s.credits(), 95);
+}
+
+/// Client HTML rendered by the built-in Chromium reaches nothing and runs nothing: no request to a
+/// loopback server (the node's neighbours), an external host or the server's files, and no script
+/// (JavaScript is off unless the operator turns it on for the model).
+#[tokio::test]
+async fn hostile_html_reaches_nothing_and_runs_no_script() {
+    let neighbour = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = neighbour.local_addr().unwrap().port();
+    neighbour.set_nonblocking(true).unwrap();
+    let s = setup().await;
+    let html = format!(
+        "<body style='margin:0;background:#fff'>\
+         <script>document.body.style.background='#c00';\
+         fetch('http://127.0.0.1:{port}/fetch');</script>\
+         <link rel='stylesheet' href='http://127.0.0.1:{port}/style.css'>\
+         <img src='http://127.0.0.1:{port}/img.png' style='width:10px'>\
+         <iframe src='http://127.0.0.1:{port}/frame' style='border:0;width:10px'></iframe>\
+         <img src='http://example.com/x.png' style='width:10px'>\
+         <iframe src='file:///etc/passwd' style='border:0;width:10px'></iframe>\
+         </body>"
+    );
+    let item = s
+        .run_one(json!({"type": "html", "html": html, "width": 200, "height": 150}))
+        .await;
+    let (_, png) = s.get_bytes(url(ready(&item))).await;
+    let shot = image::load_from_memory(&png).unwrap().to_rgb8();
+    let red = shot
+        .pixels()
+        .filter(|p| p.0[0] > 150 && p.0[1] < 80 && p.0[2] < 80)
+        .count();
+    assert_eq!(red, 0, "the page's script ran");
+    assert!(
+        neighbour.accept().is_err(),
+        "the page reached a loopback server"
+    );
 }

@@ -113,3 +113,86 @@ async fn webhook_management_is_for_managers_and_refuses_private_targets() {
         )
         .await;
 }
+
+/// Ids are parsed at the edge: a malformed one answers exactly as a well-formed unknown one does.
+#[tokio::test]
+async fn malformed_ids_answer_as_unknown_ones_do() {
+    let server = Server::start().await;
+    let admin = server.key("acme", "admin");
+    let unknown_uuid = "00000000-0000-4000-8000-000000000000";
+    let unknown_hex = "00000000000000000000000000000000";
+    let routes = [
+        ("GET", "/v2/renders/{}", unknown_uuid, "Render not found"),
+        ("GET", "/v2/preloads/{}", unknown_hex, "Preload not found"),
+        (
+            "GET",
+            "/v2/webhooks/{}",
+            unknown_uuid,
+            "Webhook endpoint not found",
+        ),
+        (
+            "DELETE",
+            "/v2/webhooks/{}",
+            unknown_uuid,
+            "Webhook endpoint not found",
+        ),
+        (
+            "GET",
+            "/v2/webhooks/{}/deliveries",
+            unknown_uuid,
+            "Webhook endpoint not found",
+        ),
+        (
+            "POST",
+            "/v2/webhooks/deliveries/{}/redeliver",
+            unknown_uuid,
+            "Delivery not found",
+        ),
+    ];
+    for (method, path, unknown, msg) in routes {
+        let (status, unknown_body) = server
+            .call(method, &path.replace("{}", unknown), &admin, None)
+            .await;
+        assert_eq!(
+            (status.as_u16(), message(&unknown_body)),
+            (404, msg),
+            "{path}"
+        );
+        for bad in ["nope", "0000000000000000000000000000000G", "..%2Fx"] {
+            let (status, body) = server
+                .call(method, &path.replace("{}", bad), &admin, None)
+                .await;
+            assert_eq!(
+                (status, &body),
+                (StatusCode::NOT_FOUND, &unknown_body),
+                "{path} {bad}"
+            );
+        }
+    }
+    // The other surfaces answer in their own shapes; a malformed id gets the unknown one's.
+    let surfaces = [
+        ("GET", "/serve/v1/assets/{}"),
+        ("DELETE", "/serve/v1/assets/{}"),
+        ("GET", "/serve/v1/assets/render/{}"),
+        ("GET", "/videojungle/projects/{}"),
+        ("DELETE", "/videojungle/projects/{}"),
+        ("GET", "/videojungle/assets/{}"),
+        ("DELETE", "/videojungle/assets/{}"),
+        ("GET", "/videojungle/scripts/{}/{}"),
+        ("DELETE", "/videojungle/scripts/{}/{}"),
+    ];
+    for (method, path) in surfaces {
+        let (status, unknown_body) = server
+            .call(method, &path.replace("{}", unknown_uuid), &admin, None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        let (status, body) = server
+            .call(method, &path.replace("{}", "nope"), &admin, None)
+            .await;
+        assert_eq!(
+            (status, &body),
+            (StatusCode::NOT_FOUND, &unknown_body),
+            "{path}"
+        );
+    }
+}

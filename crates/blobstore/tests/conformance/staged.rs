@@ -17,6 +17,7 @@ every_backend!(
     missing_blobs_are_not_found,
     staged_bytes_dropped_uncommitted_leave_nothing,
     the_staging_sweep_takes_only_what_is_older,
+    every_placed_blob_is_listed_with_its_length,
 );
 
 async fn staged_bytes_land_at_their_hash_and_nowhere_else(b: Backend) {
@@ -170,4 +171,24 @@ async fn the_staging_sweep_takes_only_what_is_older(b: Backend) {
         "a sweep of staging took a blob"
     );
     assert_eq!(b.store.sweep_staging(future).await.unwrap(), 0);
+}
+
+async fn every_placed_blob_is_listed_with_its_length(b: Backend) {
+    assert!(b.store.blobs().await.unwrap().is_empty());
+    let (small, large) = (bytes(12, 999), bytes(13, MULTIPART + 5));
+    let mut want = vec![
+        (stored(b.store.as_ref(), &small).await, small.len() as u64),
+        (stored(b.store.as_ref(), &large).await, large.len() as u64),
+    ];
+    // Staged bytes and objects that are no blob's are not listed.
+    let mut staged = b.store.stage().await.unwrap();
+    staged.write(Bytes::from(bytes(14, 77))).await.unwrap();
+    staged.finish().await.unwrap();
+    b.raw.put("blobs/ab/cd/not-a-hash", bytes(15, 10)).await;
+    let mut listed = b.store.blobs().await.unwrap();
+    listed.sort();
+    want.sort();
+    assert_eq!(listed, want);
+    b.store.delete(&want[0].0).await.unwrap();
+    assert_eq!(b.store.blobs().await.unwrap(), want[1..]);
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use mediadrive_core::{
-    AssetType, Catalog, CatalogError, FileId, FileName, FileStatus, Preview, Promotion,
-    ResumableUpload, UploadClaim,
+    AssetType, CacheEntryId, Catalog, CatalogError, FileId, FileName, FileStatus, Preview,
+    Promotion, ResumableUpload, UploadClaim,
 };
 
 use super::{announce, entry, hash, stored, tenant, upload};
@@ -286,10 +286,14 @@ async fn cache_entries_are_found_by_id_and_by_the_files_they_became(c: Arc<dyn C
             Some(entry)
         );
     }
-    assert!(c.cache_entry_by_id("nope").await.unwrap().is_none());
+    assert!(c
+        .cache_entry_by_id(&CacheEntryId::parse(&"0".repeat(32)).unwrap())
+        .await
+        .unwrap()
+        .is_none());
 
-    let promote = |entry: &str, file: &str| Promotion {
-        entry_id: entry.into(),
+    let promote = |entry: &CacheEntryId, file: &str| Promotion {
+        entry_id: entry.clone(),
         tenant: tenant(),
         folder: AssetType::Image.folder(),
         names: vec![FileName::sanitise(file).unwrap()],

@@ -44,6 +44,45 @@ fn scratch() -> Result<tempfile::TempDir, GenerateError> {
         .map_err(|e| GenerateError::Failed(format!("could not create a scratch directory: {e}")))
 }
 
+/// A helper program's command. It reads client content (text, HTML), so it gets none of the
+/// server's environment (database URL, S3 and model keys): only `PATH`, and the generation's
+/// scratch directory as its home, temporary directory and working directory. With `memory`, its
+/// address space is capped; its CPU time always is, at `cpu_secs`.
+fn helper(program: PathBuf, scratch: &Path, memory: Option<u64>, cpu_secs: u64) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("HOME", scratch)
+        .env("TMPDIR", scratch)
+        .env("LANG", "C.UTF-8")
+        .current_dir(scratch);
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    // Safety: the closure runs in the child between fork and exec and calls only setrlimit,
+    // which is async-signal-safe; it allocates nothing and takes no lock.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = |resource, value: u64| {
+                let rlim = libc::rlimit {
+                    rlim_cur: value as libc::rlim_t,
+                    rlim_max: value as libc::rlim_t,
+                };
+                if libc::setrlimit(resource, &rlim) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            };
+            if let Some(bytes) = memory {
+                limit(libc::RLIMIT_AS, bytes)?;
+            }
+            limit(libc::RLIMIT_CPU, cpu_secs)
+        });
+    }
+    command
+}
+
 /// Runs a prepared command to its end, feeding `stdin`; a failure carries the program's last words.
 async fn run(mut command: Command, stdin: Option<&str>) -> Result<(), GenerateError> {
     command
@@ -82,6 +121,10 @@ async fn run(mut command: Command, stdin: Option<&str>) -> Result<(), GenerateEr
         last.trim()
     )))
 }
+
+/// The address space espeak-ng and ffmpeg may take: far above what they need for what they are
+/// asked to make here.
+const HELPER_MEMORY: u64 = 2 << 30;
 
 const ESPEAK: &[&str] = &["espeak-ng"];
 
@@ -141,7 +184,7 @@ impl Generator for EspeakNg {
                 "voice '{voice}' is not an espeak-ng voice name"
             )));
         }
-        let mut command = Command::new(program(ESPEAK)?);
+        let mut command = helper(program(ESPEAK)?, dir.path(), Some(HELPER_MEMORY), 60);
         command
             .arg("-v")
             .arg(voice)
@@ -180,10 +223,28 @@ const HTML_INPUTS: &[Input] = &[
     ),
 ];
 
+/// Put before the client's page, so the parser places it in the head whatever the page holds: the
+/// page may use inline styles and `data:` resources only, and scripts only where the operator
+/// turned them on. A policy in the page can only narrow this one, never widen it. Requests are
+/// refused here before they reach the proxy that goes nowhere.
+fn content_policy(javascript: bool) -> String {
+    let scripts = match javascript {
+        true => "script-src 'unsafe-inline' data:; ",
+        false => "",
+    };
+    format!(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; {scripts}\
+         img-src data:; style-src 'unsafe-inline' data:; font-src data:; media-src data:\">"
+    )
+}
+
 /// Headless Chromium: the item's HTML rendered to a PNG screenshot. The page is client content: it
 /// is loaded from a `data:` URL, whose opaque origin may not load `file:` URLs (a page loaded from a
 /// file could show the server's files), and every network request goes nowhere.
-pub struct Chromium;
+pub struct Chromium {
+    /// Whether the page's scripts run: off unless the operator turns them on for the model.
+    pub javascript: bool,
+}
 
 #[async_trait]
 impl Generator for Chromium {
@@ -221,9 +282,12 @@ impl Generator for Chromium {
         let height = inputs::integer(inputs, "height").unwrap_or(768);
         let page = format!(
             "data:text/html;charset=utf-8;base64,{}",
-            base64::engine::general_purpose::STANDARD.encode(html)
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{}{html}", content_policy(self.javascript)))
         );
-        let mut command = Command::new(program(CHROMIUM)?);
+        // Chromium reserves far more address space than it uses (V8's cage), so only its CPU
+        // time is capped; the generation's deadline bounds the rest.
+        let mut command = helper(program(CHROMIUM)?, dir.path(), None, 120);
         command
             .args([
                 "--headless",
@@ -321,9 +385,11 @@ impl Generator for LocalVideo {
         let width = inputs::integer(inputs, "width").unwrap_or(640) & !1;
         let height = inputs::integer(inputs, "height").unwrap_or(360) & !1;
         let tone = 220 + seed % 440;
-        let mut command = Command::new(program(FFMPEG)?);
+        let mut command = helper(program(FFMPEG)?, dir.path(), Some(HELPER_MEMORY), 300);
         command
-            .args(["-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i"])
+            .args([
+                "-v", "error", "-nostdin", "-y", "-threads", "2", "-f", "lavfi", "-i",
+            ])
             .arg(format!(
                 "gradients=s={width}x{height}:r=25:d={duration}:seed={seed}:speed=0.02"
             ))
@@ -345,5 +411,38 @@ impl Generator for LocalVideo {
             .arg(&mp4);
         run(command, None).await?;
         out.write_file(&mp4).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A helper sees none of the server's environment and runs under its limits.
+    #[tokio::test]
+    async fn helpers_get_none_of_the_servers_secrets_and_run_under_limits() {
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "leaked-s3-secret");
+        std::env::set_var("MEDIADRIVE_DATABASE_URL", "postgres://leaked");
+        let dir = scratch().unwrap();
+        let out = helper(
+            program(&["sh"]).unwrap(),
+            dir.path(),
+            Some(HELPER_MEMORY),
+            60,
+        )
+        .args(["-c", "env; echo limits $(ulimit -v) $(ulimit -t); pwd"])
+        .output()
+        .await
+        .unwrap();
+        let seen = String::from_utf8(out.stdout).unwrap();
+        assert!(!seen.contains("leaked"), "{seen}");
+        let home = dir.path().display();
+        assert!(seen.contains(&format!("HOME={home}\n")), "{seen}");
+        assert!(seen.contains(&format!("TMPDIR={home}\n")), "{seen}");
+        assert!(
+            seen.contains(&format!("limits {} 60\n", HELPER_MEMORY / 1024)),
+            "{seen}"
+        );
+        assert!(seen.ends_with(&format!("{home}\n")), "{seen}");
     }
 }

@@ -1,16 +1,18 @@
 //! External URLs in image and video items (`src`): downloaded once through the guarded fetcher.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
 use crate::{
     inputs::{self, Input, InputKind},
-    Fetcher, GenerateError, Generator, Output,
+    Fetch, GenerateError, Generator, Output,
 };
 
 const INPUTS: &[Input] = &[Input::required("src", InputKind::Url)];
 
-pub struct UrlSource(pub Fetcher);
+pub struct UrlSource(pub Arc<dyn Fetch>);
 
 #[async_trait]
 impl Generator for UrlSource {

@@ -6,24 +6,21 @@ use axum::{
 };
 use chrono::Utc;
 use mediadrive_core::{
-    paths::split_file_path, Action, CatalogError, FileMove, FileName, FileRecord, FileStatus,
-    FolderPath, NewUpload,
+    paths::split_file_path, CatalogError, FileMove, FileName, FileRecord, FileStatus, FolderPath,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{
-    body::JsonObject,
-    views::{file_view, now_timestamp, FileView},
-};
+use super::views::{file_view, now_timestamp, FileView};
+use mediadrive_app::drive;
+
 use crate::{
-    auth::Principal,
-    config::MAX_UPLOAD_BYTES,
+    auth::{can, Authorized, Principal},
     error::{ApiError, ApiResult, ErrorBody},
-    lifecycle,
-    signing::UploadGrant,
-    state::AppState,
+    http::body::JsonObject,
+    App,
 };
+use mediadrive_app::uploads::presigned;
 
 /// How long a status request waits for its file's upload to be confirmed before answering `pending`.
 const CONFIRM_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -58,15 +55,6 @@ pub struct UploadTicket {
     pub expires_in: u64,
 }
 
-/// Content types travel in a header of the signed PUT, so they must be a plain `type/subtype`.
-pub(crate) fn valid_content_type(ct: &str) -> bool {
-    ct.len() <= 255
-        && ct
-            .split_once('/')
-            .is_some_and(|(t, s)| !t.is_empty() && !s.is_empty())
-        && ct.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
-}
-
 /// Requests a presigned upload URL; the file is registered as `pending`.
 #[utoipa::path(post, path = "/v2/media/file", tag = "media",
     request_body = UploadRequest,
@@ -79,61 +67,34 @@ pub(crate) fn valid_content_type(ct: &str) -> bool {
         (status = 413, description = "File exceeds maximum size of 500 MB", body = ErrorBody),
     ))]
 pub async fn request_upload(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::Upload>,
     body: JsonObject,
 ) -> ApiResult<Json<UploadTicket>> {
-    principal.authorize(Action::Upload)?;
     let name = body.required("name")?;
     let name = FileName::sanitise(name).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let content_type = body.required("contentType")?.trim();
-    if !valid_content_type(content_type) {
-        return Err(ApiError::bad_request(
-            "contentType must be a MIME type such as video/mp4",
-        ));
-    }
+    let content_type = body.required("contentType")?.trim().to_string();
     let size = body
         .positive_integer("size")
         .ok_or_else(|| ApiError::bad_request("size is required and must be a positive number"))?;
-    if size > MAX_UPLOAD_BYTES {
-        return Err(ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "File exceeds maximum size of 500 MB",
-        ));
-    }
     let folder = FolderPath::sanitise_or_root(body.raw_text("folder"))
         .map_err(|_| ApiError::bad_request("Invalid folder name"))?;
-    let now = Utc::now();
-    let expires_at = now + state.config.upload_url_ttl;
-    let file = state
-        .catalog
-        .reserve_upload(&NewUpload {
+    let ticket = presigned::grant(
+        &state,
+        presigned::UploadRequest {
             tenant: principal.tenant.clone(),
             folder,
             name,
-            content_type: content_type.to_string(),
+            content_type,
             size,
-            now,
-            upload_expires_at: expires_at,
-            default_quota: state.config.default_quota,
-        })
-        .await?;
-    let grant = UploadGrant {
-        file: file.id.clone(),
-        size,
-        content_type: content_type.to_string(),
-        expires: expires_at.timestamp(),
-    };
-    // Object storage takes the bytes itself (seed 002's flow); otherwise mediadrive does.
-    let direct = state
-        .blobs
-        .presign_upload(file.id.as_str(), content_type, state.config.upload_url_ttl)
-        .await?;
+        },
+    )
+    .await?;
     Ok(Json(UploadTicket {
         success: true,
-        upload_url: direct.unwrap_or_else(|| crate::upload::upload_url(&state, &grant)),
-        file_url: state.record_url(&file),
-        expires_in: state.config.upload_url_ttl.as_secs(),
+        upload_url: ticket.upload_url,
+        file_url: state.record_url(&ticket.file),
+        expires_in: ticket.valid_for.as_secs(),
     }))
 }
 
@@ -152,7 +113,7 @@ pub struct FileAnswer {
 
 /// The caller's file at `path` (`folder/name`), for the endpoints that take one by query.
 pub(super) async fn file_at(
-    state: &AppState,
+    state: &App,
     principal: &Principal,
     path: Option<String>,
 ) -> ApiResult<FileRecord> {
@@ -173,17 +134,18 @@ pub(super) async fn file_at(
     security(("api_key" = [])),
     responses((status = 200, body = FileAnswer), (status = 404, description = "File not found", body = ErrorBody)))]
 pub async fn get_file(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::List>,
     Query(q): Query<FileQuery>,
 ) -> ApiResult<Json<FileAnswer>> {
-    principal.authorize(Action::List)?;
     let mut file = file_at(&state, &principal, q.path).await?;
     if file.status == FileStatus::Pending {
         // In its own task: a client that stops waiting must not cut a confirmation off midway.
         let confirming = {
             let (state, file) = (state.clone(), file.clone());
-            tokio::spawn(async move { crate::reconcile::confirm_if_arrived(&state, &file).await })
+            tokio::spawn(async move {
+                mediadrive_app::reconcile::confirm_if_arrived(&state, &file).await
+            })
         };
         match tokio::time::timeout(CONFIRM_WAIT, confirming)
             .await
@@ -243,11 +205,10 @@ fn folder_field(body: &JsonObject, field: &str) -> ApiResult<FolderPath> {
         (status = 409, description = "A file with this name already exists in the destination folder", body = ErrorBody),
     ))]
 pub async fn move_file(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::Move>,
     body: JsonObject,
 ) -> ApiResult<Json<MovedFile>> {
-    principal.authorize(Action::Move)?;
     let name = body.required("name")?;
     let name = FileName::sanitise(name).map_err(|_| ApiError::file_not_found())?;
     let from_folder = folder_field(&body, "folder")?;
@@ -341,11 +302,10 @@ fn display_path(folder: &FolderPath, name: &FileName) -> String {
         (status = 404, description = "File not found", body = ErrorBody),
     ))]
 pub async fn delete_files(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::Delete>,
     body: JsonObject,
 ) -> ApiResult<Json<DeletedFiles>> {
-    principal.authorize(Action::Delete)?;
     let bulk = body.get("files").is_some();
     let wanted: Vec<(FolderPath, FileName)> = match body.get("files") {
         Some(serde_json::Value::Array(entries)) => {
@@ -369,15 +329,7 @@ pub async fn delete_files(
             vec![(folder_field(&body, "folder")?, name)]
         }
     };
-    let deleted = state
-        .catalog
-        .delete_files(&principal.tenant, &wanted, &|f| {
-            crate::webhooks::file_event(&state, "file.deleted", f)
-        })
-        .await?;
-    state.cache.forget_tenant(&principal.tenant);
-    lifecycle::reclaim(&state, &deleted).await;
-    state.webhook_wakeup.notify_one();
+    let deleted = drive::delete_files(&state, &principal.tenant, &wanted).await?;
     if deleted.is_empty() && !bulk {
         return Err(ApiError::file_not_found());
     }

@@ -6,21 +6,21 @@ use axum::{
     Json,
 };
 use chrono::Utc;
-use mediadrive_core::{Action, CatalogError, FolderMove, FolderPath};
+use mediadrive_core::{CatalogError, FolderMove, FolderPath};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
-    body::JsonObject,
     listing::{folder_page, ListParams},
     views::{Done, FolderListing, FolderStatsView},
 };
 use crate::{
-    auth::Principal,
+    auth::{can, Authorized},
     error::{ApiError, ApiResult, ErrorBody},
-    lifecycle,
-    state::AppState,
+    http::body::JsonObject,
+    App,
 };
+use mediadrive_app::drive;
 
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)] // Read leniently through `JsonObject`; this type documents the body.
@@ -47,11 +47,10 @@ fn required_folder(body: &JsonObject) -> ApiResult<FolderPath> {
         (status = 403, description = "Insufficient permissions", body = ErrorBody),
     ))]
 pub async fn create_folder(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::CreateFolder>,
     body: JsonObject,
 ) -> ApiResult<Json<Done>> {
-    principal.authorize(Action::CreateFolder)?;
     let folder = required_folder(&body)?;
     if folder.is_root() {
         return Err(ApiError::bad_request("Invalid folder name"));
@@ -84,11 +83,10 @@ pub struct FolderTree {
         (status = 404, description = "Folder not found", body = ErrorBody),
     ))]
 pub async fn list_folder(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::List>,
     Query(params): Query<ListParams>,
 ) -> ApiResult<Response> {
-    principal.authorize(Action::List)?;
     if params.tree == Some(true) {
         let tree = state.catalog.folder_tree(&principal.tenant).await?;
         return Ok(Json(FolderTree {
@@ -123,11 +121,10 @@ pub struct MoveFolderRequest {
         (status = 409, description = "A folder with this name already exists in the destination folder", body = ErrorBody),
     ))]
 pub async fn move_folder(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::Move>,
     body: JsonObject,
 ) -> ApiResult<Json<Done>> {
-    principal.authorize(Action::Move)?;
     let from = required_folder(&body)?;
     if from.is_root() {
         return Err(ApiError::bad_request("Cannot move root folder"));
@@ -192,11 +189,10 @@ pub struct DeleteFolderRequest {
         (status = 409, description = "Folder is not empty. Delete all files first.", body = ErrorBody),
     ))]
 pub async fn delete_folder(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::Delete>,
     body: JsonObject,
 ) -> ApiResult<Json<Done>> {
-    principal.authorize(Action::Delete)?;
     let folder = required_folder(&body)?;
     if folder.is_root() {
         return Err(ApiError::bad_request("Cannot delete root folder"));
@@ -204,18 +200,6 @@ pub async fn delete_folder(
     if folder.is_temp_root() {
         return Err(ApiError::bad_request("Cannot delete the temp folder"));
     }
-    let deleted = state
-        .catalog
-        .delete_folder(&principal.tenant, &folder, body.flag("recursive"), &|f| {
-            crate::webhooks::file_event(&state, "file.deleted", f)
-        })
-        .await
-        .map_err(|e| match e {
-            CatalogError::NotFound => ApiError::folder_not_found(),
-            other => other.into(),
-        })?;
-    state.cache.forget_tenant(&principal.tenant);
-    lifecycle::reclaim(&state, &deleted).await;
-    state.webhook_wakeup.notify_one();
+    drive::delete_folder(&state, &principal.tenant, &folder, body.flag("recursive")).await?;
     Ok(Json(Done::now()))
 }

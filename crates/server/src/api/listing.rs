@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 use super::views::{file_views, FolderListing, FolderView};
 use crate::{
     error::{ApiError, ApiResult},
-    state::AppState,
+    App,
 };
 
 pub const DEFAULT_PAGE: u32 = 100;
@@ -132,7 +132,7 @@ impl ListParams {
 
 /// One page of a folder; subfolders come with the first page.
 pub async fn folder_page(
-    state: &AppState,
+    state: &App,
     tenant: &ClientId,
     params: &ListParams,
 ) -> ApiResult<FolderListing> {

@@ -4,7 +4,6 @@ use axum::{
     extract::{Query, State},
     Json,
 };
-use mediadrive_core::Action;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -13,9 +12,9 @@ use super::{
     views::{FolderListing, StorageView},
 };
 use crate::{
-    auth::Principal,
+    auth::{can, Authorized},
     error::{ApiError, ApiResult},
-    state::AppState,
+    App,
 };
 
 #[derive(Serialize, ToSchema)]
@@ -39,16 +38,19 @@ pub struct MediaOverview {
         (status = 401, body = crate::error::ErrorBody),
     ))]
 pub async fn overview(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::List>,
     Query(mut params): Query<ListParams>,
 ) -> ApiResult<Json<MediaOverview>> {
-    principal.authorize(Action::List)?;
     let tenant = state
         .catalog
         .tenant(&principal.tenant)
         .await?
         .ok_or_else(|| ApiError::internal("a key's tenant is missing"))?;
+    let temp = state
+        .catalog
+        .temp_usage(&principal.tenant, state.config.default_quota)
+        .await?;
     params.folder = None;
     params.path = None;
     let root = folder_page(&state, &principal.tenant, &params).await?;
@@ -56,7 +58,7 @@ pub async fn overview(
         success: true,
         client_id: principal.tenant.to_string(),
         role: principal.role.as_str().to_string(),
-        storage: StorageView::new(&state, &tenant),
+        storage: StorageView::new(&state, &tenant, &temp),
         root,
     }))
 }

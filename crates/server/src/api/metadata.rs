@@ -4,15 +4,15 @@ use axum::{
     extract::{Query, State},
     Json,
 };
-use mediadrive_core::{Action, ProbeStatus};
+use mediadrive_core::ProbeStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::views::{metadata_json, Origin};
 use crate::{
-    auth::Principal,
+    auth::{can, Authorized},
     error::{ApiResult, ErrorBody},
-    state::AppState,
+    App,
 };
 
 #[derive(Deserialize, IntoParams)]
@@ -58,11 +58,10 @@ pub struct FileMetadata {
         (status = 404, description = "File not found", body = ErrorBody),
     ))]
 pub async fn file_metadata(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::List>,
     Query(q): Query<MetadataQuery>,
 ) -> ApiResult<Json<FileMetadata>> {
-    principal.authorize(Action::List)?;
     let file = super::files::file_at(&state, &principal, q.path).await?;
     let probe = match &file.blob {
         Some(hash) => state
@@ -79,7 +78,7 @@ pub async fn file_metadata(
         .await?
         .pop()
         .map(|(_, entry)| Origin::of(&entry));
-    let real_type = probe.as_ref().and_then(crate::probing::real_type);
+    let real_type = probe.as_ref().and_then(mediadrive_app::probing::real_type);
     Ok(Json(FileMetadata {
         success: true,
         path: file.path(),

@@ -1,11 +1,14 @@
 //! `GET /v2/models`: the generators preload items may name, what they cost, whether they work now.
 
 use axum::{extract::State, Json};
-use mediadrive_core::Action;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{auth::Principal, error::ApiResult, state::AppState};
+use crate::{
+    auth::{can, Authorized},
+    error::ApiResult,
+    App,
+};
 
 #[derive(Serialize, ToSchema)]
 pub struct ModelView {
@@ -36,10 +39,9 @@ pub struct ModelList {
     security(("api_key" = [])),
     responses((status = 200, body = ModelList)))]
 pub async fn list_models(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    _: Authorized<can::List>,
 ) -> ApiResult<Json<ModelList>> {
-    principal.authorize(Action::List)?;
     let models = state.generators.models();
     let available =
         futures_util::future::join_all(models.iter().map(|m| m.generator.available())).await;

@@ -1,21 +1,17 @@
 //! The JSON shapes the v2 surface answers with (seed 002 and JSON2Video's API reference).
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
+pub use mediadrive_app::representations::timestamp;
 use std::collections::{HashMap, HashSet};
 
 use mediadrive_core::{
     BlobProbe, CacheEntry, ContentHash, FileId, FileRecord, FileStatus, FolderEntry, FolderStats,
-    MediaType, ProbeStatus, Tenant,
+    MediaType, ProbeStatus, TempUsage, Tenant,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{error::ApiResult, state::AppState};
-
-/// Timestamps as the seeds print them: `2026-05-12T10:49:52.924Z`.
-pub fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+use crate::{error::ApiResult, App};
 
 pub fn now_timestamp() -> String {
     timestamp(Utc::now())
@@ -102,7 +98,7 @@ struct Extras {
 
 /// Views of files with what probing found out about their bytes, which previews exist and where
 /// generated files came from: four catalog queries for a whole page.
-pub async fn file_views(state: &AppState, files: &[FileRecord]) -> ApiResult<Vec<FileView>> {
+pub async fn file_views(state: &App, files: &[FileRecord]) -> ApiResult<Vec<FileView>> {
     let hashes: Vec<ContentHash> = files.iter().filter_map(|f| f.blob.clone()).collect();
     let mut extras = Extras::default();
     if !hashes.is_empty() {
@@ -139,7 +135,7 @@ pub async fn file_views(state: &AppState, files: &[FileRecord]) -> ApiResult<Vec
         .collect())
 }
 
-pub async fn file_view(state: &AppState, file: &FileRecord) -> ApiResult<FileView> {
+pub async fn file_view(state: &App, file: &FileRecord) -> ApiResult<FileView> {
     Ok(file_views(state, std::slice::from_ref(file))
         .await?
         .remove(0))
@@ -161,7 +157,7 @@ fn thumbnail(url: &str, f: &FileRecord, made: bool) -> Option<String> {
 }
 
 impl FileView {
-    fn new(state: &AppState, f: &FileRecord, extras: &Extras) -> Self {
+    fn new(state: &App, f: &FileRecord, extras: &Extras) -> Self {
         let url = state.record_url(f);
         let blob = f.blob.as_ref();
         let probe = blob.and_then(|h| extras.probes.get(h));
@@ -233,16 +229,23 @@ pub struct StorageView {
     pub credits_per_week: i64,
     pub blocked: bool,
     pub blocked_at: Option<String>,
+    /// Bytes kept outside the quota above: files in `temp` (pending ones included) and temporary
+    /// cache entries (generated assets, `src` downloads, render outputs not hosted).
+    pub temp_used_bytes: u64,
+    /// The budget for `temp_used_bytes`, the quota's unless set apart; null when unlimited.
+    pub temp_quota: Option<u64>,
 }
 
 impl StorageView {
-    pub fn new(state: &AppState, t: &Tenant) -> Self {
+    pub fn new(state: &App, t: &Tenant, temp: &TempUsage) -> Self {
         Self {
             used_bytes: t.used_bytes,
             free_allowance: t.quota.or(state.config.default_quota),
             credits_per_week: state.config.credits_per_week,
             blocked: t.storage_blocked,
             blocked_at: t.blocked_at.map(timestamp),
+            temp_used_bytes: temp.used_bytes,
+            temp_quota: temp.quota,
         }
     }
 }

@@ -7,24 +7,22 @@ use axum::{
     Json,
 };
 use chrono::{DateTime, Utc};
-use mediadrive_core::{
-    Action, DeliveryRecord, EndpointUpdate, NewEndpoint, WebhookEndpoint, EVENT_TYPES,
-};
+use mediadrive_core::{DeliveryRecord, EndpointId, WebhookEndpoint, EVENT_TYPES};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{body::JsonObject, views::timestamp};
+use super::views::timestamp;
+use crate::http::body::JsonObject;
 use crate::{
-    auth::Principal,
+    auth::{can, Authorized, Principal},
     error::{ApiError, ApiResult, ErrorBody},
-    state::AppState,
-    webhooks::new_secret,
+    App,
 };
-
-/// Endpoints one tenant may register.
-const MAX_ENDPOINTS: usize = 20;
-const MAX_DESCRIPTION: usize = 500;
+use mediadrive_app::webhooks::{
+    endpoints::{self, EndpointFields},
+    new_secret,
+};
 
 #[derive(Deserialize, ToSchema)]
 #[allow(dead_code)] // Read leniently through `JsonObject`; this type documents the body.
@@ -61,7 +59,7 @@ pub struct EndpointView {
 impl From<&WebhookEndpoint> for EndpointView {
     fn from(e: &WebhookEndpoint) -> Self {
         Self {
-            id: e.id.clone(),
+            id: e.id.to_string(),
             url: e.url.clone(),
             events: e.event_types.clone(),
             description: e.description.clone(),
@@ -89,74 +87,52 @@ pub struct EndpointList {
     pub event_types: Vec<String>,
 }
 
-/// Checks a URL events will be sent to: the seed's wording for a missing field, the fetch policy
-/// for where it points (names are checked again when each delivery resolves them).
-pub(crate) fn target_url(state: &AppState, url: &str, field: &str) -> ApiResult<String> {
-    let parsed = url::Url::parse(url.trim())
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-        .ok_or_else(|| ApiError::bad_request(format!("{field} must be an http or https URL")))?;
-    state
-        .webhook_sender
-        .check_url(parsed.as_str())
-        .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))?;
-    Ok(parsed.to_string())
-}
-
 /// The `callback` of a request (a preload, a render): a URL told of its outcomes, signed with the
 /// tenant's callback secret, which is made here on first use.
 pub(crate) async fn callback(
-    state: &AppState,
+    state: &App,
     principal: &Principal,
     body: &JsonObject,
 ) -> ApiResult<Option<String>> {
     match body.get("callback") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(url)) => {
-            let url = target_url(state, url, "callback")?;
-            state
-                .catalog
-                .callback_secret(&principal.tenant, &crate::webhooks::new_secret)
-                .await?;
-            Ok(Some(url))
-        }
+        Some(Value::String(url)) => Ok(Some(
+            mediadrive_app::webhooks::callback(state, &principal.tenant, url).await?,
+        )),
         Some(_) => Err(ApiError::bad_request(
             "callback must be an http or https URL",
         )),
     }
 }
 
-fn event_types(body: &JsonObject) -> ApiResult<Option<Vec<String>>> {
-    match body.get("events") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| match v.as_str() {
-                Some(t) if EVENT_TYPES.contains(&t) => Ok(t.to_string()),
-                _ => Err(ApiError::bad_request(format!(
-                    "events may hold only {}",
-                    EVENT_TYPES.join(", ")
-                ))),
-            })
-            .collect::<ApiResult<Vec<_>>>()
-            .map(Some),
-        Some(_) => Err(ApiError::bad_request(
-            "events must be a list of event types",
-        )),
-    }
-}
-
-fn description(body: &JsonObject) -> ApiResult<Option<String>> {
-    match body.raw_text("description") {
-        Some(d) if d.chars().count() > MAX_DESCRIPTION => Err(ApiError::bad_request(format!(
-            "description must be at most {MAX_DESCRIPTION} characters"
-        ))),
-        other => Ok(other.map(str::to_string)),
-    }
-}
-
-fn endpoint_not_found() -> ApiError {
-    ApiError::not_found("Webhook endpoint not found")
+/// The endpoint fields of a body, as far as their JSON types go; `endpoints` checks the rest.
+fn fields(body: &JsonObject) -> ApiResult<EndpointFields> {
+    let events = match body.get("events") {
+        None | Some(Value::Null) => None,
+        // An item that is no string is kept as its JSON text, which names no event type.
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                .collect(),
+        ),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "events must be a list of event types",
+            ))
+        }
+    };
+    let enabled = match body.get("enabled") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(ApiError::bad_request("enabled must be true or false")),
+    };
+    Ok(EndpointFields {
+        url: body.text("url").map(str::to_string),
+        events,
+        description: body.raw_text("description").map(str::to_string),
+        enabled,
+    })
 }
 
 /// Registers an endpoint; its signing secret is in this answer only.
@@ -169,37 +145,13 @@ fn endpoint_not_found() -> ApiError {
         (status = 403, description = "Insufficient permissions", body = ErrorBody),
     ))]
 pub async fn create_endpoint(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::ManageWebhooks>,
     body: JsonObject,
 ) -> ApiResult<(StatusCode, Json<EndpointAnswer>)> {
-    principal.authorize(Action::ManageWebhooks)?;
-    let url = target_url(&state, body.required("url")?, "url")?;
-    let events = event_types(&body)?.unwrap_or_default();
-    let description = description(&body)?.unwrap_or_default();
-    if state
-        .catalog
-        .webhook_endpoints(&principal.tenant)
-        .await?
-        .len()
-        >= MAX_ENDPOINTS
-    {
-        return Err(ApiError::bad_request(format!(
-            "at most {MAX_ENDPOINTS} webhook endpoints are allowed"
-        )));
-    }
-    let secret = new_secret();
-    let created = state
-        .catalog
-        .create_webhook_endpoint(&NewEndpoint {
-            tenant: principal.tenant.clone(),
-            url,
-            secret: secret.clone(),
-            event_types: events,
-            description,
-            now: Utc::now(),
-        })
-        .await?;
+    let url = body.required("url")?;
+    let (created, secret) =
+        endpoints::create(&state, &principal.tenant, url, fields(&body)?).await?;
     let mut view = EndpointView::from(&created);
     view.secret = Some(secret);
     Ok((
@@ -216,10 +168,9 @@ pub async fn create_endpoint(
     security(("api_key" = [])),
     responses((status = 200, body = EndpointList), (status = 403, body = ErrorBody)))]
 pub async fn list_endpoints(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::ManageWebhooks>,
 ) -> ApiResult<Json<EndpointList>> {
-    principal.authorize(Action::ManageWebhooks)?;
     let endpoints = state.catalog.webhook_endpoints(&principal.tenant).await?;
     Ok(Json(EndpointList {
         success: true,
@@ -233,16 +184,11 @@ pub async fn list_endpoints(
     security(("api_key" = [])),
     responses((status = 200, body = EndpointAnswer), (status = 404, description = "Webhook endpoint not found", body = ErrorBody)))]
 pub async fn get_endpoint(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::ManageWebhooks>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EndpointAnswer>> {
-    principal.authorize(Action::ManageWebhooks)?;
-    let endpoint = state
-        .catalog
-        .webhook_endpoint(&principal.tenant, &id)
-        .await?
-        .ok_or_else(endpoint_not_found)?;
+    let endpoint = endpoints::endpoint(&state, &principal.tenant, &id).await?;
     Ok(Json(EndpointAnswer {
         success: true,
         endpoint: EndpointView::from(&endpoint),
@@ -256,34 +202,12 @@ pub async fn get_endpoint(
     security(("api_key" = [])),
     responses((status = 200, body = EndpointAnswer), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_endpoint(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::ManageWebhooks>,
     Path(id): Path<String>,
     body: JsonObject,
 ) -> ApiResult<Json<EndpointAnswer>> {
-    principal.authorize(Action::ManageWebhooks)?;
-    let update = EndpointUpdate {
-        url: body
-            .text("url")
-            .map(|u| target_url(&state, u, "url"))
-            .transpose()?,
-        event_types: event_types(&body)?,
-        description: description(&body)?,
-        enabled: match body.get("enabled") {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(_) => return Err(ApiError::bad_request("enabled must be true or false")),
-        },
-    };
-    let endpoint = state
-        .catalog
-        .update_webhook_endpoint(&principal.tenant, &id, &update, Utc::now())
-        .await?
-        .ok_or_else(endpoint_not_found)?;
-    if endpoint.enabled {
-        // Deliveries that waited while it was disabled go out now.
-        state.webhook_wakeup.notify_one();
-    }
+    let endpoint = endpoints::update(&state, &principal.tenant, &id, fields(&body)?).await?;
     Ok(Json(EndpointAnswer {
         success: true,
         endpoint: EndpointView::from(&endpoint),
@@ -295,18 +219,11 @@ pub async fn update_endpoint(
     security(("api_key" = [])),
     responses((status = 200, body = super::views::Done), (status = 404, body = ErrorBody)))]
 pub async fn delete_endpoint(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::ManageWebhooks>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<super::views::Done>> {
-    principal.authorize(Action::ManageWebhooks)?;
-    if !state
-        .catalog
-        .delete_webhook_endpoint(&principal.tenant, &id, Utc::now())
-        .await?
-    {
-        return Err(endpoint_not_found());
-    }
+    endpoints::delete(&state, &principal.tenant, &id).await?;
     Ok(Json(super::views::Done::now()))
 }
 
@@ -348,9 +265,9 @@ pub struct DeliveryView {
 fn delivery_view(d: &DeliveryRecord) -> DeliveryView {
     let at = |t: DateTime<Utc>| timestamp(t);
     DeliveryView {
-        id: d.id.clone(),
-        endpoint_id: d.endpoint_id.clone(),
-        event_id: d.event_id.clone(),
+        id: d.id.to_string(),
+        endpoint_id: d.endpoint_id.as_ref().map(EndpointId::to_string),
+        event_id: d.event_id.to_string(),
         event_type: d.event_type.clone(),
         url: d.url.clone(),
         status: d.status.clone(),
@@ -384,20 +301,14 @@ pub struct DeliveryList {
     security(("api_key" = [])),
     responses((status = 200, body = DeliveryList), (status = 404, body = ErrorBody)))]
 pub async fn endpoint_deliveries(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::ManageWebhooks>,
     Path(id): Path<String>,
     Query(q): Query<DeliveryQuery>,
 ) -> ApiResult<Json<DeliveryList>> {
-    principal.authorize(Action::ManageWebhooks)?;
-    if state
-        .catalog
-        .webhook_endpoint(&principal.tenant, &id)
+    let id = endpoints::endpoint(&state, &principal.tenant, &id)
         .await?
-        .is_none()
-    {
-        return Err(endpoint_not_found());
-    }
+        .id;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let deliveries = state
         .catalog
@@ -415,11 +326,10 @@ pub async fn endpoint_deliveries(
     security(("api_key" = [])),
     responses((status = 200, body = DeliveryList), (status = 403, body = ErrorBody)))]
 pub async fn all_deliveries(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::ManageWebhooks>,
     Query(q): Query<DeliveryQuery>,
 ) -> ApiResult<Json<DeliveryList>> {
-    principal.authorize(Action::ManageWebhooks)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let deliveries = state
         .catalog
@@ -437,19 +347,11 @@ pub async fn all_deliveries(
     security(("api_key" = [])),
     responses((status = 202, body = super::views::Done), (status = 404, description = "Delivery not found", body = ErrorBody)))]
 pub async fn redeliver(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::ManageWebhooks>,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<super::views::Done>)> {
-    principal.authorize(Action::ManageWebhooks)?;
-    if !state
-        .catalog
-        .redeliver(&principal.tenant, &id, Utc::now())
-        .await?
-    {
-        return Err(ApiError::not_found("Delivery not found"));
-    }
-    state.webhook_wakeup.notify_one();
+    endpoints::redeliver(&state, &principal.tenant, &id).await?;
     Ok((StatusCode::ACCEPTED, Json(super::views::Done::now())))
 }
 
@@ -465,10 +367,9 @@ pub struct CallbackSecret {
     security(("api_key" = [])),
     responses((status = 200, body = CallbackSecret), (status = 403, body = ErrorBody)))]
 pub async fn callback_secret(
-    State(state): State<AppState>,
-    principal: Principal,
+    State(state): State<App>,
+    principal: Authorized<can::ManageWebhooks>,
 ) -> ApiResult<Json<CallbackSecret>> {
-    principal.authorize(Action::ManageWebhooks)?;
     let secret = state
         .catalog
         .callback_secret(&principal.tenant, &new_secret)

@@ -9,19 +9,21 @@ use axum::{
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::Utc;
-use mediadrive_core::{Action, AssetCursor, AssetQuery, ProjectAsset};
+use mediadrive_core::{AssetCursor, AssetQuery, ProjectAsset};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
     error::{Caller, Detail, Invalid, VjError, VjResult},
-    projects::{owned, remove_assets, Deleted},
-    views::{asset_view, summary, AssetView},
+    views::{asset_view, summary, AssetView, Deleted, DEFAULT_LIMIT},
 };
-use crate::{signing::AssetGrant, state::AppState};
+use crate::{
+    auth::{can, Principal},
+    App,
+};
+use mediadrive_app::projects;
+use mediadrive_app::signing::AssetGrant;
 
-/// Seed 003: "By default, a maximum of ten attachments are shown per page."
-pub const DEFAULT_LIMIT: u32 = 10;
 pub const MAX_LIMIT: u32 = 100;
 
 #[derive(Deserialize, IntoParams)]
@@ -98,16 +100,15 @@ fn decode_cursor(raw: &str) -> VjResult<AssetCursor> {
 }
 
 async fn list(
-    state: &AppState,
-    caller: &Caller,
+    state: &App,
+    caller: &Principal,
     project_id: &str,
     params: &ListParams,
     generated_only: bool,
 ) -> VjResult<Response> {
-    caller.0.authorize(Action::List)?;
     let limit = parse_limit(params.limit.as_deref())?;
     let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
-    let project = owned(state, caller, project_id).await?;
+    let project = projects::project(state, &caller.tenant, project_id).await?;
     let assets = state
         .catalog
         .project_assets(&AssetQuery {
@@ -148,8 +149,8 @@ async fn list(
         (status = 422, description = "limit is not a whole number from 1 to 100 | cursor is not one this API handed out", body = Detail),
     ))]
 pub async fn list_assets(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    caller: Caller<can::List>,
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
 ) -> VjResult<Response> {
@@ -162,8 +163,8 @@ pub async fn list_assets(
     security(("api_key" = [])),
     responses((status = 200, body = Vec<AssetView>), (status = 404, description = "Project not found", body = Detail)))]
 pub async fn list_assets_client(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    caller: Caller<can::List>,
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
 ) -> VjResult<Response> {
@@ -176,24 +177,12 @@ pub async fn list_assets_client(
     security(("api_key" = [])),
     responses((status = 200, body = Vec<AssetView>), (status = 404, description = "Project not found", body = Detail)))]
 pub async fn list_generated(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    caller: Caller<can::List>,
     Path(id): Path<String>,
     Query(params): Query<ListParams>,
 ) -> VjResult<Response> {
     list(&state, &caller, &id, &params, true).await
-}
-
-pub(super) async fn asset_of(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> VjResult<ProjectAsset> {
-    state
-        .catalog
-        .project_asset(&caller.0.tenant, id)
-        .await?
-        .ok_or_else(|| VjError::not_found("Asset"))
 }
 
 /// One asset, with its project.
@@ -202,16 +191,15 @@ pub(super) async fn asset_of(
     security(("api_key" = [])),
     responses((status = 200, body = AssetView), (status = 404, description = "Asset not found", body = Detail)))]
 pub async fn get_asset(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    caller: Caller<can::List>,
     Path(id): Path<String>,
 ) -> VjResult<Json<AssetView>> {
-    caller.0.authorize(Action::List)?;
-    let asset = asset_of(&state, &caller, &id).await?;
+    let asset = projects::asset(&state, &caller.tenant, &id).await?;
     with_project(&state, &asset).await.map(Json)
 }
 
-async fn with_project(state: &AppState, asset: &ProjectAsset) -> VjResult<AssetView> {
+async fn with_project(state: &App, asset: &ProjectAsset) -> VjResult<AssetView> {
     let project = state
         .catalog
         .project(&asset.tenant, &asset.project_id)
@@ -227,7 +215,7 @@ async fn with_project(state: &AppState, asset: &ProjectAsset) -> VjResult<AssetV
     params(("keyname" = String, Path, description = "The asset's keyname")),
     responses((status = 200, body = AssetView), (status = 404, description = "Asset not found", body = Detail)))]
 pub async fn asset_by_key(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Path(keyname): Path<String>,
 ) -> VjResult<Json<AssetView>> {
     let asset = state
@@ -249,12 +237,11 @@ pub struct Check {
     security(("api_key" = [])),
     responses((status = 200, body = Check), (status = 404, description = "Asset not found", body = Detail)))]
 pub async fn check_asset(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    caller: Caller<can::List>,
     Path(id): Path<String>,
 ) -> VjResult<Json<Check>> {
-    caller.0.authorize(Action::List)?;
-    let asset = asset_of(&state, &caller, &id).await?;
+    let asset = projects::asset(&state, &caller.tenant, &id).await?;
     Ok(Json(Check {
         uploaded: asset_view(&state, &asset).uploaded,
     }))
@@ -278,12 +265,11 @@ pub struct AssetStatus {
     security(("api_key" = [])),
     responses((status = 200, body = AssetStatus), (status = 404, description = "Asset not found", body = Detail)))]
 pub async fn asset_status(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    caller: Caller<can::List>,
     Path(id): Path<String>,
 ) -> VjResult<Json<AssetStatus>> {
-    caller.0.authorize(Action::List)?;
-    let view = asset_view(&state, &asset_of(&state, &caller, &id).await?);
+    let view = asset_view(&state, &projects::asset(&state, &caller.tenant, &id).await?);
     Ok(Json(AssetStatus {
         id: view.id,
         status: view.status,
@@ -302,13 +288,12 @@ pub async fn asset_status(
         (status = 404, description = "Asset not found", body = Detail),
     ))]
 pub async fn delete_asset(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    caller: Caller<can::Delete>,
     Path(id): Path<String>,
 ) -> VjResult<Json<Deleted>> {
-    caller.0.authorize(Action::Delete)?;
-    let asset = asset_of(&state, &caller, &id).await?;
-    if remove_assets(&state, std::slice::from_ref(&asset)).await? == 0 {
+    let asset = projects::asset(&state, &caller.tenant, &id).await?;
+    if projects::remove_assets(&state, std::slice::from_ref(&asset)).await? == 0 {
         return Err(VjError::not_found("Asset"));
     }
     Ok(Json(Deleted { id, deleted: true }))
@@ -338,7 +323,7 @@ pub struct LinkParams {
         (status = 404, description = "Asset not found", body = Detail),
     ))]
 pub async fn serve_link(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Path((client, id, _name)): Path<(String, String, String)>,
     Query(params): Query<LinkParams>,
     method: Method,
@@ -361,11 +346,12 @@ pub async fn serve_link(
         return Err(VjError::new(StatusCode::FORBIDDEN, "Request has expired"));
     }
     let tenant = mediadrive_core::ClientId::parse(&client).map_err(|_| forged())?;
-    let asset = state
-        .catalog
-        .project_asset(&tenant, &id)
-        .await?
-        .ok_or_else(|| VjError::not_found("Asset"))?;
+    // A malformed id names no asset: the same 404 as an unknown one.
+    let asset = match mediadrive_core::AssetId::parse(&id) {
+        Ok(id) => state.catalog.project_asset(&tenant, &id).await?,
+        Err(_) => None,
+    }
+    .ok_or_else(|| VjError::not_found("Asset"))?;
     let file = asset.file.ok_or_else(|| VjError::not_found("Asset"))?;
     let remaining = (expires - now).max(0) as u64;
     Ok(

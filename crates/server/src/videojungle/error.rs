@@ -3,17 +3,17 @@
 //! client prints on a 422.
 
 use axum::{
-    extract::FromRequestParts,
-    http::{request::Parts, StatusCode},
+    http::StatusCode,
     response::{IntoResponse, Response},
     Json,
 };
+use mediadrive_app::AppError;
 use mediadrive_core::CatalogError;
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use crate::{auth::Principal, error::ApiError, state::AppState};
+use crate::{auth::Authorized, error::ApiError};
 
 #[derive(Debug)]
 pub struct VjError {
@@ -73,6 +73,30 @@ impl VjError {
         }
     }
 
+    /// A body field's value is wrong; `msg` says how, in pydantic's words (`Value error, ...`).
+    pub fn value_error(field: &str, msg: String) -> Self {
+        Self::invalid(&[Invalid {
+            kind: "value_error",
+            place: "body",
+            field,
+            msg,
+            input: None,
+        }])
+    }
+
+    /// Unless the body field `field`'s text (its JSON, for an object) fits `[limits]`'s
+    /// `project_field_bytes`.
+    pub fn check_size(state: &crate::App, field: &str, text: &str) -> VjResult<()> {
+        let limit = state.config.limits.project_field_bytes;
+        if text.len() > limit {
+            return Err(Self::value_error(
+                field,
+                format!("Value error, {field} holds at most {limit} bytes"),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn missing(place: &'static str, field: &str) -> Self {
         Self::invalid(&[Invalid {
             kind: "missing",
@@ -93,6 +117,12 @@ impl From<ApiError> for VjError {
     }
 }
 
+impl From<AppError> for VjError {
+    fn from(e: AppError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
 impl From<CatalogError> for VjError {
     fn from(e: CatalogError) -> Self {
         ApiError::from(e).into()
@@ -107,14 +137,6 @@ impl IntoResponse for VjError {
     }
 }
 
-/// The caller, known by the `X-API-Key` header the official client sends; refused in this
-/// surface's shape.
-pub struct Caller(pub Principal);
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = VjError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> VjResult<Self> {
-        Ok(Caller(Principal::from_request_parts(parts, state).await?))
-    }
-}
+/// The caller, known by the `X-API-Key` header the official client sends, whose role allows
+/// `P`; refused in this surface's shape.
+pub type Caller<P> = Authorized<P, VjError>;

@@ -7,21 +7,20 @@ use axum::{
     Json,
 };
 use chrono::Utc;
-use mediadrive_core::{Action, CatalogError, NewGeneratedAsset, NewPreload, NewProjectAsset};
+use mediadrive_core::{
+    templates::{fill, stored_inputs, Param, ParamType},
+    CatalogError, NewGeneratedAsset, NewPreload, NewProjectAsset,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::{
     error::{Caller, Detail, Invalid, VjError, VjResult},
-    projects::owned,
-    scripts::{fill, script_of, stored_inputs, Param, ParamType},
-    upload::random_key,
+    scripts::script_of,
 };
-use crate::{
-    api::{item_request, JsonObject},
-    state::AppState,
-};
+use crate::{auth::can, http::body::JsonObject, App};
+use mediadrive_app::{preloads::item_request, projects};
 
 /// Longest parameter value taken from a query string.
 const MAX_VALUE: usize = 4096;
@@ -181,14 +180,13 @@ fn values(
         (status = 422, description = "Parameters missing, unknown or malformed, named in `loc`; or the filled script is not a valid preload item", body = Detail),
     ))]
 pub async fn generate(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    caller: Caller<can::Generate>,
     Path((project_id, script_id)): Path<(String, String)>,
     Query(query): Query<Vec<(String, String)>>,
     body: Result<JsonObject, crate::error::ApiError>,
 ) -> VjResult<Json<Generated>> {
-    caller.0.authorize(Action::Generate)?;
-    let project = owned(&state, &caller, &project_id).await?;
+    let project = projects::project(&state, &caller.tenant, &project_id).await?;
     let script = script_of(&state, &caller, &project.id, &script_id).await?;
     let body = body?;
     body_text(&body, "prompt")?;
@@ -220,7 +218,7 @@ pub async fn generate(
             asset: NewProjectAsset {
                 tenant: project.tenant.clone(),
                 project_id: project.id.clone(),
-                keyname: random_key(),
+                keyname: projects::random_key(),
                 name: script.name.clone(),
                 asset_type: request.asset_type.to_string(),
                 description: None,
@@ -243,13 +241,13 @@ pub async fn generate(
             CatalogError::NotFound => VjError::not_found("Project"),
             other => other.into(),
         })?;
-    state.generation_wakeup.notify_one();
+    state.wakeups.generation.notify_one();
     Ok(Json(Generated {
         url: format!(
             "{}/videojungle/assets/key/{}",
             state.config.public_url, asset.keyname
         ),
-        asset_id: asset.id,
+        asset_id: asset.id.to_string(),
         asset_key: asset.keyname,
     }))
 }
@@ -259,7 +257,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    use crate::videojungle::scripts::params;
+    use mediadrive_core::templates::params;
 
     fn inputs() -> Vec<Param> {
         params(&json!({"subject": {"type": "string"}, "n": {"type": "integer", "default": 1}}))

@@ -7,23 +7,26 @@ use axum::{
     Json,
 };
 use chrono::Utc;
-use mediadrive_core::{Action, AssetType, CatalogError, NewProjectScript, ProjectScript};
+use mediadrive_core::{
+    templates::{params, placeholders, Param},
+    AssetType, CatalogError, NewProjectScript, ProjectId, ProjectScript, ScriptId,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::{
     error::{Caller, Detail, Invalid, VjError, VjResult},
-    projects::{owned, Deleted},
-    views::timestamp,
+    views::{script_view, timestamp, Deleted, ScriptView},
 };
-use crate::{api::JsonObject, state::AppState};
+use crate::{
+    auth::{can, Principal},
+    http::body::JsonObject,
+    App,
+};
+use mediadrive_app::projects;
 
 const MAX_NAME: usize = 200;
-const MAX_INPUTS: usize = 50;
-const MAX_INPUT_NAME: usize = 64;
-/// The stored template, as JSON text.
-const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
 
 #[derive(serde::Deserialize, ToSchema)]
 #[allow(dead_code)] // Read leniently through `JsonObject`; this type documents the body.
@@ -42,271 +45,29 @@ pub struct ScriptRequest {
     inputs: Value,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ScriptView {
-    pub id: String,
-    pub project_id: String,
-    /// The preload item template.
-    #[schema(value_type = Object)]
-    pub value: Value,
-    /// The parameters, each with its `name`, `type` and, when it has them, `description` and
-    /// `default`.
-    #[schema(value_type = Vec<Object>)]
-    pub inputs: Vec<Value>,
-    pub name: String,
-    pub created_at: String,
-    /// The generator the template names, if it names one.
-    pub key: Option<String>,
-    /// The template's own words: its `prompt` or `text`.
-    pub manuscript: Option<String>,
-}
-
-/// The types a parameter may take; query strings are parsed into them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamType {
-    String,
-    Integer,
-    Number,
-    Boolean,
-}
-
-impl ParamType {
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "string" | "str" => Self::String,
-            "integer" | "int" => Self::Integer,
-            "number" | "float" => Self::Number,
-            "boolean" | "bool" => Self::Boolean,
-            _ => return None,
-        })
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::String => "string",
-            Self::Integer => "integer",
-            Self::Number => "number",
-            Self::Boolean => "boolean",
-        }
-    }
-
-    fn of(value: &Value) -> Option<Self> {
-        match value {
-            Value::String(_) => Some(Self::String),
-            Value::Number(n) if n.is_i64() || n.is_u64() => Some(Self::Integer),
-            Value::Number(_) => Some(Self::Number),
-            Value::Bool(_) => Some(Self::Boolean),
-            _ => None,
-        }
-    }
-}
-
-/// One parameter of a script.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Param {
-    pub name: String,
-    pub kind: ParamType,
-    pub description: Option<String>,
-    pub default: Option<Value>,
-}
-
-impl Param {
-    fn to_json(&self) -> Value {
-        let mut out = Map::new();
-        out.insert("name".into(), self.name.clone().into());
-        out.insert("type".into(), self.kind.as_str().into());
-        if let Some(d) = &self.description {
-            out.insert("description".into(), d.clone().into());
-        }
-        if let Some(d) = &self.default {
-            out.insert("default".into(), d.clone());
-        }
-        out.insert("required".into(), self.default.is_none().into());
-        Value::Object(out)
-    }
-
-    /// Reads a parameter as stored or as sent; the error is a pydantic message.
-    fn read(name: &str, spec: &Value) -> Result<Self, String> {
-        let valid_name = !name.is_empty()
-            && name.len() <= MAX_INPUT_NAME
-            && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid_name {
-            return Err(format!(
-                "Value error, input names are 1 to {MAX_INPUT_NAME} letters, digits or \
-                 underscores, not starting with a digit: {name:?}"
-            ));
-        }
-        let Value::Object(spec) = spec else {
-            let kind = ParamType::of(spec).ok_or_else(|| {
-                format!("Value error, input {name}: a default must be a string, number or boolean")
-            })?;
-            return Ok(Self {
-                name: name.to_string(),
-                kind,
-                description: None,
-                default: Some(spec.clone()),
-            });
-        };
-        let default = spec.get("default").filter(|d| !d.is_null()).cloned();
-        let kind = match spec.get("type") {
-            Some(Value::String(t)) => ParamType::parse(t).ok_or_else(|| {
-                format!(
-                    "Value error, input {name}: type must be string, integer, number or boolean"
-                )
-            })?,
-            None | Some(Value::Null) => default
-                .as_ref()
-                .and_then(ParamType::of)
-                .unwrap_or(ParamType::String),
-            Some(_) => return Err(format!("Value error, input {name}: type must be a string")),
-        };
-        if let Some(d) = &default {
-            let fits = ParamType::of(d) == Some(kind)
-                || (kind == ParamType::Number && ParamType::of(d) == Some(ParamType::Integer));
-            if !fits {
-                return Err(format!(
-                    "Value error, input {name}: its default is not of type {}",
-                    kind.as_str()
-                ));
-            }
-        }
-        let description = match spec.get("description") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(d)) => Some(d.clone()),
-            Some(_) => {
-                return Err(format!(
-                    "Value error, input {name}: description must be a string"
-                ))
-            }
-        };
-        Ok(Self {
-            name: name.to_string(),
-            kind,
-            description,
-            default,
-        })
-    }
-}
-
-/// The parameters, from the official client's object (`{name: spec}`) or a list of specs.
-pub fn params(inputs: &Value) -> Result<Vec<Param>, String> {
-    let named: Vec<(String, &Value)> = match inputs {
-        Value::Null => Vec::new(),
-        Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v)).collect(),
-        Value::Array(list) => list
-            .iter()
-            .map(|spec| match spec.get("name").and_then(Value::as_str) {
-                Some(name) => Ok((name.to_string(), spec)),
-                None => Err("Value error, each input in a list needs a name".to_string()),
-            })
-            .collect::<Result<_, _>>()?,
-        _ => return Err("Input should be a valid dictionary".into()),
-    };
-    if named.len() > MAX_INPUTS {
-        return Err(format!("Value error, at most {MAX_INPUTS} inputs"));
-    }
-    let mut out: Vec<Param> = Vec::with_capacity(named.len());
-    for (name, spec) in named {
-        if out.iter().any(|p| p.name == name) {
-            return Err(format!("Value error, input {name} is named twice"));
-        }
-        out.push(Param::read(&name, spec)?);
-    }
-    Ok(out)
-}
-
-/// The names of the `{{name}}` placeholders in every string of `value`.
-pub fn placeholders(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::String(s) => {
-            let mut rest = s.as_str();
-            while let Some(start) = rest.find("{{") {
-                let after = &rest[start + 2..];
-                let Some(end) = after.find("}}") else { break };
-                let name = after[..end].trim();
-                if !name.is_empty() && !out.iter().any(|n| n == name) {
-                    out.push(name.to_string());
-                }
-                rest = &after[end + 2..];
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| placeholders(v, out)),
-        Value::Object(map) => map.values().for_each(|v| placeholders(v, out)),
-        _ => {}
-    }
-}
-
-/// `value` with every placeholder replaced by its parameter's value. A string that is exactly
-/// one placeholder becomes the value itself, so a number stays a number.
-pub fn fill(value: &Value, values: &Map<String, Value>) -> Value {
-    match value {
-        Value::String(s) => {
-            let trimmed = s.trim();
-            if let Some(name) = trimmed
-                .strip_prefix("{{")
-                .and_then(|r| r.strip_suffix("}}"))
-                .map(str::trim)
-                .filter(|n| !n.contains("{{") && !n.contains("}}"))
-            {
-                if let Some(v) = values.get(name) {
-                    return v.clone();
-                }
-            }
-            let mut out = String::with_capacity(s.len());
-            let mut rest = s.as_str();
-            while let Some(start) = rest.find("{{") {
-                let after = &rest[start + 2..];
-                let Some(end) = after.find("}}") else { break };
-                out.push_str(&rest[..start]);
-                match values.get(after[..end].trim()) {
-                    Some(Value::String(v)) => out.push_str(v),
-                    Some(v) => out.push_str(&v.to_string()),
-                    None => out.push_str(&rest[start..start + 2 + end + 2]),
-                }
-                rest = &after[end + 2..];
-            }
-            out.push_str(rest);
-            Value::String(out)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(|v| fill(v, values)).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), fill(v, values)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-fn body_error(field: &str, msg: String) -> VjError {
-    VjError::invalid(&[Invalid {
-        kind: "value_error",
-        place: "body",
-        field,
-        msg,
-        input: None,
-    }])
-}
-
 /// Checks a template as far as it can be without its parameters: its type, its generator, that
 /// every placeholder names a parameter. The generator's own fields are checked when it runs.
-fn check_template(state: &AppState, data: &Map<String, Value>, inputs: &[Param]) -> VjResult<()> {
+fn check_template(state: &App, data: &Map<String, Value>, inputs: &[Param]) -> VjResult<()> {
     let asset_type = match data.get("type") {
         Some(Value::String(t)) => AssetType::parse(t).ok_or_else(|| {
-            body_error(
+            VjError::value_error(
                 "data",
                 "Value error, type must be one of image, video, audio, voice, html, component"
                     .into(),
             )
         })?,
-        _ => return Err(body_error("data", "Value error, type is required".into())),
+        _ => {
+            return Err(VjError::value_error(
+                "data",
+                "Value error, type is required".into(),
+            ))
+        }
     };
     let model = match data.get("model") {
         None | Some(Value::Null) => None,
         Some(Value::String(m)) => Some(m.as_str()),
         Some(_) => {
-            return Err(body_error(
+            return Err(VjError::value_error(
                 "data",
                 "Value error, model must be a string".into(),
             ))
@@ -316,7 +77,7 @@ fn check_template(state: &AppState, data: &Map<String, Value>, inputs: &[Param])
     state
         .generators
         .find(asset_type, model, has_src)
-        .map_err(|e| body_error("data", format!("Value error, {e}")))?;
+        .map_err(|e| VjError::value_error("data", format!("Value error, {e}")))?;
     let mut used = Vec::new();
     placeholders(&Value::Object(data.clone()), &mut used);
     let undeclared: Vec<&str> = used
@@ -325,7 +86,7 @@ fn check_template(state: &AppState, data: &Map<String, Value>, inputs: &[Param])
         .map(String::as_str)
         .collect();
     if !undeclared.is_empty() {
-        return Err(body_error(
+        return Err(VjError::value_error(
             "data",
             format!(
                 "Value error, placeholders name no input: {}",
@@ -334,27 +95,6 @@ fn check_template(state: &AppState, data: &Map<String, Value>, inputs: &[Param])
         ));
     }
     Ok(())
-}
-
-/// The parameters a saved script takes; `None` if what the catalog holds does not parse.
-pub fn stored_inputs(script: &ProjectScript) -> Option<Vec<Param>> {
-    params(&serde_json::from_str(&script.inputs).ok()?).ok()
-}
-
-pub fn script_view(script: &ProjectScript) -> ScriptView {
-    let value: Value = serde_json::from_str(&script.template).unwrap_or_default();
-    let inputs = stored_inputs(script).unwrap_or_default();
-    let words = |field| value.get(field).and_then(Value::as_str).map(str::to_string);
-    ScriptView {
-        id: script.id.clone(),
-        project_id: script.project_id.clone(),
-        key: words("model"),
-        manuscript: words("prompt").or_else(|| words("text")),
-        value,
-        inputs: inputs.iter().map(Param::to_json).collect(),
-        name: script.name.clone(),
-        created_at: timestamp(script.created_at),
-    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -382,10 +122,9 @@ pub struct ScriptTemplate {
     security(("api_key" = [])),
     responses((status = 200, body = Vec<ScriptTemplate>)))]
 pub async fn list_templates(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    _: Caller<can::List>,
 ) -> VjResult<Json<Vec<ScriptTemplate>>> {
-    caller.0.authorize(Action::List)?;
     let now = timestamp(Utc::now());
     let templates = state
         .generators
@@ -435,19 +174,18 @@ pub async fn list_templates(
         (status = 422, description = "name, data or inputs missing or invalid; placeholders name no input", body = Detail),
     ))]
 pub async fn create_script(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    caller: Caller<can::Generate>,
     Path(project_id): Path<String>,
     body: Result<JsonObject, crate::error::ApiError>,
 ) -> VjResult<Json<ScriptView>> {
-    caller.0.authorize(Action::Generate)?;
-    let project = owned(&state, &caller, &project_id).await?;
+    let project = projects::project(&state, &caller.tenant, &project_id).await?;
     let body = body?;
     let name = body
         .text("name")
         .ok_or_else(|| VjError::missing("body", "name"))?;
     if name.chars().count() > MAX_NAME {
-        return Err(body_error(
+        return Err(VjError::value_error(
             "name",
             format!("String should have at most {MAX_NAME} characters"),
         ));
@@ -466,16 +204,12 @@ pub async fn create_script(
         }
     };
     let inputs = params(body.get("inputs").unwrap_or(&Value::Null))
-        .map_err(|msg| body_error("inputs", msg))?;
+        .map_err(|msg| VjError::value_error("inputs", msg))?;
     check_template(&state, data, &inputs)?;
     let template = Value::Object(data.clone()).to_string();
-    if template.len() > MAX_TEMPLATE_BYTES {
-        return Err(body_error(
-            "data",
-            format!("Value error, a template holds at most {MAX_TEMPLATE_BYTES} bytes of JSON"),
-        ));
-    }
+    VjError::check_size(&state, "data", &template)?;
     let inputs = Value::Array(inputs.iter().map(Param::to_json).collect()).to_string();
+    VjError::check_size(&state, "inputs", &inputs)?;
     let script = state
         .catalog
         .create_project_script(&NewProjectScript {
@@ -503,12 +237,11 @@ pub async fn create_script(
         (status = 404, description = "Project not found", body = Detail),
     ))]
 pub async fn list_scripts(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    caller: Caller<can::List>,
     Path(project_id): Path<String>,
 ) -> VjResult<Json<Vec<ScriptView>>> {
-    caller.0.authorize(Action::List)?;
-    let project = owned(&state, &caller, &project_id).await?;
+    let project = projects::project(&state, &caller.tenant, &project_id).await?;
     let scripts = state
         .catalog
         .project_scripts(&project.tenant, &project.id)
@@ -517,16 +250,19 @@ pub async fn list_scripts(
 }
 
 pub(super) async fn script_of(
-    state: &AppState,
-    caller: &Caller,
-    project_id: &str,
+    state: &App,
+    caller: &Principal,
+    project_id: &ProjectId,
     id: &str,
 ) -> VjResult<ProjectScript> {
+    let not_found = || VjError::not_found("Script");
+    // A malformed id names no script: the same 404 as an unknown one.
+    let id = ScriptId::parse(id).map_err(|_| not_found())?;
     state
         .catalog
-        .project_script(&caller.0.tenant, project_id, id)
+        .project_script(&caller.tenant, project_id, &id)
         .await?
-        .ok_or_else(|| VjError::not_found("Script"))
+        .ok_or_else(not_found)
 }
 
 /// A script of a project.
@@ -541,11 +277,13 @@ pub(super) async fn script_of(
         (status = 404, description = "Script not found", body = Detail),
     ))]
 pub async fn get_script(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    caller: Caller<can::List>,
     Path((project_id, id)): Path<(String, String)>,
 ) -> VjResult<Json<ScriptView>> {
-    caller.0.authorize(Action::List)?;
+    let Ok(project_id) = ProjectId::parse(&project_id) else {
+        return Err(VjError::not_found("Script"));
+    };
     Ok(Json(script_view(
         &script_of(&state, &caller, &project_id, &id).await?,
     )))
@@ -564,65 +302,20 @@ pub async fn get_script(
         (status = 404, description = "Script not found", body = Detail),
     ))]
 pub async fn delete_script(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    caller: Caller<can::Delete>,
     Path((project_id, id)): Path<(String, String)>,
 ) -> VjResult<Json<Deleted>> {
-    caller.0.authorize(Action::Delete)?;
+    let (Ok(project_id), Ok(script_id)) = (ProjectId::parse(&project_id), ScriptId::parse(&id))
+    else {
+        return Err(VjError::not_found("Script"));
+    };
     if !state
         .catalog
-        .delete_project_script(&caller.0.tenant, &project_id, &id)
+        .delete_project_script(&caller.tenant, &project_id, &script_id)
         .await?
     {
         return Err(VjError::not_found("Script"));
     }
     Ok(Json(Deleted { id, deleted: true }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn placeholders_are_found_once_in_every_string() {
-        let mut found = Vec::new();
-        let template =
-            json!({"prompt": "a {{ subject }} at {{time}}", "n": ["{{time}}"], "x": "{{"});
-        placeholders(&template, &mut found);
-        found.sort();
-        assert_eq!(found, ["subject", "time"]);
-    }
-
-    #[test]
-    fn a_whole_placeholder_keeps_its_type_and_a_partial_one_interpolates() {
-        let values = json!({"n": 3, "who": "fox"}).as_object().cloned().unwrap();
-        let filled = fill(
-            &json!({"count": "{{n}}", "prompt": "{{n}} red {{who}}s {{unknown}}"}),
-            &values,
-        );
-        assert_eq!(
-            filled,
-            json!({"count": 3, "prompt": "3 red foxs {{unknown}}"})
-        );
-    }
-
-    #[test]
-    fn inputs_come_as_an_object_or_a_list_and_bad_ones_are_named() {
-        let from_object = params(&json!({"subject": {"type": "string"}, "n": 2})).unwrap();
-        let n = from_object.iter().find(|p| p.name == "n").unwrap();
-        assert_eq!(
-            (n.kind, n.default.clone()),
-            (ParamType::Integer, Some(json!(2)))
-        );
-        let from_list = params(&json!([{"name": "subject", "description": "who"}])).unwrap();
-        assert_eq!(from_list[0].description.as_deref(), Some("who"));
-        assert!(params(&json!({"1x": "a"})).unwrap_err().contains("1x"));
-        assert!(params(&json!({"n": {"type": "integer", "default": "two"}}))
-            .unwrap_err()
-            .contains("not of type integer"));
-        assert!(params(&json!([{"name": "a"}, {"name": "a"}]))
-            .unwrap_err()
-            .contains("twice"));
-    }
 }

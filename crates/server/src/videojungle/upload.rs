@@ -1,7 +1,6 @@
 //! The upload flow of the official client: ask the project for an upload link, then POST the file
-//! to it as multipart form data (field `file`). The quota is reserved from the declared length
-//! first; the bytes are streamed through the shared body reader and hashed into staged storage and
-//! probed; only then is the drive file made, counted at its exact size, and the asset pointed at it.
+//! to it as multipart form data (field `file`). The form is read here; its file's bytes go to the
+//! asset upload use case, which reserves the quota ahead of them, stages, probes and records them.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,32 +11,21 @@ use axum::{
     Json,
 };
 use chrono::{Duration, Utc};
-use mediadrive_core::{
-    blobs::StagedBlob, Action, CatalogError, ContentHash, FileName, FileRecord, NewProjectAsset,
-    NewUpload, ProjectAsset,
+use mediadrive_app::{
+    ingest::{self, BodyReader},
+    projects::{self, AssetUpload},
+    AppError,
 };
+use mediadrive_core::{CatalogError, FileName, NewProjectAsset};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-mod reservation;
-
-use reservation::Reservation;
-
 use super::{
-    assets::asset_of,
     error::{Caller, Detail, Invalid, VjError, VjResult},
-    projects::{delete_files, owned},
     views::{asset_view, AssetView},
 };
-use crate::{
-    api::JsonObject,
-    config::MAX_UPLOAD_BYTES,
-    error::{ApiError, STORAGE_BLOCKED},
-    probing,
-    state::AppState,
-    temporary,
-    upload::{self, BodyReader},
-};
+use crate::{auth::can, error::ApiError, http::body::JsonObject, upload, App};
+use mediadrive_app::config::MAX_UPLOAD_BYTES;
 
 /// The one upload method offered: the file sent to the upload link in one request.
 const UPLOAD_METHOD: &str = "file-no-chunk";
@@ -76,13 +64,6 @@ pub struct NewAssetAnswer {
     pub upload_url: UploadLink,
 }
 
-fn too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "File exceeds maximum size of 500 MB",
-    )
-}
-
 /// Registers an asset waiting for its bytes and answers with the link to send them to.
 #[utoipa::path(post, path = "/videojungle/projects/{id}/asset", tag = "videojungle",
     params(("id" = String, Path, description = "The project id")),
@@ -95,14 +76,13 @@ fn too_large() -> ApiError {
         (status = 422, description = "keyname is missing | upload_method is not offered", body = Detail),
     ))]
 pub async fn request_upload(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    caller: Caller<can::Upload>,
     Path(id): Path<String>,
     body: Result<JsonObject, ApiError>,
 ) -> VjResult<Json<NewAssetAnswer>> {
-    caller.0.authorize(Action::Upload)?;
     let body = body?;
-    let project = owned(&state, &caller, &id).await?;
+    let project = projects::project(&state, &caller.tenant, &id).await?;
     let method = body.text("upload_method").unwrap_or(UPLOAD_METHOD);
     if method != UPLOAD_METHOD {
         return Err(VjError::invalid(&[Invalid {
@@ -133,7 +113,7 @@ pub async fn request_upload(
         .create_project_asset(&NewProjectAsset {
             tenant: project.tenant.clone(),
             project_id: project.id.clone(),
-            keyname: random_key(),
+            keyname: projects::random_key(),
             name: name.to_string(),
             asset_type: body.text("asset_type").unwrap_or("user").to_string(),
             description: body.raw_text("description").map(str::to_string),
@@ -157,24 +137,6 @@ pub async fn request_upload(
     }))
 }
 
-/// A random UUID (version 4): the keyname is a bearer key, so it must not be guessable.
-pub(super) fn random_key() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
-}
-
 /// Receives an asset's bytes: multipart form data with the file in the field `file`.
 #[utoipa::path(post, path = "/videojungle/assets/{id}/upload", tag = "videojungle",
     params(("id" = String, Path, description = "The asset id")),
@@ -192,68 +154,36 @@ pub(super) fn random_key() -> String {
         (status = 503, description = "The server is shutting down; retry the upload", body = Detail),
     ))]
 pub async fn upload_asset(
-    State(state): State<AppState>,
-    caller: Caller,
+    State(state): State<App>,
+    caller: Caller<can::Upload>,
     Path(id): Path<String>,
     request: Request,
 ) -> VjResult<Json<AssetView>> {
-    caller.0.authorize(Action::Upload)?;
-    let asset = asset_of(&state, &caller, &id).await?;
-    if asset.file.is_some() {
-        return Err(VjError::new(StatusCode::CONFLICT, "Asset already uploaded"));
-    }
-    if asset.generation.is_some() {
-        return Err(VjError::new(
-            StatusCode::CONFLICT,
-            "Asset is generated by a script and takes no upload",
-        ));
-    }
+    let asset = projects::asset(&state, &caller.tenant, &id).await?;
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > BODY_LIMIT as u64) {
-        return Err(too_large().into());
-    }
-    let _slot = state.limits.start_upload(&asset.tenant)?;
-    let mut reservation = Reservation::take(&state, &asset, declared).await?;
-    let outcome = receive_and_store(&state, &asset, request, &mut reservation).await;
-    // Given up at once, so that an answer names quota that is already free again.
-    reservation.cancel().await;
-    let file = outcome?;
-    let mut stored = asset.clone();
-    stored.file = Some(file);
+    let mut upload = AssetUpload::start(&state, asset, declared, FORM_ALLOWANCE).await?;
+    let sent_type = receive(&state, request, &mut upload).await?;
+    let stored = upload.finish(sent_type).await?;
     Ok(Json(asset_view(&state, &stored)))
 }
 
-async fn receive_and_store(
-    state: &AppState,
-    asset: &ProjectAsset,
-    request: Request,
-    reservation: &mut Reservation,
-) -> VjResult<FileRecord> {
-    let (mut staged, sent_type) = receive(state, request).await?;
-    let (hash, len) = staged.finish().await.map_err(ApiError::from)?;
-    upload::lease_blob(state, &hash, len).await?;
-    let stored = store(state, asset, staged, &hash, len, sent_type, reservation).await;
-    if stored.is_err() {
-        let _ = state.catalog.release_blob_lease(&hash).await;
-    }
-    stored
-}
-
-/// Streams the form's field `file` into a staged blob through the shared body reader (idle
-/// timeout, shutdown cut-off, byte counts); other fields are skipped.
+/// Streams the form's field `file` into the upload through the shared body reader (idle
+/// timeout, shutdown cut-off, byte counts); other fields are skipped. Returns the type the client
+/// gave the file.
 async fn receive(
-    state: &AppState,
+    state: &App,
     request: Request,
-) -> VjResult<(Box<dyn StagedBlob>, Option<String>)> {
+    upload: &mut AssetUpload,
+) -> VjResult<Option<String>> {
     let (parts, body) = request.into_parts();
     // The form parser sees only that the stream failed; the reader's own answer (408, 503) is
     // kept here for the client.
-    let failure: Arc<Mutex<Option<ApiError>>> = Arc::default();
-    let reader = BodyReader::new(state, body);
+    let failure: Arc<Mutex<Option<AppError>>> = Arc::default();
+    let reader = BodyReader::new(state, upload::byte_stream(body));
     let noted = failure.clone();
     let stream = futures_util::stream::unfold(Some(reader), move |reader| {
         let noted = noted.clone();
@@ -276,7 +206,7 @@ async fn receive(
             return cause.into();
         }
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return too_large().into();
+            return ingest::too_large().into();
         }
         VjError::new(StatusCode::BAD_REQUEST, e.body_text())
     };
@@ -285,21 +215,15 @@ async fn receive(
     let mut form = Multipart::from_request(request, &())
         .await
         .map_err(|e| VjError::new(e.status(), e.body_text()))?;
-    let mut staged = state.blobs.stage().await.map_err(ApiError::from)?;
     while let Some(mut field) = form.next_field().await.map_err(broke)? {
         if field.name() != Some("file") {
             continue;
         }
         let sent_type = field.content_type().map(str::to_string);
-        let mut total = 0u64;
         while let Some(chunk) = field.chunk().await.map_err(broke)? {
-            total += chunk.len() as u64;
-            if total > MAX_UPLOAD_BYTES {
-                return Err(too_large().into());
-            }
-            staged.write(chunk).await.map_err(ApiError::from)?;
+            upload.write(chunk).await?;
         }
-        if total == 0 {
+        if upload.received() == 0 {
             return Err(VjError::invalid(&[Invalid {
                 kind: "value_error",
                 place: "body",
@@ -308,136 +232,7 @@ async fn receive(
                 input: None,
             }]));
         }
-        return Ok((staged, sent_type));
+        return Ok(sent_type);
     }
     Err(VjError::missing("body", "file"))
-}
-
-/// Commits the leased bytes and makes them the asset's drive file; on failure nothing of it
-/// stays visible (the caller gives up the lease).
-async fn store(
-    state: &AppState,
-    asset: &ProjectAsset,
-    staged: Box<dyn StagedBlob>,
-    hash: &ContentHash,
-    len: u64,
-    sent_type: Option<String>,
-    reservation: &mut Reservation,
-) -> VjResult<FileRecord> {
-    staged.commit(hash).await.map_err(ApiError::from)?;
-    let probed = probing::probe_now(state, hash).await.ok();
-    let content_type = probed
-        .as_ref()
-        .map(|info| info.mime.clone())
-        .filter(|m| m != "application/octet-stream")
-        .or(sent_type)
-        .unwrap_or_else(|| "application/octet-stream".into());
-    let extension = probed.as_ref().map(temporary::extension);
-    let project = state
-        .catalog
-        .project(&asset.tenant, &asset.project_id)
-        .await?
-        .ok_or_else(|| VjError::not_found("Asset"))?;
-    // The file's own reservation, of its exact size and name, takes the place of the estimate.
-    reservation.cancel().await;
-    let now = Utc::now();
-    let mut pending = None;
-    for name in file_names(&asset.name, &asset.id, extension.as_deref()) {
-        let reserved = state
-            .catalog
-            .reserve_upload(&NewUpload {
-                tenant: asset.tenant.clone(),
-                folder: project.folder.clone(),
-                name,
-                content_type: content_type.clone(),
-                size: len,
-                now,
-                upload_expires_at: now + state.config.upload_claim_ttl,
-                default_quota: state.config.default_quota,
-            })
-            .await;
-        match reserved {
-            Ok(file) => {
-                pending = Some(file);
-                break;
-            }
-            Err(CatalogError::FileExists) => continue,
-            Err(CatalogError::StorageBlocked) => {
-                return Err(VjError::new(StatusCode::FORBIDDEN, STORAGE_BLOCKED))
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let pending = pending.ok_or_else(|| {
-        VjError::new(
-            StatusCode::CONFLICT,
-            "A file with this name already exists. Delete it first.",
-        )
-    })?;
-    let attached = state
-        .catalog
-        .attach_asset_file(&asset.tenant, &asset.id, &pending.id)
-        .await;
-    if !matches!(attached, Ok(true)) {
-        delete_files(state, std::slice::from_ref(&pending)).await?;
-        return Err(match attached {
-            Err(e) => e.into(),
-            // Another upload got there first, or the asset was deleted meanwhile.
-            Ok(_) => match asset_still_there(state, asset).await? {
-                true => VjError::new(StatusCode::CONFLICT, "Asset already uploaded"),
-                false => VjError::not_found("Asset"),
-            },
-        });
-    }
-    Ok(upload::complete(state, &pending, hash).await?)
-}
-
-async fn asset_still_there(state: &AppState, asset: &ProjectAsset) -> VjResult<bool> {
-    Ok(state
-        .catalog
-        .project_asset(&asset.tenant, &asset.id)
-        .await?
-        .is_some())
-}
-
-/// The asset's name, with the real container's extension when it has none, then the same with
-/// the asset id's first eight characters, should another file hold the name.
-fn file_names(name: &str, id: &str, extension: Option<&str>) -> Vec<FileName> {
-    let with_ext = match extension {
-        Some(ext) if !name.contains('.') && ext != "bin" => format!("{name}.{ext}"),
-        _ => name.to_string(),
-    };
-    let (stem, ext) = match with_ext.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() => (stem.to_string(), format!(".{ext}")),
-        _ => (with_ext.clone(), String::new()),
-    };
-    [with_ext.clone(), format!("{stem}-{}{ext}", &id[..8])]
-        .iter()
-        .filter_map(|n| FileName::sanitise(n).ok())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names(name: &str, ext: Option<&str>) -> Vec<String> {
-        file_names(name, "9c5e9ddd-2b99", ext)
-            .into_iter()
-            .map(|n| n.as_str().to_string())
-            .collect()
-    }
-
-    #[test]
-    fn a_name_without_extension_takes_the_real_one() {
-        assert_eq!(
-            names("intro", Some("mp4")),
-            ["intro.mp4", "intro-9c5e9ddd.mp4"]
-        );
-        assert_eq!(
-            names("intro.mov", Some("mp4")),
-            ["intro.mov", "intro-9c5e9ddd.mov"]
-        );
-        assert_eq!(names("notes", None), ["notes", "notes-9c5e9ddd"]);
-    }
 }

@@ -2,13 +2,19 @@
 //! official client's models, with signed links to each asset's bytes.
 
 use chrono::{DateTime, Utc};
-use mediadrive_core::{FileStatus, ItemStatus, Project, ProjectAsset};
+use mediadrive_core::{
+    templates::{stored_inputs, Param},
+    FileStatus, ItemStatus, Project, ProjectAsset, ProjectScript,
+};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::scripts::ScriptView;
-use crate::{signing::AssetGrant, state::AppState};
+use crate::App;
+use mediadrive_app::signing::AssetGrant;
+
+/// Seed 003: "By default, a maximum of ten attachments are shown per page."
+pub const DEFAULT_LIMIT: u32 = 10;
 
 /// Seed 003 writes timestamps without an offset, to the microsecond; they are UTC.
 pub fn timestamp(t: DateTime<Utc>) -> String {
@@ -75,7 +81,7 @@ pub struct ProjectView {
 
 pub fn summary(project: &Project) -> ProjectSummary {
     ProjectSummary {
-        id: project.id.clone(),
+        id: project.id.to_string(),
         name: project.name.clone(),
         description: project.description.clone(),
         data: project
@@ -88,10 +94,10 @@ pub fn summary(project: &Project) -> ProjectSummary {
 }
 
 /// A signed link to the asset's bytes, good for the configured time.
-fn link(state: &AppState, asset: &ProjectAsset, name: &str, download: bool) -> String {
+fn link(state: &App, asset: &ProjectAsset, name: &str, download: bool) -> String {
     let ttl = state.config.videojungle.link_ttl_secs as i64;
     let grant = AssetGrant {
-        asset: asset.id.clone(),
+        asset: asset.id.to_string(),
         download,
         expires: Utc::now().timestamp().saturating_add(ttl),
     };
@@ -120,13 +126,13 @@ fn status(asset: &ProjectAsset, uploaded: bool) -> Option<&'static str> {
     })
 }
 
-pub fn asset_view(state: &AppState, asset: &ProjectAsset) -> AssetView {
+pub fn asset_view(state: &App, asset: &ProjectAsset) -> AssetView {
     let file = asset
         .file
         .as_ref()
         .filter(|f| f.status == FileStatus::Uploaded);
     AssetView {
-        id: asset.id.clone(),
+        id: asset.id.to_string(),
         keyname: asset.keyname.clone(),
         url: file.map(|f| link(state, asset, f.name.as_str(), false)),
         download_url: file.map(|f| link(state, asset, f.name.as_str(), true)),
@@ -146,7 +152,48 @@ pub fn asset_view(state: &AppState, asset: &ProjectAsset) -> AssetView {
             .flatten(),
         uploaded: file.is_some(),
         key: file.map(|f| f.id.to_string()),
-        project_id: asset.project_id.clone(),
+        project_id: asset.project_id.to_string(),
         project: None,
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    pub id: String,
+    pub deleted: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScriptView {
+    pub id: String,
+    pub project_id: String,
+    /// The preload item template.
+    #[schema(value_type = Object)]
+    pub value: Value,
+    /// The parameters, each with its `name`, `type` and, when it has them, `description` and
+    /// `default`.
+    #[schema(value_type = Vec<Object>)]
+    pub inputs: Vec<Value>,
+    pub name: String,
+    pub created_at: String,
+    /// The generator the template names, if it names one.
+    pub key: Option<String>,
+    /// The template's own words: its `prompt` or `text`.
+    pub manuscript: Option<String>,
+}
+
+pub fn script_view(script: &ProjectScript) -> ScriptView {
+    let value: Value = serde_json::from_str(&script.template).unwrap_or_default();
+    let inputs = stored_inputs(script).unwrap_or_default();
+    let words = |field| value.get(field).and_then(Value::as_str).map(str::to_string);
+    ScriptView {
+        id: script.id.to_string(),
+        project_id: script.project_id.to_string(),
+        key: words("model"),
+        manuscript: words("prompt").or_else(|| words("text")),
+        value,
+        inputs: inputs.iter().map(Param::to_json).collect(),
+        name: script.name.clone(),
+        created_at: timestamp(script.created_at),
     }
 }

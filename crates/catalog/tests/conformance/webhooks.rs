@@ -1,0 +1,236 @@
+//! Webhooks: deliveries fan out, retry and disable their endpoint; changes announce themselves in their own transaction.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use mediadrive_core::{
+    AttemptOutcome, Catalog, EndpointUpdate, EventId, FileName, FolderPath, NewEndpoint, NewEvent,
+    SweepRule,
+};
+
+use super::{announce, hash, stored, tenant};
+
+every_backend_of_module!(
+    webhook_deliveries_fan_out_retry_and_disable_their_endpoint,
+    changes_announce_themselves_in_their_own_transaction,
+);
+
+async fn webhook_deliveries_fan_out_retry_and_disable_their_endpoint(c: Arc<dyn Catalog>) {
+    let now = Utc::now();
+    c.ensure_tenant(&tenant(), 0, now).await.unwrap();
+    let endpoint = |url: &str, types: &[&str]| NewEndpoint {
+        tenant: tenant(),
+        url: url.into(),
+        secret: "whsec_a2V5".into(),
+        event_types: types.iter().map(|t| t.to_string()).collect(),
+        description: String::new(),
+        now,
+    };
+    let all = c
+        .create_webhook_endpoint(&endpoint("http://a/", &[]))
+        .await
+        .unwrap();
+    let uploads = c
+        .create_webhook_endpoint(&endpoint("http://b/", &["file.uploaded"]))
+        .await
+        .unwrap();
+    let event = |id: &str, kind: &str, callback: Option<&str>| NewEvent {
+        id: EventId::parse(&format!("msg_{:0>32}", &id[4..])).unwrap(),
+        tenant: tenant(),
+        event_type: kind.into(),
+        payload: format!("{{\"id\":\"{id}\"}}"),
+        callback: callback.map(str::to_string),
+        now,
+    };
+    assert_eq!(
+        c.enqueue_event(&event("msg_1", "file.uploaded", None))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        c.enqueue_event(&event("msg_2", "file.deleted", None))
+            .await
+            .unwrap(),
+        1
+    );
+    // A callback is a target of its own, signed with the tenant's callback secret.
+    let secret = c
+        .callback_secret(&tenant(), &|| "whsec_Y2I=".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        c.callback_secret(&tenant(), &|| "whsec_other".into())
+            .await
+            .unwrap(),
+        secret
+    );
+    assert_eq!(
+        c.enqueue_event(&event("msg_3", "preload.completed", Some("http://cb/")))
+            .await
+            .unwrap(),
+        2
+    );
+
+    let until = now + Duration::seconds(30);
+    let due = c.claim_deliveries(now, until, 10).await.unwrap();
+    assert_eq!(due.len(), 5);
+    assert!(
+        c.claim_deliveries(now, until, 10).await.unwrap().is_empty(),
+        "claimed once"
+    );
+    let callback = due.iter().find(|d| d.url == "http://cb/").unwrap();
+    assert_eq!(
+        (callback.secret.as_str(), callback.endpoint_id.as_ref()),
+        (secret.as_str(), None)
+    );
+
+    // Two failures in a row on endpoint b disable it (limit 2); its delivery then waits.
+    let to_b = due.iter().find(|d| d.url == "http://b/").unwrap();
+    let failed = |at, retry_at| AttemptOutcome {
+        at,
+        status_code: Some(500),
+        error: Some("the receiver answered 500".into()),
+        duration_ms: 3,
+        delivered: false,
+        retry_at: Some(retry_at),
+        disable_after: 2,
+    };
+    assert!(c
+        .record_attempt(&to_b.id, until, &failed(now, now))
+        .await
+        .unwrap());
+    assert!(
+        !c.record_attempt(&to_b.id, until, &failed(now, now))
+            .await
+            .unwrap(),
+        "claim spent"
+    );
+    let again = c.claim_deliveries(now, until, 10).await.unwrap();
+    assert_eq!(
+        again.iter().map(|d| d.url.as_str()).collect::<Vec<_>>(),
+        ["http://b/"]
+    );
+    assert!(c
+        .record_attempt(&to_b.id, until, &failed(now, now))
+        .await
+        .unwrap());
+    let b = c
+        .webhook_endpoint(&tenant(), &uploads.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((b.enabled, b.failure_streak), (false, 2));
+    assert!(c.claim_deliveries(now, until, 10).await.unwrap().is_empty());
+    let log = c
+        .webhook_deliveries(&tenant(), Some(&uploads.id), 10)
+        .await
+        .unwrap();
+    assert_eq!((log[0].status.as_str(), log[0].log.len()), ("pending", 2));
+
+    // Enabling resumes it with a fresh count; a success is final.
+    let enable = EndpointUpdate {
+        enabled: Some(true),
+        ..Default::default()
+    };
+    let b = c
+        .update_webhook_endpoint(&tenant(), &uploads.id, &enable, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((b.enabled, b.failure_streak), (true, 0));
+    let resumed = c.claim_deliveries(now, until, 10).await.unwrap();
+    assert_eq!(resumed.len(), 1);
+    let ok = AttemptOutcome {
+        at: now,
+        status_code: Some(204),
+        error: None,
+        duration_ms: 1,
+        delivered: true,
+        retry_at: None,
+        disable_after: 2,
+    };
+    assert!(c.record_attempt(&resumed[0].id, until, &ok).await.unwrap());
+    let log = c
+        .webhook_deliveries(&tenant(), Some(&uploads.id), 10)
+        .await
+        .unwrap();
+    assert_eq!((log[0].status.as_str(), log[0].attempts), ("delivered", 3));
+
+    // Redelivery sends it once more; deleting an endpoint gives up what still waits for it.
+    assert!(c.redeliver(&tenant(), &log[0].id, now).await.unwrap());
+    assert!(c
+        .delete_webhook_endpoint(&tenant(), &uploads.id, now)
+        .await
+        .unwrap());
+    let left: Vec<String> = c
+        .claim_deliveries(now + Duration::minutes(1), until + Duration::minutes(1), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.url)
+        .collect();
+    assert!(!left.contains(&"http://b/".to_string()), "{left:?}");
+    assert!(
+        !c.redeliver(&tenant(), &log[0].id, now).await.unwrap(),
+        "a deleted endpoint's delivery is not sent anywhere"
+    );
+    assert!(c
+        .webhook_endpoint(&tenant(), &all.id)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+async fn changes_announce_themselves_in_their_own_transaction(c: Arc<dyn Catalog>) {
+    c.ensure_tenant(&tenant(), 0, Utc::now()).await.unwrap();
+    c.create_webhook_endpoint(&NewEndpoint {
+        tenant: tenant(),
+        url: "http://a/".into(),
+        secret: "whsec_a2V5".into(),
+        event_types: Vec::new(),
+        description: String::new(),
+        now: Utc::now(),
+    })
+    .await
+    .unwrap();
+    let waiting = || async {
+        let now = Utc::now() + Duration::seconds(1);
+        let due = c
+            .claim_deliveries(now, now + Duration::minutes(1), 10)
+            .await
+            .unwrap();
+        let mut payloads: Vec<String> = due.into_iter().map(|d| d.payload).collect();
+        payloads.sort();
+        payloads
+    };
+    // The upload, the delete and the temp file's expiry each wrote their event with the change.
+    stored(c.as_ref(), "", "x.bin", 5, &hash(9)).await;
+    assert_eq!(waiting().await, ["{\"path\":\"x.bin\"}"]);
+    let name = (FolderPath::root(), FileName::sanitise("x.bin").unwrap());
+    c.delete_files(&tenant(), &[name], &|f| announce("file.deleted", f))
+        .await
+        .unwrap();
+    stored(c.as_ref(), "temp", "t.bin", 5, &hash(10)).await;
+    let now = Utc::now() + Duration::days(2);
+    let rule = SweepRule {
+        now,
+        uploads_lapsed_before: now,
+        temp_cutoff: now,
+        cache_cutoff: now,
+        preloads_before: now,
+        dry_run: false,
+    };
+    c.sweep_files(&rule, &|f| announce("file.deleted", f))
+        .await
+        .unwrap();
+    assert_eq!(
+        waiting().await,
+        [
+            "{\"path\":\"temp/t.bin\"}",
+            "{\"path\":\"temp/t.bin\"}",
+            "{\"path\":\"x.bin\"}"
+        ],
+        "the temp file's upload and expiry, and x.bin's delete"
+    );
+}

@@ -1,0 +1,3 @@
+//! The ports to storage that the domain defines and the backends implement.
+
+pub mod catalog;
