@@ -75,6 +75,12 @@ impl AssetUpload {
         Ok(self.staged.write(chunk).await?)
     }
 
+    /// Gives the upload up, its reservation freed before the caller answers: a node shutting down
+    /// may exit right after, before a dropped upload's background release would run.
+    pub async fn abandon(mut self) {
+        self.reservation.cancel().await;
+    }
+
     /// Makes the bytes the asset's drive file, typed by what they are (`sent_type`, the type the
     /// client gave, when probing cannot tell).
     pub async fn finish(self, sent_type: Option<String>) -> AppResult<ProjectAsset> {

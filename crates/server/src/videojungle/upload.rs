@@ -166,7 +166,13 @@ pub async fn upload_asset(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let mut upload = AssetUpload::start(&state, asset, declared, FORM_ALLOWANCE).await?;
-    let sent_type = receive(&state, request, &mut upload).await?;
+    let sent_type = match receive(&state, request, &mut upload).await {
+        Ok(sent_type) => sent_type,
+        Err(e) => {
+            upload.abandon().await;
+            return Err(e);
+        }
+    };
     let stored = upload.finish(sent_type).await?;
     Ok(Json(asset_view(&state, &stored)))
 }
