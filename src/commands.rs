@@ -5,8 +5,7 @@ use std::io::Write;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use mediadrive_core::{ClientId, NewApiKey, Role, TenantUpdate};
-use mediadrive_server::auth::{generate_key, hash_key};
+use mediadrive_core::{ClientId, TenantUpdate};
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -87,51 +86,8 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-fn client_id(raw: &str) -> Result<ClientId> {
+pub fn client_id(raw: &str) -> Result<ClientId> {
     ClientId::parse(raw).map_err(anyhow::Error::from)
-}
-
-#[derive(Subcommand)]
-pub enum KeyCommand {
-    /// Create a key and print it alone on stdout; creates the tenant if needed.
-    Create {
-        #[arg(long)]
-        client: String,
-        /// viewer, render, editor, manager or admin.
-        #[arg(long)]
-        role: Role,
-        /// When the key stops working (RFC 3339).
-        #[arg(long)]
-        expires: Option<DateTime<Utc>>,
-    },
-}
-
-pub async fn key(store: &StoreArgs, cmd: KeyCommand) -> Result<()> {
-    let KeyCommand::Create {
-        client,
-        role,
-        expires,
-    } = cmd;
-    let tenant = client_id(&client)?;
-    let state = open_state(resolve(store, None)?).await?;
-    let now = Utc::now();
-    let credits = state.config.generation.initial_credits;
-    state.catalog.ensure_tenant(&tenant, credits, now).await?;
-    let key = generate_key();
-    state
-        .catalog
-        .insert_key(
-            &NewApiKey {
-                tenant,
-                role,
-                key_hash: hash_key(&key),
-                expires_at: expires,
-            },
-            now,
-        )
-        .await?;
-    println!("{key}");
-    Ok(())
 }
 
 #[derive(Subcommand)]

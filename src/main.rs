@@ -6,6 +6,7 @@ mod client;
 mod commands;
 #[cfg(test)]
 mod config_reference;
+mod keys;
 mod settings;
 
 use std::process::ExitCode;
@@ -32,7 +33,7 @@ enum Command {
     Serve(ListenArgs),
     /// Manage API keys.
     #[command(subcommand)]
-    Key(commands::KeyCommand),
+    Key(keys::KeyCommand),
     /// Manage tenants (clients).
     #[command(subcommand)]
     Client(commands::ClientCommand),
@@ -98,7 +99,7 @@ async fn main() -> ExitCode {
         }
         Command::Key(cmd) => {
             init_tracing("warn,symphonia=error", LogFormat::Text);
-            commands::key(&cli.store, cmd).await
+            keys::key(&cli.store, cmd).await
         }
         Command::Client(cmd) => {
             init_tracing("warn,symphonia=error", LogFormat::Text);

@@ -94,6 +94,7 @@ pub(crate) struct FileSettings {
     reconcile_interval_ms: Option<u64>,
     ingest_lease_secs: Option<u64>,
     metrics_token: Option<String>,
+    trusted_proxies: Option<Vec<IpNet>>,
     memory_cache_bytes: Option<u64>,
     memory_cache_max_file_bytes: Option<u64>,
     generation: Option<GenerationConfig>,
@@ -197,6 +198,9 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
             bail!("metrics_token must be at least 16 characters");
         }
         config.metrics_token = Some(mediadrive_app::config::MetricsToken(token));
+    }
+    if let Some(proxies) = file.trusted_proxies {
+        config.trusted_proxies = proxies;
     }
     if let Some(ms) = file.serve_cache_ttl_ms {
         config.serve_cache_ttl = Duration::from_millis(ms);
@@ -329,7 +333,8 @@ mod tests {
                 limits.body_idle_timeout_secs,
                 limits.shutdown_grace_secs,
                 limits.project_field_bytes,
-                limits.projects_per_tenant
+                limits.projects_per_tenant,
+                limits.failed_auths_per_minute
             ),
             (
                 default_limits.requests_per_second,
@@ -339,7 +344,8 @@ mod tests {
                 default_limits.body_idle_timeout_secs,
                 default_limits.shutdown_grace_secs,
                 default_limits.project_field_bytes,
-                default_limits.projects_per_tenant
+                default_limits.projects_per_tenant,
+                default_limits.failed_auths_per_minute
             )
         );
         let (tus, default_tus) = (file.tus.unwrap(), defaults.tus);

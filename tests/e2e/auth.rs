@@ -13,7 +13,7 @@ async fn missing_unknown_and_expired_keys_get_401() {
     let (status, body) = server.call("GET", "/v2/media", "md_not_a_key", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["success"], false);
-    let expired = server.cli_ok(&[
+    let past = server.cli(&[
         "key",
         "create",
         "--client",
@@ -23,6 +23,19 @@ async fn missing_unknown_and_expired_keys_get_401() {
         "--expires",
         "2020-01-01T00:00:00Z",
     ]);
+    assert!(!past.status.success() && past.stdout.is_empty());
+    let soon = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let expired = server.cli_ok(&[
+        "key",
+        "create",
+        "--client",
+        "acme",
+        "--role",
+        "admin",
+        "--expires",
+        &soon.to_rfc3339(),
+    ]);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     server
         .expect_error(
             "GET",

@@ -15,6 +15,7 @@ mod hostile;
 mod hostile_cases;
 mod hostile_files;
 mod ingest_matrix;
+mod keys;
 mod lifecycle;
 mod listing;
 mod load;

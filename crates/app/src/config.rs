@@ -64,6 +64,9 @@ pub struct Config {
     pub serve_redirect: bool,
     /// When set, `/metrics` answers only requests that carry it as a bearer token.
     pub metrics_token: Option<MetricsToken>,
+    /// Proxies whose `X-Forwarded-For` names the client address (for the failed-authentication
+    /// limit); a request from anywhere else is counted against its own address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Preloads: generators, the temporary cache, credits, the fetch policy.
     pub generation: GenerationConfig,
     pub webhooks: WebhookConfig,
@@ -190,6 +193,9 @@ fn default_project_field_bytes() -> usize {
 fn default_projects_per_tenant() -> u32 {
     1000
 }
+fn default_failed_auths_per_minute() -> u32 {
+    60
+}
 fn default_header_timeout() -> u64 {
     10
 }
@@ -229,6 +235,10 @@ pub struct LimitsConfig {
     /// Video Jungle projects one tenant may have; 0 leaves them unbounded.
     #[serde(default = "default_projects_per_tenant")]
     pub projects_per_tenant: u32,
+    /// Requests without a working key one client address may make per minute (a burst of as
+    /// many, then one every 60/N seconds) before it gets 429; 0 turns the limit off.
+    #[serde(default = "default_failed_auths_per_minute")]
+    pub failed_auths_per_minute: u32,
 }
 
 impl Default for LimitsConfig {
@@ -242,6 +252,7 @@ impl Default for LimitsConfig {
             shutdown_grace_secs: default_shutdown_grace(),
             project_field_bytes: default_project_field_bytes(),
             projects_per_tenant: default_projects_per_tenant(),
+            failed_auths_per_minute: default_failed_auths_per_minute(),
         }
     }
 }
@@ -310,6 +321,7 @@ impl Config {
             memory_cache_bytes: 64 * 1024 * 1024,
             memory_cache_max_file: 1024 * 1024,
             metrics_token: None,
+            trusted_proxies: Vec::new(),
             reconcile_interval: Duration::from_millis(250),
             serve_redirect: false,
             generation: GenerationConfig::default(),

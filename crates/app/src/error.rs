@@ -7,6 +7,8 @@ use mediadrive_core::{BlobError, CatalogError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     BadRequest,
+    /// No key, or one that does not (or no longer) work.
+    Unauthorized,
     Forbidden,
     NotFound,
     Conflict,

@@ -10,6 +10,7 @@ pub mod error;
 pub mod generation;
 pub mod held_claim;
 pub mod ingest;
+pub mod keys;
 pub mod lifecycle;
 pub mod limits;
 pub mod metrics;

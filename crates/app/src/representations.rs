@@ -3,12 +3,13 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use mediadrive_core::{
-    CacheEntry, FileRecord, ItemStatus, OutputStatus, PreloadItem, PreloadRecord, RenderOutput,
+    ApiKeyRecord, CacheEntry, FileRecord, ItemStatus, OutputStatus, PreloadItem, PreloadRecord,
+    RenderOutput,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{error::AppResult, App};
+use crate::{error::AppResult, keys::KeyStatus, App};
 
 /// Timestamps as the seeds print them: `2026-05-12T10:49:52.924Z`.
 pub fn timestamp(t: DateTime<Utc>) -> String {
@@ -199,5 +200,42 @@ pub fn preload_view(state: &App, preload: &PreloadRecord) -> PreloadView {
         status,
         created_at: seconds(preload.created_at),
         items: preload.items.iter().map(|i| item_view(state, i)).collect(),
+    }
+}
+
+/// An API key as its managers see it: never the key itself, but at its creation.
+#[derive(Serialize, ToSchema)]
+pub struct KeyView {
+    pub id: String,
+    /// The tenant the key is for.
+    pub client_id: String,
+    pub name: String,
+    pub role: String,
+    /// active, expired or revoked.
+    pub status: String,
+    pub created_at: String,
+    /// To within a minute.
+    pub last_used_at: Option<String>,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    /// The key itself (`md_…`): in the answer that created it, and never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl KeyView {
+    pub fn of(key: &ApiKeyRecord, now: DateTime<Utc>) -> Self {
+        Self {
+            id: key.id.to_string(),
+            client_id: key.tenant.to_string(),
+            name: key.name.clone(),
+            role: key.role.as_str().to_string(),
+            status: KeyStatus::of(key, now).as_str().to_string(),
+            created_at: timestamp(key.created_at),
+            last_used_at: key.last_used_at.map(timestamp),
+            expires_at: key.expires_at.map(timestamp),
+            revoked_at: key.revoked_at.map(timestamp),
+            key: None,
+        }
     }
 }

@@ -29,6 +29,9 @@ macro_rules! queries {
         mod health {
             include!("queries/health.rs");
         }
+        mod keys {
+            include!("queries/keys.rs");
+        }
         mod preloads {
             include!("queries/preloads.rs");
         }

@@ -111,9 +111,12 @@ impl TryFrom<TenantRow> for Tenant {
 pub struct KeyRow {
     id: String,
     tenant_id: String,
+    name: String,
     role: String,
     expires_at: Option<i64>,
     created_at: i64,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
 }
 
 impl TryFrom<KeyRow> for ApiKeyRecord {
@@ -122,9 +125,12 @@ impl TryFrom<KeyRow> for ApiKeyRecord {
         Ok(ApiKeyRecord {
             id: stored_id(r.id, "API key id")?,
             tenant: ClientId::parse(&r.tenant_id).map_err(|_| corrupt("client id"))?,
+            name: r.name,
             role: r.role.parse::<Role>().map_err(|_| corrupt("role"))?,
             expires_at: opt_from_ms(r.expires_at),
             created_at: from_ms(r.created_at),
+            last_used_at: opt_from_ms(r.last_used_at),
+            revoked_at: opt_from_ms(r.revoked_at),
         })
     }
 }

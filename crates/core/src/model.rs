@@ -111,14 +111,20 @@ pub struct TenantUpdate {
 pub struct ApiKeyRecord {
     pub id: ApiKeyId,
     pub tenant: ClientId,
+    /// What its owner calls it; empty when it was given no name.
+    pub name: String,
     pub role: Role,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// When it was last used, to within a minute (recorded at most once a minute per node).
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
     pub tenant: ClientId,
+    pub name: String,
     pub role: Role,
     /// SHA-256 of the key; the key itself is never stored.
     pub key_hash: String,

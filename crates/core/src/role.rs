@@ -71,6 +71,8 @@ pub enum Action {
     Generate,
     /// Register webhook endpoints and read their deliveries.
     ManageWebhooks,
+    /// List, create and revoke the tenant's API keys, up to the caller's own role.
+    ManageKeys,
 }
 
 impl Action {
@@ -81,7 +83,7 @@ impl Action {
             Action::List => Role::Viewer,
             Action::Upload | Action::CreateFolder | Action::Generate => Role::Render,
             Action::Move | Action::Delete => Role::Editor,
-            Action::ManageWebhooks => Role::Manager,
+            Action::ManageWebhooks | Action::ManageKeys => Role::Manager,
         }
     }
 }

@@ -4,12 +4,10 @@
 use std::{marker::PhantomData, ops::Deref};
 
 use axum::{extract::FromRequestParts, http::request::Parts, response::IntoResponse};
-use chrono::Utc;
+use mediadrive_app::keys;
 use mediadrive_core::{Action, ClientId, Role};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 
-use crate::{error::ApiError, App};
+use crate::{error::ApiError, http::client::client_address, App};
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 
@@ -42,7 +40,8 @@ pub mod can {
         Move,
         Delete,
         Generate,
-        ManageWebhooks
+        ManageWebhooks,
+        ManageKeys
     );
 }
 
@@ -81,38 +80,14 @@ where
     }
 }
 
-/// Keys carry 256 random bits, so a plain SHA-256 is enough to store them safely.
-pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
-}
-
-/// A new key, as shown once to whoever created it.
-pub fn generate_key() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    format!("md_{}", hex::encode(bytes))
-}
-
 /// The tenant and role behind the request's `x-api-key`.
 async fn authenticate(parts: &Parts, state: &App) -> Result<Principal, ApiError> {
     let key = parts
         .headers
         .get(API_KEY_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| ApiError::unauthorized("API key is required"))?;
-    let key_hash = hash_key(key);
-    let record = state
-        .catalog
-        .key_by_hash(&key_hash)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("Invalid API key"))?;
-    if record.expires_at.is_some_and(|at| at <= Utc::now()) {
-        return Err(ApiError::unauthorized("API key has expired"));
-    }
-    // Counted once the key is known to be real, so random keys cannot fill the limiter.
-    state.limits.check_request(&key_hash)?;
+        .and_then(|v| v.to_str().ok());
+    let client = client_address(parts, &state.config.trusted_proxies);
+    let record = keys::authenticate(state, key, client).await?;
     Ok(Principal {
         tenant: record.tenant,
         role: record.role,

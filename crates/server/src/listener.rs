@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use axum::Router;
+use axum::{extract::ConnectInfo, Router};
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto::Builder, graceful::GracefulShutdown},
@@ -14,6 +14,7 @@ use hyper_util::{
 };
 use tokio::{net::TcpListener, sync::watch};
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
 /// How long uploads get, once cut off, to release their claims and answer.
 const CUT_OFF_WAIT: Duration = Duration::from_secs(5);
@@ -35,7 +36,7 @@ pub async fn serve(
     let builder = std::sync::Arc::new(builder);
     let graceful = GracefulShutdown::new();
     loop {
-        let (tcp, _) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -52,7 +53,13 @@ pub async fn serve(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
-        let service = TowerToHyperService::new(app.clone());
+        // The peer's address, for the limit on failed authentications.
+        let service = TowerToHyperService::new(app.clone().map_request(
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            },
+        ));
         let (builder, watcher) = (builder.clone(), graceful.watcher());
         tokio::spawn(async move {
             // hyper's header deadline starts with the first byte: a connection that never sends

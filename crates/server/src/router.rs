@@ -34,6 +34,7 @@ use crate::{
         (name = "videojungle", description = "The Video Jungle API (seed 003): projects, assets by keyname, signed asset links; errors in FastAPI's shape"),
         (name = "upload", description = "Presigned upload URLs"),
         (name = "tus", description = "Resumable uploads into the drive: the tus 1.0 protocol with the creation, creation-with-upload, expiration, checksum and termination extensions"),
+        (name = "keys", description = "A tenant's API keys: list, create and revoke, up to the caller's role (manager and above)"),
         (name = "webhooks", description = "Webhook endpoints, deliveries and the callback secret (Standard Webhooks signatures)"),
         (name = "files", description = "Stable file URLs"),
         (name = "health", description = "Liveness, readiness and Prometheus metrics"),

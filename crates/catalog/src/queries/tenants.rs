@@ -1,8 +1,8 @@
-// Tenants, API keys and shared secrets.
+// Tenants.
 
 use super::{
     backend,
-    rows::{KeyRow, TenantRow},
+    rows::TenantRow,
     steps::{ledger, usage},
     Backend, Conn,
 };
@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
     catalog::{CatalogResult, TenantStore},
-    ApiKeyRecord, ClientId, CreditReason, NewApiKey, TempUsage, Tenant, TenantUpdate,
+    ClientId, CreditReason, TempUsage, Tenant, TenantUpdate,
 };
 
 pub async fn fetch(conn: &mut Conn, id: &ClientId) -> CatalogResult<Option<Tenant>> {
@@ -123,57 +123,5 @@ impl TenantStore for Backend {
             .ok_or(mediadrive_core::CatalogError::NotFound)?;
         tx.commit().await.map_err(backend)?;
         Ok(tenant)
-    }
-
-    async fn insert_key(&self, key: &NewApiKey, now: DateTime<Utc>) -> CatalogResult<ApiKeyRecord> {
-        let pool = &self.pool;
-        let row: KeyRow = sqlx::query_as(
-            "INSERT INTO api_keys (id, tenant_id, key_hash, role, expires_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             RETURNING id, tenant_id, role, expires_at, created_at",
-        )
-        .bind(uuid::Uuid::new_v4().simple().to_string())
-        .bind(key.tenant.as_str())
-        .bind(&key.key_hash)
-        .bind(key.role.as_str())
-        .bind(key.expires_at.map(to_ms))
-        .bind(to_ms(now))
-        .fetch_one(pool)
-        .await
-        .map_err(backend)?;
-        row.try_into()
-    }
-
-    async fn key_by_hash(&self, key_hash: &str) -> CatalogResult<Option<ApiKeyRecord>> {
-        let pool = &self.pool;
-        let row: Option<KeyRow> = sqlx::query_as(
-            "SELECT id, tenant_id, role, expires_at, created_at FROM api_keys WHERE key_hash = $1",
-        )
-        .bind(key_hash)
-        .fetch_optional(pool)
-        .await
-        .map_err(backend)?;
-        row.map(ApiKeyRecord::try_from).transpose()
-    }
-
-    async fn secret(
-        &self,
-        name: &str,
-        generate: &(dyn Fn() -> Vec<u8> + Sync),
-    ) -> CatalogResult<Vec<u8>> {
-        let pool = &self.pool;
-        sqlx::query(
-            "INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(generate())
-        .execute(pool)
-        .await
-        .map_err(backend)?;
-        sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
-            .bind(name)
-            .fetch_one(pool)
-            .await
-            .map_err(backend)
     }
 }

@@ -2,6 +2,7 @@
 
 mod files;
 mod folders;
+mod keys;
 mod listing;
 mod media;
 mod metadata;
@@ -48,6 +49,8 @@ pub(crate) fn v2() -> OpenApiRouter<App> {
         .routes(routes!(webhooks::endpoint_deliveries))
         .routes(routes!(webhooks::redeliver))
         .routes(routes!(webhooks::all_deliveries))
-        .routes(routes!(webhooks::callback_secret));
+        .routes(routes!(webhooks::callback_secret))
+        .routes(routes!(keys::list_keys, keys::create_key))
+        .routes(routes!(keys::revoke_key));
     surface::<ApiError>(routes)
 }

@@ -2,6 +2,7 @@
 //! It names no surface, so every surface may use it.
 
 pub mod body;
+pub mod client;
 pub mod headers;
 pub mod nul;
 pub mod panics;

@@ -6,6 +6,7 @@ mod cache;
 mod drive;
 mod generated;
 mod health;
+mod keys;
 mod preloads;
 mod probes;
 mod projects;
@@ -22,6 +23,7 @@ pub use cache::CacheStore;
 pub use drive::DriveStore;
 pub use generated::GeneratedStore;
 pub use health::HealthStore;
+pub use keys::KeyStore;
 pub use preloads::PreloadStore;
 pub use probes::{PreviewStore, ProbeStore};
 pub use projects::{AssetStore, ProjectStore, ScriptStore};
@@ -75,6 +77,7 @@ pub type OutputAnnouncer<'a> = &'a (dyn Fn(&RenderOutput) -> Vec<NewEvent> + Syn
 pub trait Catalog:
     HealthStore
     + TenantStore
+    + KeyStore
     + CreditStore
     + DriveStore
     + UploadStore
@@ -98,6 +101,7 @@ pub trait Catalog:
 impl<T> Catalog for T where
     T: HealthStore
         + TenantStore
+        + KeyStore
         + CreditStore
         + DriveStore
         + UploadStore
@@ -122,7 +126,7 @@ impl<T> Catalog for T where
 pub mod prelude {
     pub use super::{
         AssetStore, BlobRefStore, CacheStore, Catalog, CreditStore, DeliveryStore, DriveStore,
-        GeneratedStore, HealthStore, PreloadStore, PreviewStore, ProbeStore, ProjectStore,
-        RenderStore, ScriptStore, SweepStore, TenantStore, UploadStore, WebhookStore,
+        GeneratedStore, HealthStore, KeyStore, PreloadStore, PreviewStore, ProbeStore,
+        ProjectStore, RenderStore, ScriptStore, SweepStore, TenantStore, UploadStore, WebhookStore,
     };
 }

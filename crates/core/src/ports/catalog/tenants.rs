@@ -1,13 +1,10 @@
-//! Tenants, their API keys, node-wide secrets, and the credits tenants spend on generation.
+//! Tenants, and the credits they spend on generation.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::CatalogResult;
-use crate::{
-    ApiKeyRecord, Charge, ClientId, CreditMovement, LedgerEntry, NewApiKey, TempUsage, Tenant,
-    TenantUpdate,
-};
+use crate::{Charge, ClientId, CreditMovement, LedgerEntry, TempUsage, Tenant, TenantUpdate};
 
 #[async_trait]
 pub trait TenantStore: Send + Sync {
@@ -32,14 +29,6 @@ pub trait TenantStore: Send + Sync {
         update: &TenantUpdate,
         now: DateTime<Utc>,
     ) -> CatalogResult<Tenant>;
-    async fn insert_key(&self, key: &NewApiKey, now: DateTime<Utc>) -> CatalogResult<ApiKeyRecord>;
-    async fn key_by_hash(&self, key_hash: &str) -> CatalogResult<Option<ApiKeyRecord>>;
-    /// A node-wide secret by name, created with `generate` the first time so that every node shares it.
-    async fn secret(
-        &self,
-        name: &str,
-        generate: &(dyn Fn() -> Vec<u8> + Sync),
-    ) -> CatalogResult<Vec<u8>>;
 }
 
 #[async_trait]
