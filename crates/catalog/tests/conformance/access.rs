@@ -13,7 +13,9 @@ use super::{hash, item, preload, stored, tenant};
 
 every_backend_of_module!(
     keys_are_found_by_their_hash_alone,
+    keys_are_listed_per_tenant_touched_and_revoked_once,
     a_secret_is_made_once_and_shared_by_every_caller,
+    a_rotated_secret_stays_retired_until_its_overlap_ends,
     health_answers_and_queue_depths_count_waiting_work,
     webhook_endpoints_are_listed_per_tenant_in_creation_order,
 );
@@ -30,6 +32,7 @@ async fn keys_are_found_by_their_hash_alone(c: Arc<dyn Catalog>) {
     c.ensure_tenant(&other, 0, now).await.unwrap();
     let key = |tenant: &ClientId, role, hash: &str, expires_at| NewApiKey {
         tenant: tenant.clone(),
+        name: format!("{role:?} key"),
         role,
         key_hash: hash.into(),
         expires_at,
@@ -58,6 +61,112 @@ async fn keys_are_found_by_their_hash_alone(c: Arc<dyn Catalog>) {
     assert!(c.key_by_hash(&"ef".repeat(32)).await.unwrap().is_none());
     // A prefix of a stored hash is not that key.
     assert!(c.key_by_hash(&"ab".repeat(31)).await.unwrap().is_none());
+}
+
+async fn keys_are_listed_per_tenant_touched_and_revoked_once(c: Arc<dyn Catalog>) {
+    let now = millis(Utc::now());
+    let other = ClientId::parse("globex").unwrap();
+    for t in [tenant(), other.clone()] {
+        c.ensure_tenant(&t, 0, now).await.unwrap();
+    }
+    let mut made = Vec::new();
+    for (i, (t, role)) in [
+        (tenant(), Role::Admin),
+        (other.clone(), Role::Viewer),
+        (tenant(), Role::Render),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let key = NewApiKey {
+            tenant: t,
+            name: format!("key {i}"),
+            role,
+            key_hash: format!("{i:064x}"),
+            expires_at: None,
+        };
+        let at = now + Duration::seconds(i as i64);
+        made.push(c.insert_key(&key, at).await.unwrap());
+    }
+    let ours = c.api_keys(Some(&tenant())).await.unwrap();
+    let names: Vec<&str> = ours.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(names, ["key 0", "key 2"], "oldest first, only the tenant's");
+    assert_eq!(c.api_keys(None).await.unwrap().len(), 3);
+    assert!(ours
+        .iter()
+        .all(|k| k.last_used_at.is_none() && k.revoked_at.is_none()));
+
+    let used = now + Duration::minutes(5);
+    c.touch_key(&made[0].id, used).await.unwrap();
+    let found = c
+        .key_by_hash(&format!("{:064x}", 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.last_used_at, Some(used));
+
+    // Another tenant's key is not within reach of a tenant's revocation.
+    assert!(c
+        .revoke_key(Some(&tenant()), &made[1].id, now)
+        .await
+        .unwrap()
+        .is_none());
+    let revoked = c
+        .revoke_key(None, &made[1].id, used)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(used));
+    let again = c
+        .revoke_key(Some(&other), &made[1].id, used + Duration::hours(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.revoked_at, Some(used), "the first revocation stands");
+    let found = c
+        .key_by_hash(&format!("{:064x}", 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.revoked_at, Some(used));
+    let unknown = mediadrive_core::ApiKeyId::parse(&"f".repeat(32)).unwrap();
+    assert!(c.revoke_key(None, &unknown, now).await.unwrap().is_none());
+}
+
+async fn a_rotated_secret_stays_retired_until_its_overlap_ends(c: Arc<dyn Catalog>) {
+    let now = millis(Utc::now());
+    let first = c.secret("signing", &|| b"first".to_vec()).await.unwrap();
+    assert!(c.retired_secrets("signing", now).await.unwrap().is_empty());
+    c.rotate_secret("signing", b"second", now + Duration::hours(1), now)
+        .await
+        .unwrap();
+    let current = c.secret("signing", &|| b"never".to_vec()).await.unwrap();
+    assert_eq!(current, b"second");
+    assert_eq!(
+        c.retired_secrets("signing", now).await.unwrap(),
+        vec![first]
+    );
+    let later = now + Duration::minutes(30);
+    c.rotate_secret("signing", b"third", later + Duration::hours(1), later)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.retired_secrets("signing", later).await.unwrap(),
+        vec![b"second".to_vec(), b"first".to_vec()],
+        "newest first"
+    );
+    // Past the first overlap only the second value is still retired; past both, none.
+    let past_first = now + Duration::minutes(61);
+    assert_eq!(
+        c.retired_secrets("signing", past_first).await.unwrap(),
+        vec![b"second".to_vec()]
+    );
+    assert!(c
+        .retired_secrets("signing", later + Duration::hours(2))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(c.retired_secrets("other", now).await.unwrap().is_empty());
 }
 
 async fn a_secret_is_made_once_and_shared_by_every_caller(c: Arc<dyn Catalog>) {
