@@ -1,4 +1,7 @@
-//! `mediadrive key`: the operator's side of the keys' lifecycle, over every tenant.
+//! `mediadrive key` and `mediadrive secret`: the operator's side of the keys' lifecycle, over
+//! every tenant, and the rotation of the node-wide signing key.
+
+use std::time::Duration;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -6,11 +9,12 @@ use clap::Subcommand;
 use mediadrive_app::{
     keys::{self, Granter, KeyRequest},
     representations::KeyView,
+    signing_keys,
 };
 use mediadrive_core::Role;
 
 use crate::{
-    backends::open_state,
+    backends::{open_catalog, open_state},
     commands::client_id,
     settings::{resolve, StoreArgs},
 };
@@ -75,5 +79,33 @@ pub async fn key(store: &StoreArgs, cmd: KeyCommand) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&view)?);
         }
     }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+pub enum SecretCommand {
+    /// Replace the key presigned upload URLs and Video Jungle asset links are signed with. URLs
+    /// signed before keep working for the overlap; every node takes the new key within 30 s.
+    Rotate {
+        /// Seconds the old key still verifies [default: the longest a signed URL lives, plus
+        /// the 30 s nodes take to reload].
+        #[arg(long)]
+        overlap_secs: Option<u64>,
+    },
+}
+
+pub async fn secret(store: &StoreArgs, cmd: SecretCommand) -> Result<()> {
+    let SecretCommand::Rotate { overlap_secs } = cmd;
+    let config = resolve(store, None)?;
+    let overlap = overlap_secs.map(Duration::from_secs).unwrap_or_else(|| {
+        let vj_links = Duration::from_secs(config.videojungle.link_ttl_secs);
+        config.upload_url_ttl.max(vj_links) + signing_keys::REFRESH_EVERY
+    });
+    let catalog = open_catalog(&config).await?;
+    signing_keys::rotate(catalog.as_ref(), overlap).await?;
+    println!(
+        "upload-signing key rotated; the old key verifies for {} more seconds",
+        overlap.as_secs()
+    );
     Ok(())
 }

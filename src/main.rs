@@ -34,6 +34,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(keys::KeyCommand),
+    /// Rotate the node-wide signing key.
+    #[command(subcommand)]
+    Secret(keys::SecretCommand),
     /// Manage tenants (clients).
     #[command(subcommand)]
     Client(commands::ClientCommand),
@@ -100,6 +103,10 @@ async fn main() -> ExitCode {
         Command::Key(cmd) => {
             init_tracing("warn,symphonia=error", LogFormat::Text);
             keys::key(&cli.store, cmd).await
+        }
+        Command::Secret(cmd) => {
+            init_tracing("warn,symphonia=error", LogFormat::Text);
+            keys::secret(&cli.store, cmd).await
         }
         Command::Client(cmd) => {
             init_tracing("warn,symphonia=error", LogFormat::Text);

@@ -287,3 +287,55 @@ async fn addresses_sending_keys_that_do_not_work_are_throttled() {
     let (status, _) = on_each_surface(&server, &good, "198.51.100.7").await[0].clone();
     assert_eq!(status, StatusCode::OK);
 }
+
+/// `mediadrive secret rotate`: URLs signed before keep working on every node for the overlap,
+/// a node that has not reloaded yet takes URLs signed with the new key, and once the overlap ends
+/// the old key's URLs are refused.
+#[tokio::test]
+async fn a_rotated_signing_key_keeps_old_urls_working_for_the_overlap_only() {
+    let server = Server::start().await;
+    if server.direct_uploads() {
+        // The object store signs these, not mediadrive.
+        return;
+    }
+    let key = server.key("acme", "render");
+    let body = b"signed before the rotation".to_vec();
+    let mut urls = Vec::new();
+    for name in ["early.txt", "late.txt"] {
+        let ticket = server
+            .request_upload(&key, "", name, "text/plain", body.len())
+            .await;
+        urls.push(ticket["uploadUrl"].as_str().unwrap().to_string());
+    }
+    let (early, late) = (&urls[0], &urls[1]);
+    let out = server.cli_ok(&["secret", "rotate", "--overlap-secs", "4"]);
+    assert!(out.contains("rotated"), "{out}");
+    let started = std::time::Instant::now();
+
+    // A node started after the rotation signs with the new key and still takes the old one's.
+    let peer = server.start_peer().await;
+    let on_peer = |url: &str| url.replacen(&server.base, &peer.base, 1);
+    let (status, answer) = peer.put(&on_peer(early), "text/plain", body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    // The first node has not reloaded its keys yet, and still takes the new key's URLs.
+    let fresh = peer
+        .request_upload(&key, "", "fresh.txt", "text/plain", body.len())
+        .await;
+    let fresh_url = fresh["uploadUrl"]
+        .as_str()
+        .unwrap()
+        .replacen(&peer.base, &server.base, 1);
+    let (status, answer) = server.put(&fresh_url, "text/plain", body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
+    // Past the overlap, a URL signed with the old key is refused.
+    tokio::time::sleep(
+        Duration::from_secs(4).saturating_sub(started.elapsed()) + Duration::from_millis(500),
+    )
+    .await;
+    let (status, answer) = peer.put(&on_peer(late), "text/plain", body.clone()).await;
+    assert_eq!(
+        (status, message(&answer)),
+        (StatusCode::FORBIDDEN, "Signature does not match")
+    );
+}

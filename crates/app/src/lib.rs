@@ -23,6 +23,7 @@ pub mod renders;
 pub mod representations;
 pub mod serve_cache;
 pub mod signing;
+pub mod signing_keys;
 pub mod temporary;
 pub mod uploads;
 pub mod wakeups;
@@ -34,14 +35,11 @@ use std::sync::Arc;
 
 use mediadrive_core::{BlobStore, Catalog, CatalogError, ClientId, FileRecord};
 use mediadrive_generate::{Fetch, FetchPolicy, Network, Registry};
-use rand::RngCore;
 
 pub use config::Config;
 pub use error::{AppError, AppResult, ErrorKind};
 
 use crate::{limits::Limits, serve_cache::ServeCache, signing::UploadSigner};
-
-const UPLOAD_SIGNING_SECRET: &str = "upload-signing-key";
 
 /// Why the application could not be put together.
 #[derive(Debug, thiserror::Error)]
@@ -84,13 +82,7 @@ impl App {
         let idle = std::time::Duration::from_secs(config.limits.body_idle_timeout_secs);
         let generators =
             Registry::new(&config.generation, idle, network).map_err(StartError::Generators)?;
-        let key = catalog
-            .secret(UPLOAD_SIGNING_SECRET, &|| {
-                let mut key = vec![0u8; 32];
-                rand::thread_rng().fill_bytes(&mut key);
-                key
-            })
-            .await?;
+        let signer = signing_keys::load(catalog.as_ref()).await?;
         // Webhook targets are client-named URLs: the same guard as `src` downloads.
         let webhook_sender = network.fetcher(FetchPolicy {
             allow: config.generation.fetch_allow.clone(),
@@ -108,7 +100,7 @@ impl App {
             limits: Arc::new(Limits::new(&config.limits)),
             cut_off: tokio_util::sync::CancellationToken::new(),
             config: Arc::new(config),
-            signer: UploadSigner::new(key),
+            signer,
             cache,
             generators: Arc::new(generators),
             webhook_sender,

@@ -1,6 +1,12 @@
 //! Presigned URLs: HMAC-SHA256 over everything the request may not change. Uploads for the
 //! filesystem backend, and the Video Jungle surface's asset links.
 
+use std::{
+    sync::{Arc, Mutex, RwLock},
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use mediadrive_core::FileId;
 use sha2::Sha256;
@@ -49,10 +55,24 @@ impl Grant for AssetGrant {
     }
 }
 
+/// The keys URLs are signed with: the current one signs, and the ones a rotation retired still
+/// verify until their overlap ends, so URLs handed out before it keep working until they expire.
 #[derive(Clone)]
 pub struct UploadSigner {
-    key: Vec<u8>,
+    keys: Arc<RwLock<Arc<SigningKeys>>>,
+    /// When the keys were last reloaded because a signature did not verify.
+    reloaded: Arc<Mutex<Option<Instant>>>,
 }
+
+struct SigningKeys {
+    current: Vec<u8>,
+    /// Each with the end of its overlap, checked on every use: a node need not reload to stop
+    /// taking a key whose overlap ended.
+    retired: Vec<(Vec<u8>, DateTime<Utc>)>,
+}
+
+/// A retired key, and until when it still verifies.
+pub type RetiredKey = (Vec<u8>, DateTime<Utc>);
 
 impl std::fmt::Debug for UploadSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,26 +82,61 @@ impl std::fmt::Debug for UploadSigner {
 
 impl UploadSigner {
     pub fn new(key: Vec<u8>) -> Self {
-        Self { key }
+        Self::with_retired(key, Vec::new())
     }
 
-    fn mac(&self, grant: &impl Grant) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(grant.message().as_bytes());
-        mac
+    pub fn with_retired(current: Vec<u8>, retired: Vec<RetiredKey>) -> Self {
+        let keys = Arc::new(SigningKeys { current, retired });
+        Self {
+            keys: Arc::new(RwLock::new(keys)),
+            reloaded: Arc::default(),
+        }
+    }
+
+    /// Takes the keys another node's rotation left in the catalog.
+    pub fn replace(&self, current: Vec<u8>, retired: Vec<RetiredKey>) {
+        *self.keys.write().expect("signing keys lock") = Arc::new(SigningKeys { current, retired });
+    }
+
+    /// Whether a signature that did not verify may reload the keys now: at most once per
+    /// `gap`, so forged signatures cannot make every request a catalog read.
+    pub fn may_reload(&self, gap: Duration) -> bool {
+        let mut reloaded = self.reloaded.lock().expect("signing keys lock");
+        if reloaded.is_some_and(|at| at.elapsed() < gap) {
+            return false;
+        }
+        *reloaded = Some(Instant::now());
+        true
+    }
+
+    fn keys(&self) -> Arc<SigningKeys> {
+        self.keys.read().expect("signing keys lock").clone()
     }
 
     pub fn sign(&self, grant: &impl Grant) -> String {
-        hex::encode(self.mac(grant).finalize().into_bytes())
+        hex::encode(mac(&self.keys().current, grant).finalize().into_bytes())
     }
 
     pub fn verify(&self, grant: &impl Grant, signature: &str) -> bool {
         let Ok(given) = hex::decode(signature) else {
             return false;
         };
-        let expected = self.mac(grant).finalize().into_bytes();
-        expected.as_slice().ct_eq(&given).into()
+        let keys = self.keys();
+        let now = Utc::now();
+        let retired = keys.retired.iter().filter(|(_, until)| *until > now);
+        std::iter::once(&keys.current)
+            .chain(retired.map(|(key, _)| key))
+            .any(|key| {
+                let expected = mac(key, grant).finalize().into_bytes();
+                bool::from(expected.as_slice().ct_eq(&given))
+            })
     }
+}
+
+fn mac(key: &[u8], grant: &impl Grant) -> HmacSha256 {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(grant.message().as_bytes());
+    mac
 }
 
 #[cfg(test)]
@@ -126,6 +181,24 @@ mod tests {
         }
         assert!(!signer.verify(&grant(), "zz"));
         assert!(!UploadSigner::new(b"other".to_vec()).verify(&grant(), &sig));
+    }
+
+    #[test]
+    fn a_retired_key_verifies_until_its_overlap_ends_and_never_signs() {
+        let old = UploadSigner::new(b"old".to_vec());
+        let signed_before = old.sign(&grant());
+        let later = Utc::now() + chrono::Duration::minutes(5);
+        let signer = UploadSigner::with_retired(b"new".to_vec(), vec![(b"old".to_vec(), later)]);
+        assert!(signer.verify(&grant(), &signed_before));
+        assert_ne!(
+            signer.sign(&grant()),
+            signed_before,
+            "the current key signs"
+        );
+        let ended = Utc::now() - chrono::Duration::seconds(1);
+        signer.replace(b"new".to_vec(), vec![(b"old".to_vec(), ended)]);
+        assert!(!signer.verify(&grant(), &signed_before));
+        assert!(signer.verify(&grant(), &signer.sign(&grant())));
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The node's background workers, started together and stopped together: the sweeper, the
 //! reconciler of direct uploads, the prober, the generator, the renderer, the deliverer and the
-//! reader of the job queues' depths for `/metrics`.
+//! reader of the job queues' depths for `/metrics`, and the reloader of the signing keys.
 
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
-    generation, lifecycle, metrics, probing, reconcile, renders, webhooks, worker::run, App,
+    generation, lifecycle, metrics, probing, reconcile, renders, signing_keys, webhooks,
+    worker::run, App,
 };
 
 /// The running workers of this node.
@@ -23,6 +24,7 @@ pub fn spawn_all(state: &App, shutdown: &watch::Receiver<bool>) -> Workers {
         tokio::spawn(run(s(), webhooks::deliverer(state), stop.clone())),
         tokio::spawn(run(s(), renders::renderer(state), stop.clone())),
         tokio::spawn(run(s(), metrics::queue_depths(), stop.clone())),
+        tokio::spawn(run(s(), signing_keys::refresher(), stop.clone())),
     ])
 }
 

@@ -12,7 +12,7 @@ use crate::{
     held_claim::HeldClaim,
     ingest::{self, ByteStream},
     signing::UploadGrant,
-    App,
+    signing_keys, App,
 };
 
 /// What a client asks to upload.
@@ -105,7 +105,7 @@ pub struct SignedPut {
 /// into it; the file is `uploaded` only if every declared byte arrived.
 pub async fn receive(state: &App, put: SignedPut, body: ByteStream) -> AppResult<FileRecord> {
     let grant = &put.grant;
-    if !state.signer.verify(grant, &put.signature) {
+    if !signing_keys::verify(state, grant, &put.signature).await {
         return Err(AppError::forbidden("Signature does not match"));
     }
     let now = Utc::now();

@@ -1,7 +1,7 @@
 // API keys and node-wide secrets.
 
 use super::{backend, rows::KeyRow, Backend};
-use crate::time::to_ms;
+use crate::time::{from_ms, to_ms};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use mediadrive_core::{
@@ -142,15 +142,24 @@ impl KeyStore for Backend {
         tx.commit().await.map_err(backend)
     }
 
-    async fn retired_secrets(&self, name: &str, now: DateTime<Utc>) -> CatalogResult<Vec<Vec<u8>>> {
-        sqlx::query_scalar(
-            "SELECT value FROM retired_secrets WHERE name = $1 AND retired_until > $2
+    async fn retired_secrets(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<Vec<(Vec<u8>, DateTime<Utc>)>> {
+        let rows: Vec<(Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT value, retired_until FROM retired_secrets
+             WHERE name = $1 AND retired_until > $2
              ORDER BY retired_until DESC",
         )
         .bind(name)
         .bind(to_ms(now))
         .fetch_all(&self.pool)
         .await
-        .map_err(backend)
+        .map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|(value, until)| (value, from_ms(until)))
+            .collect())
     }
 }

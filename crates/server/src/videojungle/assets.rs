@@ -338,7 +338,7 @@ pub async fn serve_link(
         download: params.download.as_deref() == Some("1"),
         expires,
     };
-    if !state.signer.verify(&grant, signature) {
+    if !mediadrive_app::signing_keys::verify(&state, &grant, signature).await {
         return Err(forged());
     }
     let now = Utc::now().timestamp();

@@ -38,6 +38,11 @@ pub trait KeyStore: Send + Sync {
         retired_until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> CatalogResult<()>;
-    /// The retired values of secret `name` still within their overlap at `now`.
-    async fn retired_secrets(&self, name: &str, now: DateTime<Utc>) -> CatalogResult<Vec<Vec<u8>>>;
+    /// The retired values of secret `name` still within their overlap at `now`, each with the
+    /// end of its overlap, newest first.
+    async fn retired_secrets(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<Vec<(Vec<u8>, DateTime<Utc>)>>;
 }
