@@ -118,3 +118,11 @@ where
 pub(crate) fn backend(e: sqlx::Error) -> CatalogError {
     CatalogError::Backend(e.to_string())
 }
+
+/// `$from, $from+1, …` for `n` values bound in that order: an `IN (…)` list both engines take.
+pub(crate) fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

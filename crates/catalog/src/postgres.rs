@@ -5,7 +5,7 @@ use std::{str::FromStr, time::Duration};
 use mediadrive_core::{catalog::CatalogResult, ClientId};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::{backend, rows};
+use crate::{backend, placeholders, rows};
 
 type Db = sqlx::Postgres;
 type Pool = sqlx::PgPool;

@@ -5,7 +5,7 @@ use std::{path::Path, str::FromStr, time::Duration};
 use mediadrive_core::{catalog::CatalogResult, CatalogError, ClientId, ContentHash};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::{backend, rows};
+use crate::{backend, placeholders, rows};
 
 type Db = sqlx::Sqlite;
 type Pool = sqlx::SqlitePool;

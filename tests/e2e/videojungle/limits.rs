@@ -133,3 +133,105 @@ async fn a_form_that_fits_the_room_is_never_refused_for_its_reservation() {
         (Some(data.len() as u64), Some(0))
     );
 }
+
+/// `GET /projects` is paged by `limit` and `offset`, newest first, with `Link: rel="next"` while
+/// more follow; each project still shows its newest assets and its scripts; out-of-range
+/// parameters get FastAPI's 422.
+#[tokio::test]
+async fn the_project_list_is_paged_by_limit_and_offset() {
+    let server = Server::start().await;
+    let key = server.key("acme", "editor");
+    let big = "d".repeat(60_000);
+    let mut made = Vec::new();
+    for i in 0..7 {
+        let body = json!({"name": format!("p{i}"), "description": big, "data": {"seed": i}});
+        let (status, project) = create(&server, &key, body).await;
+        assert_eq!(status, StatusCode::OK, "{project}");
+        made.push(project["id"].as_str().unwrap().to_string());
+    }
+    let asset = json!({"upload_method": "file-no-chunk", "asset_type": "user", "keyname": "k"});
+    let newest = &made[6];
+    let path = format!("{VJ}/projects/{newest}/asset");
+    let (status, _) = server.call("POST", &path, &key, Some(asset)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let http = reqwest::Client::new();
+    let mut url = server.url(&format!("{VJ}/projects?limit=3"));
+    let mut pages = Vec::new();
+    loop {
+        let resp = http
+            .get(&url)
+            .header("x-api-key", &key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let next = resp.headers().get("link").map(|l| {
+            let l = l.to_str().unwrap();
+            l[l.find('<').unwrap() + 1..l.find('>').unwrap()].to_string()
+        });
+        let page: Vec<Value> = resp.json().await.unwrap();
+        pages.push(page);
+        match next {
+            Some(next) => url = next,
+            None => break,
+        }
+    }
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [3, 3, 1]);
+    let ids: Vec<&str> = pages
+        .iter()
+        .flatten()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = made.iter().rev().map(String::as_str).collect();
+    assert_eq!(ids, expected, "newest first, each once");
+    let first = &pages[0][0];
+    assert_eq!(
+        (
+            first["asset_count"].as_u64(),
+            first["assets"].as_array().unwrap().len()
+        ),
+        (Some(1), 1)
+    );
+    assert_eq!(
+        first["assets"][0]["keyname"].as_str().map(str::len),
+        Some(36),
+        "{first}"
+    );
+
+    // Without parameters: the first 50, which the official client's projects.list() reads.
+    let (status, all) = server
+        .call("GET", &format!("{VJ}/projects"), &key, None)
+        .await;
+    assert_eq!((status, all.as_array().unwrap().len()), (StatusCode::OK, 7));
+    for (query, field, msg) in [
+        (
+            "limit=0",
+            "limit",
+            "Input should be greater than or equal to 1",
+        ),
+        (
+            "limit=101",
+            "limit",
+            "Input should be less than or equal to 100",
+        ),
+        (
+            "offset=-1",
+            "offset",
+            "Input should be greater than or equal to 0",
+        ),
+        (
+            "offset=x",
+            "offset",
+            "Input should be a valid integer, unable to parse string as an integer",
+        ),
+    ] {
+        let (status, body) = server
+            .call("GET", &format!("{VJ}/projects?{query}"), &key, None)
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+        assert_eq!(body["detail"][0]["loc"], json!(["query", field]), "{query}");
+        assert_eq!(body["detail"][0]["msg"], msg, "{query}");
+    }
+}

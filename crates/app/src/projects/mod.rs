@@ -4,10 +4,12 @@
 
 mod asset_upload;
 mod create;
+mod listing;
 mod names;
 mod owned;
 mod reservation;
 
 pub use asset_upload::AssetUpload;
 pub use create::{create, random_key, ProjectRequest};
+pub use listing::{list, Listed, ProjectPage};
 pub use owned::{asset, delete_project, project, remove_assets};

@@ -1,6 +1,8 @@
 // Projects and their assets (seed 003): a grouping over the drive. An asset points at the drive
 // file holding its bytes; the foreign key deletes the asset with the file.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use mediadrive_core::{
     catalog::{AssetStore, CatalogResult, ProjectStore},
@@ -10,7 +12,7 @@ use mediadrive_core::{
 };
 
 use super::{
-    backend, lock_tenant,
+    backend, lock_tenant, placeholders,
     rows::{stored_id, stored_opt_id, FileRow, FILE_COLUMNS},
     write_tx, Backend, Conn, Pool,
 };
@@ -72,17 +74,29 @@ type AssetRow = (
     Option<String>,
 );
 
-async fn file_of(conn: &mut Conn, id: &str) -> CatalogResult<Option<FileRecord>> {
-    let row: Option<FileRow> =
-        sqlx::query_as(&format!("SELECT {FILE_COLUMNS} FROM files WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(backend)?;
-    row.map(FileRecord::try_from).transpose()
+/// The files of `ids`, in one query.
+async fn files_of(conn: &mut Conn, ids: &[&str]) -> CatalogResult<HashMap<String, FileRecord>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "SELECT {FILE_COLUMNS} FROM files WHERE id IN ({})",
+        placeholders(1, ids.len())
+    );
+    let mut query = sqlx::query_as::<_, FileRow>(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(&mut *conn).await.map_err(backend)?;
+    rows.into_iter()
+        .map(|row| FileRecord::try_from(row).map(|f| (f.id.to_string(), f)))
+        .collect()
 }
 
+/// The assets of `rows`, their files read in one query.
 async fn assets(conn: &mut Conn, rows: Vec<AssetRow>) -> CatalogResult<Vec<ProjectAsset>> {
+    let ids: Vec<&str> = rows.iter().filter_map(|row| row.7.as_deref()).collect();
+    let mut files = files_of(conn, &ids).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let (
@@ -101,10 +115,7 @@ async fn assets(conn: &mut Conn, rows: Vec<AssetRow>) -> CatalogResult<Vec<Proje
             error,
             item_status,
         ) = row;
-        let file = match file {
-            Some(file) => file_of(conn, &file).await?,
-            None => None,
-        };
+        let file = file.and_then(|id| files.remove(&id));
         let script_id: Option<ScriptId> = stored_opt_id(script_id, "script id")?;
         let generation = script_id.map(|script_id| AssetGeneration {
             script_id,
@@ -259,13 +270,20 @@ impl ProjectStore for Backend {
             .ok_or(CatalogError::NotFound)
     }
 
-    async fn projects(&self, tenant: &ClientId) -> CatalogResult<Vec<Project>> {
+    async fn projects(
+        &self,
+        tenant: &ClientId,
+        limit: u32,
+        offset: u64,
+    ) -> CatalogResult<Vec<Project>> {
         let pool = &self.pool;
         let rows: Vec<ProjectRow> = sqlx::query_as(&format!(
             "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.tenant_id = $1
-             ORDER BY p.created_at DESC, p.id DESC"
+             ORDER BY p.created_at DESC, p.id DESC LIMIT $2 OFFSET $3"
         ))
         .bind(tenant.as_str())
+        .bind(i64::from(limit))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .fetch_all(pool)
         .await
         .map_err(backend)?;
@@ -333,6 +351,37 @@ impl AssetStore for Backend {
         .fetch_all(&mut *conn)
         .await
         .map_err(backend)?;
+        assets(&mut conn, rows).await
+    }
+
+    async fn newest_assets(
+        &self,
+        tenant: &ClientId,
+        projects: &[ProjectId],
+        each: u32,
+    ) -> CatalogResult<Vec<ProjectAsset>> {
+        if projects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        let sql = format!(
+            "SELECT {ASSET_COLUMNS} FROM project_assets WHERE id IN (
+                 SELECT id FROM (
+                     SELECT id, ROW_NUMBER() OVER (
+                         PARTITION BY project_id ORDER BY created_at DESC, id DESC) AS rank
+                     FROM project_assets
+                     WHERE tenant_id = $1 AND project_id IN ({})) ranked
+                 WHERE rank <= $2)
+             ORDER BY project_id, created_at DESC, id DESC",
+            placeholders(3, projects.len())
+        );
+        let mut query = sqlx::query_as::<_, AssetRow>(&sql)
+            .bind(tenant.as_str())
+            .bind(i64::from(each));
+        for project in projects {
+            query = query.bind(project.as_str());
+        }
+        let rows = query.fetch_all(&mut *conn).await.map_err(backend)?;
         assets(&mut conn, rows).await
     }
 

@@ -6,7 +6,7 @@ use mediadrive_core::{
     CatalogError, ClientId, NewProjectScript, ProjectId, ProjectScript, ScriptId,
 };
 
-use super::{backend, rows::stored_id, Backend, Pool};
+use super::{backend, placeholders, rows::stored_id, Backend, Pool};
 use crate::time::{from_ms, to_ms};
 
 const SCRIPT_COLUMNS: &str = "id, tenant_id, project_id, name, template, inputs, created_at";
@@ -89,6 +89,28 @@ impl ScriptStore for Backend {
         .fetch_all(pool)
         .await
         .map_err(backend)?;
+        rows.into_iter().map(script).collect()
+    }
+
+    async fn scripts_of_projects(
+        &self,
+        tenant: &ClientId,
+        projects: &[ProjectId],
+    ) -> CatalogResult<Vec<ProjectScript>> {
+        if projects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {SCRIPT_COLUMNS} FROM project_scripts
+             WHERE tenant_id = $1 AND project_id IN ({})
+             ORDER BY project_id, created_at, id",
+            placeholders(2, projects.len())
+        );
+        let mut query = sqlx::query_as::<_, ScriptRow>(&sql).bind(tenant.as_str());
+        for project in projects {
+            query = query.bind(project.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(backend)?;
         rows.into_iter().map(script).collect()
     }
 

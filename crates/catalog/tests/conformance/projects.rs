@@ -20,7 +20,94 @@ every_backend_of_module!(
     project_assets_page_attach_once_and_leave_with_their_file,
     generated_assets_take_their_file_as_their_item_ends_and_share_it,
     concurrent_creations_never_pass_the_project_limit,
+    projects_page_with_their_newest_assets_and_scripts_read_together,
 );
+
+async fn projects_page_with_their_newest_assets_and_scripts_read_together(c: Arc<dyn Catalog>) {
+    let now = Utc::now();
+    c.ensure_tenant(&tenant(), 0, now).await.unwrap();
+    let other = ClientId::parse("globex").unwrap();
+    c.ensure_tenant(&other, 0, now).await.unwrap();
+    let mut projects = Vec::new();
+    for i in 0..5i64 {
+        let project = c
+            .create_project(&NewProject {
+                tenant: tenant(),
+                name: format!("p{i}"),
+                description: None,
+                data: None,
+                folder: FolderPath::from_stored(&format!("projects/p-{i}")).unwrap(),
+                now: now + Duration::milliseconds(i),
+                max_projects: 0,
+            })
+            .await
+            .unwrap();
+        // Project i holds i assets and one script.
+        for a in 0..i {
+            c.create_project_asset(&NewProjectAsset {
+                tenant: tenant(),
+                project_id: project.id.clone(),
+                keyname: format!("key-{i}-{a}"),
+                name: format!("a{i}-{a}"),
+                asset_type: "user".into(),
+                description: None,
+                create_parameters: None,
+                now: now + Duration::milliseconds(a),
+                upload_expires_at: now + Duration::hours(1),
+            })
+            .await
+            .unwrap();
+        }
+        c.create_project_script(&NewProjectScript {
+            tenant: tenant(),
+            project_id: project.id.clone(),
+            name: format!("s{i}"),
+            template: "{}".into(),
+            inputs: "{}".into(),
+            now,
+        })
+        .await
+        .unwrap();
+        projects.push(project);
+    }
+    let names = |page: Vec<mediadrive_core::Project>| -> Vec<String> {
+        page.into_iter().map(|p| p.name).collect()
+    };
+    assert_eq!(
+        names(c.projects(&tenant(), 2, 0).await.unwrap()),
+        ["p4", "p3"]
+    );
+    assert_eq!(
+        names(c.projects(&tenant(), 2, 2).await.unwrap()),
+        ["p2", "p1"]
+    );
+    assert_eq!(names(c.projects(&tenant(), 2, 4).await.unwrap()), ["p0"]);
+    assert!(c.projects(&tenant(), 2, 6).await.unwrap().is_empty());
+    assert!(c.projects(&other, 10, 0).await.unwrap().is_empty());
+
+    let ids: Vec<ProjectId> = projects.iter().map(|p| p.id.clone()).collect();
+    let newest = c.newest_assets(&tenant(), &ids, 2).await.unwrap();
+    for (i, project) in projects.iter().enumerate() {
+        let held: Vec<&str> = newest
+            .iter()
+            .filter(|a| a.project_id == project.id)
+            .map(|a| a.name.as_str())
+            .collect();
+        let expected: Vec<String> = (0..i).rev().take(2).map(|a| format!("a{i}-{a}")).collect();
+        assert_eq!(held, expected, "project {i}: its newest two, newest first");
+    }
+    assert!(c.newest_assets(&other, &ids, 2).await.unwrap().is_empty());
+    assert!(c.newest_assets(&tenant(), &[], 2).await.unwrap().is_empty());
+    let scripts = c.scripts_of_projects(&tenant(), &ids[1..3]).await.unwrap();
+    let mut script_names: Vec<&str> = scripts.iter().map(|s| s.name.as_str()).collect();
+    script_names.sort();
+    assert_eq!(script_names, ["s1", "s2"]);
+    assert!(c
+        .scripts_of_projects(&other, &ids)
+        .await
+        .unwrap()
+        .is_empty());
+}
 
 async fn concurrent_creations_never_pass_the_project_limit(c: Arc<dyn Catalog>) {
     let now = Utc::now();
@@ -42,10 +129,10 @@ async fn concurrent_creations_never_pass_the_project_limit(c: Arc<dyn Catalog>) 
     };
     let limited = |e: &CatalogError| matches!(e, CatalogError::TooManyProjects);
     assert_eq!(granted(20, attempt, limited).await, 5);
-    assert_eq!(c.projects(&tenant()).await.unwrap().len(), 5);
+    assert_eq!(c.projects(&tenant(), 100, 0).await.unwrap().len(), 5);
     // Each tenant has its own count; a deleted project makes room.
     c.create_project(&new(other, 0)).await.unwrap();
-    let first = c.projects(&tenant()).await.unwrap().remove(0);
+    let first = c.projects(&tenant(), 100, 0).await.unwrap().remove(0);
     assert!(c.delete_project(&tenant(), &first.id).await.unwrap());
     c.create_project(&new(tenant(), 99)).await.unwrap();
 }
@@ -174,7 +261,7 @@ async fn project_assets_page_attach_once_and_leave_with_their_file(c: Arc<dyn Ca
     assert!(!c.delete_project(&other, &project.id).await.unwrap());
     assert!(c.delete_project(&tenant(), &project.id).await.unwrap());
     assert!(c.project_asset(&tenant(), &ids[1]).await.unwrap().is_none());
-    assert!(c.projects(&tenant()).await.unwrap().is_empty());
+    assert!(c.projects(&tenant(), 100, 0).await.unwrap().is_empty());
 }
 
 async fn generated_assets_take_their_file_as_their_item_ends_and_share_it(c: Arc<dyn Catalog>) {

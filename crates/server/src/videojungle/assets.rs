@@ -36,37 +36,50 @@ pub struct ListParams {
 }
 
 fn parse_limit(raw: Option<&str>) -> VjResult<u32> {
+    let limit = query_integer(raw, "limit", DEFAULT_LIMIT.into(), 1, MAX_LIMIT.into())?;
+    Ok(limit as u32)
+}
+
+/// A query parameter that must be an integer within `min..=max` (`default` when absent), refused
+/// as FastAPI refuses one.
+pub(super) fn query_integer(
+    raw: Option<&str>,
+    field: &'static str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> VjResult<i64> {
     let Some(raw) = raw else {
-        return Ok(DEFAULT_LIMIT);
+        return Ok(default);
     };
     let invalid = |kind, msg: String| {
         VjError::invalid(&[Invalid {
             kind,
             place: "query",
-            field: "limit",
+            field,
             msg,
             input: Some(raw),
         }])
     };
-    let limit: i64 = raw.trim().parse().map_err(|_| {
+    let value: i64 = raw.trim().parse().map_err(|_| {
         invalid(
             "int_parsing",
             "Input should be a valid integer, unable to parse string as an integer".into(),
         )
     })?;
-    if limit < 1 {
+    if value < min {
         return Err(invalid(
             "greater_than_equal",
-            "Input should be greater than or equal to 1".into(),
+            format!("Input should be greater than or equal to {min}"),
         ));
     }
-    if limit > i64::from(MAX_LIMIT) {
+    if value > max {
         return Err(invalid(
             "less_than_equal",
-            format!("Input should be less than or equal to {MAX_LIMIT}"),
+            format!("Input should be less than or equal to {max}"),
         ));
     }
-    Ok(limit as u32)
+    Ok(value)
 }
 
 fn encode_cursor(asset: &ProjectAsset) -> String {

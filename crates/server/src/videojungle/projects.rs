@@ -2,16 +2,19 @@
 //! `mediadrive_app::projects`.
 
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
     Json,
 };
 use mediadrive_app::projects;
 use mediadrive_core::{AssetQuery, Project};
 use serde::Deserialize;
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{
+    assets::{query_integer, MAX_LIMIT},
     error::{Caller, Detail, VjError, VjResult},
     views::{asset_view, script_view, summary, Deleted, ProjectView, DEFAULT_LIMIT},
 };
@@ -99,19 +102,70 @@ pub async fn create_project(
     Ok(Json(project_view(&state, &project, ASSETS_SHOWN).await?))
 }
 
-/// The caller's projects, newest first, each with its newest ten assets.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProjectListParams {
+    /// How many projects, 1 to 100 (default 50).
+    limit: Option<String>,
+    /// How many of the newest projects to skip (default 0).
+    offset: Option<String>,
+}
+
+/// Projects a page holds unless `limit` says otherwise: the official client's `projects.list()`
+/// reads this first page.
+const PROJECTS_PAGE: i64 = 50;
+
+/// A page of the caller's projects, newest first, each with its newest ten assets and its
+/// scripts; `Link: <…>; rel="next"` when more follow.
 #[utoipa::path(get, path = "/videojungle/projects", tag = "videojungle",
+    params(ProjectListParams),
     security(("api_key" = [])),
-    responses((status = 200, body = Vec<ProjectView>)))]
+    responses(
+        (status = 200, body = Vec<ProjectView>),
+        (status = 422, description = "limit or offset is not an integer in range", body = Detail),
+    ))]
 pub async fn list_projects(
     State(state): State<App>,
     caller: Caller<can::List>,
-) -> VjResult<Json<Vec<ProjectView>>> {
-    let mut views = Vec::new();
-    for project in state.catalog.projects(&caller.tenant).await? {
-        views.push(project_view(&state, &project, DEFAULT_LIMIT).await?);
+    Query(params): Query<ProjectListParams>,
+) -> VjResult<Response> {
+    let limit = query_integer(
+        params.limit.as_deref(),
+        "limit",
+        PROJECTS_PAGE,
+        1,
+        MAX_LIMIT.into(),
+    )?;
+    let offset = query_integer(params.offset.as_deref(), "offset", 0, 0, i64::MAX)?;
+    let (limit, offset) = (limit as u32, offset as u64);
+    let page = projects::list(&state, &caller.tenant, limit, offset, DEFAULT_LIMIT).await?;
+    let views: Vec<ProjectView> = page
+        .projects
+        .iter()
+        .map(|listed| ProjectView {
+            summary: summary(&listed.project),
+            asset_count: listed.project.asset_count,
+            assets: listed
+                .assets
+                .iter()
+                .map(|a| asset_view(&state, a))
+                .collect(),
+            prompts: Vec::new(),
+            scripts: listed.scripts.iter().map(script_view).collect(),
+        })
+        .collect();
+    let mut response = Json(views).into_response();
+    if page.more {
+        let next = format!(
+            "<{}/videojungle/projects?limit={limit}&offset={}>; rel=\"next\"",
+            state.config.public_url,
+            offset + u64::from(limit)
+        );
+        if let Ok(value) = HeaderValue::from_str(&next) {
+            response.headers_mut().insert(header::LINK, value);
+        }
     }
-    Ok(Json(views))
+    Ok(response)
 }
 
 /// One project with its newest hundred assets.

@@ -11,8 +11,13 @@ use crate::{
 #[async_trait]
 pub trait ProjectStore: Send + Sync {
     async fn create_project(&self, project: &NewProject) -> CatalogResult<Project>;
-    /// The tenant's projects, newest first.
-    async fn projects(&self, tenant: &ClientId) -> CatalogResult<Vec<Project>>;
+    /// A page of the tenant's projects, newest first.
+    async fn projects(
+        &self,
+        tenant: &ClientId,
+        limit: u32,
+        offset: u64,
+    ) -> CatalogResult<Vec<Project>>;
     async fn project(&self, tenant: &ClientId, id: &ProjectId) -> CatalogResult<Option<Project>>;
     /// Forgets a project, its scripts and the assets still in it; their files must have been
     /// deleted first.
@@ -25,6 +30,14 @@ pub trait AssetStore: Send + Sync {
     async fn create_project_asset(&self, asset: &NewProjectAsset) -> CatalogResult<ProjectAsset>;
     /// A page of a project's assets, newest first.
     async fn project_assets(&self, query: &AssetQuery) -> CatalogResult<Vec<ProjectAsset>>;
+    /// The newest `each` assets of every one of `projects`, by project, newest first; in a
+    /// fixed number of queries, however many projects and assets.
+    async fn newest_assets(
+        &self,
+        tenant: &ClientId,
+        projects: &[ProjectId],
+        each: u32,
+    ) -> CatalogResult<Vec<ProjectAsset>>;
     async fn project_asset(
         &self,
         tenant: &ClientId,
@@ -59,6 +72,12 @@ pub trait ScriptStore: Send + Sync {
         &self,
         tenant: &ClientId,
         project_id: &ProjectId,
+    ) -> CatalogResult<Vec<ProjectScript>>;
+    /// The scripts of every one of `projects`, by project, oldest first.
+    async fn scripts_of_projects(
+        &self,
+        tenant: &ClientId,
+        projects: &[ProjectId],
     ) -> CatalogResult<Vec<ProjectScript>>;
     async fn project_script(
         &self,
