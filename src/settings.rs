@@ -307,12 +307,14 @@ mod tests {
             (
                 hooks.timeout_secs,
                 hooks.retry_schedule_secs,
-                hooks.disable_after_failures
+                hooks.disable_after_failures,
+                hooks.deliveries_per_tenant
             ),
             (
                 default_hooks.timeout_secs,
                 default_hooks.retry_schedule_secs,
-                default_hooks.disable_after_failures
+                default_hooks.disable_after_failures,
+                default_hooks.deliveries_per_tenant
             )
         );
         let (renders, default_renders) = (file.renders.unwrap(), defaults.renders);

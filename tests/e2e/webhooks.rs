@@ -27,6 +27,7 @@ use tempfile::TempDir;
 use crate::harness::Server;
 
 mod callbacks;
+mod fairness;
 mod management;
 
 /// What the receiver got: webhook-id, the parsed body, and whether the signature held.

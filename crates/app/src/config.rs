@@ -101,6 +101,10 @@ pub struct WebhookConfig {
     /// Failed attempts in a row after which an endpoint is disabled.
     #[serde(default = "default_disable_after")]
     pub disable_after_failures: u32,
+    /// Deliveries of one tenant being sent at once, across every node: a tenant whose receiver
+    /// is slow holds no more senders than this.
+    #[serde(default = "default_deliveries_per_tenant")]
+    pub deliveries_per_tenant: u32,
 }
 
 impl Default for WebhookConfig {
@@ -109,8 +113,13 @@ impl Default for WebhookConfig {
             timeout_secs: default_webhook_timeout(),
             retry_schedule_secs: default_retry_schedule(),
             disable_after_failures: default_disable_after(),
+            deliveries_per_tenant: default_deliveries_per_tenant(),
         }
     }
+}
+
+fn default_deliveries_per_tenant() -> u32 {
+    4
 }
 
 fn default_render_ttl() -> u64 {

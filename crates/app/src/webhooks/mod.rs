@@ -92,7 +92,11 @@ pub fn deliverer(state: &App) -> impl Worker {
     Claimed::new(
         settings,
         |state, now, until, limit| async move {
-            state.catalog.claim_deliveries(now, until, limit).await
+            let per_tenant = state.config.webhooks.deliveries_per_tenant;
+            state
+                .catalog
+                .claim_deliveries(now, until, limit, per_tenant)
+                .await
         },
         |state, delivery, until| async move { deliver(&state, delivery, until).await },
     )

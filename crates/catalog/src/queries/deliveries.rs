@@ -72,18 +72,31 @@ impl DeliveryStore for Backend {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: u32,
+        per_tenant: u32,
     ) -> CatalogResult<Vec<DueDelivery>> {
         let pool = &self.pool;
+        // Each tenant's due deliveries are ranked; one is taken only while its rank and the
+        // tenant's claims in flight stay within its share.
         let claimed: Vec<String> = sqlx::query_scalar(&format!(
             "UPDATE webhook_deliveries SET claim_until = $1
-             WHERE id IN (SELECT d.id FROM webhook_deliveries d WHERE {DUE}
-                          ORDER BY d.next_attempt_at, d.created_at LIMIT $3)
+             WHERE id IN (
+                 SELECT id FROM (
+                     SELECT d.id, d.next_attempt_at, d.created_at,
+                            ROW_NUMBER() OVER (PARTITION BY d.tenant_id
+                                ORDER BY d.next_attempt_at, d.created_at, d.id) AS rank,
+                            (SELECT COUNT(*) FROM webhook_deliveries busy
+                              WHERE busy.tenant_id = d.tenant_id AND busy.status = 'pending'
+                                AND busy.claim_until >= $2) AS in_flight
+                     FROM webhook_deliveries d WHERE {DUE}) fair
+                 WHERE rank + in_flight <= $4
+                 ORDER BY next_attempt_at, created_at LIMIT $3)
                AND status = 'pending' AND (claim_until IS NULL OR claim_until < $2)
              RETURNING id"
         ))
         .bind(to_ms(until))
         .bind(to_ms(now))
         .bind(limit as i64)
+        .bind(i64::from(per_tenant))
         .fetch_all(pool)
         .await
         .map_err(backend)?;

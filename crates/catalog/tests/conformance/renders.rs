@@ -137,7 +137,7 @@ async fn render_outputs_move_on_only_under_their_claim(c: Arc<dyn Catalog>) {
     assert_eq!(hosted.status, OutputStatus::Ready);
     assert_eq!(hosted.hosted_file.as_ref(), Some(&file.id));
     let due = c
-        .claim_deliveries(now, now + Duration::minutes(1), 10)
+        .claim_deliveries(now, now + Duration::minutes(1), 10, 10)
         .await
         .unwrap();
     assert_eq!(due.len(), 1, "the callback's delivery");

@@ -13,7 +13,71 @@ use super::{announce, hash, stored, tenant};
 every_backend_of_module!(
     webhook_deliveries_fan_out_retry_and_disable_their_endpoint,
     changes_announce_themselves_in_their_own_transaction,
+    a_tenant_holds_at_most_its_share_of_delivery_claims,
 );
+
+async fn a_tenant_holds_at_most_its_share_of_delivery_claims(c: Arc<dyn Catalog>) {
+    let now = Utc::now();
+    let (busy, quiet) = (
+        tenant(),
+        mediadrive_core::ClientId::parse("globex").unwrap(),
+    );
+    for (t, url) in [(&busy, "http://slow/"), (&quiet, "http://fast/")] {
+        c.ensure_tenant(t, 0, now).await.unwrap();
+        c.create_webhook_endpoint(&NewEndpoint {
+            tenant: t.clone(),
+            url: url.into(),
+            secret: "whsec_a2V5".into(),
+            event_types: Vec::new(),
+            description: String::new(),
+            now,
+        })
+        .await
+        .unwrap();
+    }
+    // The busy tenant's six events are older than the quiet one's.
+    for i in 0..7i64 {
+        let t = if i < 6 { &busy } else { &quiet };
+        let event = NewEvent {
+            id: EventId::parse(&format!("msg_{i:0>32}")).unwrap(),
+            tenant: t.clone(),
+            event_type: "file.uploaded".into(),
+            payload: format!("{{\"n\":{i}}}"),
+            callback: None,
+            now: now + Duration::milliseconds(i),
+        };
+        c.enqueue_event(&event).await.unwrap();
+    }
+    let at = now + Duration::seconds(1);
+    let until = at + Duration::seconds(30);
+    let payloads = |due: Vec<mediadrive_core::DueDelivery>| -> Vec<String> {
+        let mut p: Vec<String> = due.into_iter().map(|d| d.payload).collect();
+        p.sort();
+        p
+    };
+    let first = c.claim_deliveries(at, until, 8, 2).await.unwrap();
+    assert_eq!(
+        payloads(first),
+        ["{\"n\":0}", "{\"n\":1}", "{\"n\":6}"],
+        "the busy tenant's two oldest, and the quiet tenant's at once"
+    );
+    // While its two are in flight, nothing more of the busy tenant's is claimed, on any node.
+    assert!(c
+        .claim_deliveries(at, until, 8, 2)
+        .await
+        .unwrap()
+        .is_empty());
+    // Once the claims lapse (their senders died), each is claimed again, within a larger share.
+    let later = until + Duration::seconds(1);
+    let again = c
+        .claim_deliveries(later, later + Duration::seconds(30), 8, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        payloads(again),
+        ["{\"n\":0}", "{\"n\":1}", "{\"n\":2}", "{\"n\":6}"]
+    );
+}
 
 async fn webhook_deliveries_fan_out_retry_and_disable_their_endpoint(c: Arc<dyn Catalog>) {
     let now = Utc::now();
@@ -73,10 +137,13 @@ async fn webhook_deliveries_fan_out_retry_and_disable_their_endpoint(c: Arc<dyn 
     );
 
     let until = now + Duration::seconds(30);
-    let due = c.claim_deliveries(now, until, 10).await.unwrap();
+    let due = c.claim_deliveries(now, until, 10, 10).await.unwrap();
     assert_eq!(due.len(), 5);
     assert!(
-        c.claim_deliveries(now, until, 10).await.unwrap().is_empty(),
+        c.claim_deliveries(now, until, 10, 10)
+            .await
+            .unwrap()
+            .is_empty(),
         "claimed once"
     );
     let callback = due.iter().find(|d| d.url == "http://cb/").unwrap();
@@ -106,7 +173,7 @@ async fn webhook_deliveries_fan_out_retry_and_disable_their_endpoint(c: Arc<dyn 
             .unwrap(),
         "claim spent"
     );
-    let again = c.claim_deliveries(now, until, 10).await.unwrap();
+    let again = c.claim_deliveries(now, until, 10, 10).await.unwrap();
     assert_eq!(
         again.iter().map(|d| d.url.as_str()).collect::<Vec<_>>(),
         ["http://b/"]
@@ -121,7 +188,11 @@ async fn webhook_deliveries_fan_out_retry_and_disable_their_endpoint(c: Arc<dyn 
         .unwrap()
         .unwrap();
     assert_eq!((b.enabled, b.failure_streak), (false, 2));
-    assert!(c.claim_deliveries(now, until, 10).await.unwrap().is_empty());
+    assert!(c
+        .claim_deliveries(now, until, 10, 10)
+        .await
+        .unwrap()
+        .is_empty());
     let log = c
         .webhook_deliveries(&tenant(), Some(&uploads.id), 10)
         .await
@@ -139,7 +210,7 @@ async fn webhook_deliveries_fan_out_retry_and_disable_their_endpoint(c: Arc<dyn 
         .unwrap()
         .unwrap();
     assert_eq!((b.enabled, b.failure_streak), (true, 0));
-    let resumed = c.claim_deliveries(now, until, 10).await.unwrap();
+    let resumed = c.claim_deliveries(now, until, 10, 10).await.unwrap();
     assert_eq!(resumed.len(), 1);
     let ok = AttemptOutcome {
         at: now,
@@ -164,7 +235,12 @@ async fn webhook_deliveries_fan_out_retry_and_disable_their_endpoint(c: Arc<dyn 
         .await
         .unwrap());
     let left: Vec<String> = c
-        .claim_deliveries(now + Duration::minutes(1), until + Duration::minutes(1), 10)
+        .claim_deliveries(
+            now + Duration::minutes(1),
+            until + Duration::minutes(1),
+            10,
+            10,
+        )
         .await
         .unwrap()
         .into_iter()
@@ -197,7 +273,7 @@ async fn changes_announce_themselves_in_their_own_transaction(c: Arc<dyn Catalog
     let waiting = || async {
         let now = Utc::now() + Duration::seconds(1);
         let due = c
-            .claim_deliveries(now, now + Duration::minutes(1), 10)
+            .claim_deliveries(now, now + Duration::minutes(1), 10, 10)
             .await
             .unwrap();
         let mut payloads: Vec<String> = due.into_iter().map(|d| d.payload).collect();

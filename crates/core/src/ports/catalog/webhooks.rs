@@ -47,13 +47,16 @@ pub trait WebhookStore: Send + Sync {
 pub trait DeliveryStore: Send + Sync {
     /// Writes an event to the outbox with a delivery per target; returns how many targets.
     async fn enqueue_event(&self, event: &NewEvent) -> CatalogResult<usize>;
-    /// Claims up to `limit` deliveries that are due, until `until`. Deliveries of a disabled
-    /// endpoint wait until it is enabled again.
+    /// Claims up to `limit` deliveries that are due, until `until`, oldest first, but never so
+    /// many of one tenant's that it has more than `per_tenant` claimed at once (on every node):
+    /// a tenant whose receiver is slow holds its share of the senders, not all of them.
+    /// Deliveries of a disabled endpoint wait until it is enabled again.
     async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: u32,
+        per_tenant: u32,
     ) -> CatalogResult<Vec<DueDelivery>>;
     /// Logs an attempt and moves the delivery on, if the claim lasting `claimed_until` is still
     /// its own. Failures count against the endpoint, which is disabled after a run of them.
