@@ -199,14 +199,17 @@ async fn openapi_document_describes_every_endpoint() {
     assert_eq!(health["status"], "ok");
 }
 
+/// Media is served from the object store by redirect, with the headers mediadrive would send
+/// bound into the signature; what a browser could run (HTML) stays proxied, with `nosniff` and
+/// the sandbox, which an object store cannot send.
 #[tokio::test]
 async fn object_storage_can_serve_by_redirect() {
     let server = Server::start_with(&["--blob-serving", "redirect"]).await;
     let key = server.key("acme", "render");
     let data = bytes(5, 2048);
-    let url = server
-        .upload(&key, "", "r.bin", "application/octet-stream", &data)
-        .await;
+    let url = server.upload(&key, "", "r.mp4", "video/mp4", &data).await;
+    let page = b"<html><script>alert(document.domain)</script></html>";
+    let html = server.upload(&key, "", "p.html", "text/html", page).await;
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -219,7 +222,16 @@ async fn object_storage_can_serve_by_redirect() {
             .unwrap()
             .to_string();
         assert!(location.contains("X-Amz-Signature"), "{location}");
+        assert!(
+            location.contains("response-content-type=video/mp4"),
+            "{location}"
+        );
         let fetched = no_redirects.get(&location).send().await.unwrap();
+        assert_eq!(fetched.headers()[header::CONTENT_TYPE], "video/mp4");
+        assert_eq!(
+            fetched.headers()[header::CONTENT_DISPOSITION],
+            "inline; filename=\"r.mp4\""
+        );
         assert_eq!(fetched.bytes().await.unwrap().to_vec(), data);
         // Downloads stay with mediadrive, which names the attachment.
         let download = no_redirects
@@ -234,4 +246,19 @@ async fn object_storage_can_serve_by_redirect() {
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(resp.bytes().await.unwrap().to_vec(), data);
     }
+    let page_resp = no_redirects.get(&html).send().await.unwrap();
+    assert_eq!(
+        page_resp.status(),
+        StatusCode::OK,
+        "HTML is never redirected"
+    );
+    assert_eq!(
+        page_resp.headers()[header::CONTENT_SECURITY_POLICY],
+        "sandbox"
+    );
+    assert_eq!(
+        page_resp.headers()[header::X_CONTENT_TYPE_OPTIONS],
+        "nosniff"
+    );
+    assert_eq!(page_resp.bytes().await.unwrap().to_vec(), page);
 }

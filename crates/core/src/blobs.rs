@@ -92,6 +92,16 @@ pub trait PartialWriter: Send {
     async fn close(self: Box<Self>) -> BlobResult<u64>;
 }
 
+/// The headers a presigned GET makes the object store answer with (S3's `response-content-type`,
+/// `response-content-disposition` and `response-cache-control`), so a redirected read is served
+/// as the proxy would serve it.
+#[derive(Debug, Clone)]
+pub struct ServedAs {
+    pub content_type: String,
+    pub content_disposition: String,
+    pub cache_control: String,
+}
+
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     async fn stage(&self) -> BlobResult<Box<dyn StagedBlob>>;
@@ -164,11 +174,13 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn discard_upload(&self, _file: &str) -> BlobResult<()> {
         Ok(())
     }
-    /// A short-lived presigned GET of a blob, for stores that serve by redirect.
+    /// A short-lived presigned GET of a blob, for stores that serve by redirect, answered with
+    /// the headers of `served` in place of whatever the object has.
     async fn presign_read(
         &self,
         _hash: &ContentHash,
         _ttl: Duration,
+        _served: &ServedAs,
     ) -> BlobResult<Option<String>> {
         Ok(None)
     }
@@ -253,7 +265,15 @@ mod tests {
             Err(BlobError::NotFound)
         ));
         assert!(matches!(now(store.discard_upload("f")), Ok(())));
-        assert!(matches!(now(store.presign_read(&hash, ttl)), Ok(None)));
+        let served = ServedAs {
+            content_type: "video/mp4".into(),
+            content_disposition: "inline".into(),
+            cache_control: "no-store".into(),
+        };
+        assert!(matches!(
+            now(store.presign_read(&hash, ttl, &served)),
+            Ok(None)
+        ));
     }
 
     #[test]

@@ -11,8 +11,8 @@ use axum::{
 use chrono::Utc;
 use futures_util::StreamExt;
 use mediadrive_core::{
-    paths::split_file_path, BlobError, CacheEntryId, ClientId, ContentHash, FileRecord, FileStatus,
-    MediaType, ProbeStatus,
+    blobs::ServedAs, paths::split_file_path, BlobError, CacheEntryId, ClientId, ContentHash,
+    FileRecord, FileStatus, MediaType, ProbeStatus,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -295,6 +295,24 @@ pub async fn serve_cached(
     respond(&state, served, &method, &headers, attachment).await
 }
 
+/// Whether bytes of this type may be served from the object store's origin, which cannot send
+/// `nosniff` and `Content-Security-Policy: sandbox`: media a browser displays and never runs.
+/// Anything else (HTML, SVG, scripts, documents, unknown types) is proxied with those headers.
+fn redirectable(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let (kind, subtype) = essence.split_once('/').unwrap_or_default();
+    match kind {
+        "video" | "audio" => true,
+        "image" => !subtype.contains("svg") && !subtype.contains("xml"),
+        _ => false,
+    }
+}
+
 /// The response for some bytes: validators, preconditions, redirect or body, single ranges.
 async fn respond(
     state: &App,
@@ -339,8 +357,21 @@ async fn respond(
         }
     }
 
-    if state.config.serve_redirect && method == Method::GET && !attachment {
-        if let Some(url) = state.blobs.presign_read(hash, REDIRECT_TTL).await? {
+    if state.config.serve_redirect
+        && method == Method::GET
+        && !attachment
+        && redirectable(&served.content_type)
+    {
+        let served_as = ServedAs {
+            content_type: served.content_type.clone(),
+            content_disposition: format!("inline; filename=\"{}\"", served.name),
+            cache_control: format!("public, max-age={}", served.max_age),
+        };
+        if let Some(url) = state
+            .blobs
+            .presign_read(hash, REDIRECT_TTL, &served_as)
+            .await?
+        {
             return Ok(builder
                 .status(StatusCode::FOUND)
                 .header(header::LOCATION, url)

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use mediadrive_core::{
-    blobs::{BlobResult, ByteStream, HeldBlob, LocalBlob, PartialWriter, StagedBlob},
+    blobs::{BlobResult, ByteStream, HeldBlob, LocalBlob, PartialWriter, ServedAs, StagedBlob},
     BlobError, BlobStore, ContentHash, FileId,
 };
 use opendal::{ErrorKind, Operator};
@@ -241,10 +241,18 @@ impl BlobStore for S3BlobStore {
         self.op.delete(&upload_key(file)).await.map_err(io_error)
     }
 
-    async fn presign_read(&self, hash: &ContentHash, ttl: Duration) -> BlobResult<Option<String>> {
+    async fn presign_read(
+        &self,
+        hash: &ContentHash,
+        ttl: Duration,
+        served: &ServedAs,
+    ) -> BlobResult<Option<String>> {
         let signed = self
             .op
-            .presign_read(&blob_key(hash), ttl)
+            .presign_read_with(&blob_key(hash), ttl)
+            .override_content_type(&served.content_type)
+            .override_content_disposition(&served.content_disposition)
+            .override_cache_control(&served.cache_control)
             .await
             .map_err(io_error)?;
         Ok(Some(signed.uri().to_string()))

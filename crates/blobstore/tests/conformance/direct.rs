@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use mediadrive_core::BlobError;
+use mediadrive_core::{blobs::ServedAs, BlobError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{blake3_of, bytes, Backend, Raw, MULTIPART};
@@ -17,6 +17,17 @@ const FILE: &str = "0123456789abcdef0123456789abcdef";
 
 /// One HTTP/1.1 request to a presigned URL of the local bucket; returns the status and body.
 async fn http(method: &str, url: &str, content_type: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
+    let (status, _, body) = http_with_head(method, url, content_type, body).await;
+    (status, body)
+}
+
+/// The status, the header block (lowercase) and the body of one HTTP/1.1 exchange.
+async fn http_with_head(
+    method: &str,
+    url: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let rest = url
         .strip_prefix("http://")
         .expect("the test bucket speaks http");
@@ -42,7 +53,8 @@ async fn http(method: &str, url: &str, content_type: Option<&str>, body: &[u8]) 
         .unwrap()
         .parse()
         .unwrap();
-    (status, answer[split + 4..].to_vec())
+    let head = String::from_utf8_lossy(&answer[..split]).to_ascii_lowercase();
+    (status, head, answer[split + 4..].to_vec())
 }
 
 async fn put(url: &str, body: &[u8]) {
@@ -104,21 +116,39 @@ async fn direct_uploads_are_adopted_as_they_were_hashed(b: Backend) {
 async fn reads_are_presigned_only_by_a_store_that_serves_them(b: Backend) {
     let data = bytes(700, 100_000);
     let hash = crate::stored(b.store.as_ref(), &data).await;
+    let served = ServedAs {
+        content_type: "video/mp4".into(),
+        content_disposition: "inline; filename=\"clip.mp4\"".into(),
+        cache_control: "public, max-age=60".into(),
+    };
     let signed = b
         .store
-        .presign_read(&hash, Duration::from_secs(60))
+        .presign_read(&hash, Duration::from_secs(60), &served)
         .await
         .unwrap();
     match b.raw {
         Raw::Fs(_) => assert_eq!(signed, None),
         Raw::S3(_) => {
-            let (status, body) = http("GET", &signed.unwrap(), None, &[]).await;
+            let signed = signed.unwrap();
+            let (status, head, body) = http_with_head("GET", &signed, None, &[]).await;
             assert_eq!(status, 200);
+            // The store answers with the headers the signature binds, as the proxy would.
+            for line in [
+                "content-type: video/mp4",
+                "content-disposition: inline; filename=\"clip.mp4\"",
+                "cache-control: public, max-age=60",
+            ] {
+                assert!(head.contains(line), "{line} is not in {head}");
+            }
             assert!(body == data);
+            // They cannot be changed without breaking the signature.
+            let altered = signed.replace("content-type=video/mp4", "content-type=text/html");
+            assert_ne!(altered, signed);
+            assert_eq!(http("GET", &altered, None, &[]).await.0, 403);
             b.store.delete(&hash).await.unwrap();
             let url = b
                 .store
-                .presign_read(&hash, Duration::from_secs(60))
+                .presign_read(&hash, Duration::from_secs(60), &served)
                 .await
                 .unwrap()
                 .unwrap();
