@@ -14,33 +14,45 @@ use crate::{
     settings::{resolve, ListenArgs, StoreArgs},
 };
 
+/// Descriptors kept for what is not a client connection: the catalog's, blobs being read and
+/// written, helper programs' pipes.
+const DESCRIPTOR_HEADROOM: u64 = 256;
+
 /// Every connection holds a file descriptor, and the usual soft limit (1,024) is far below the
 /// hard one: at the soft limit a few hundred idle connections would leave none for health checks
-/// and the catalog. The soft limit is raised to the hard one.
-fn raise_open_file_limit() {
+/// and the catalog. The soft limit is raised to the hard one; returns the limit in force.
+fn raise_open_file_limit() -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // Safety: both calls only read or write the struct passed to them.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        if limit.rlim_cur < limit.rlim_max {
             let wanted = libc::rlimit {
                 rlim_cur: limit.rlim_max,
                 rlim_max: limit.rlim_max,
             };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) != 0 {
-                tracing::warn!(soft = limit.rlim_cur, "could not raise the open file limit");
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) == 0 {
+                return wanted.rlim_cur;
             }
+            tracing::warn!(soft = limit.rlim_cur, "could not raise the open file limit");
         }
+        limit.rlim_cur
     }
 }
 
 pub async fn serve(store: &StoreArgs, listen: &ListenArgs) -> Result<()> {
     let mut config = resolve(store, Some(listen))?;
     crate::backends::create_private_dir(&config.data_dir)?;
-    raise_open_file_limit();
+    let descriptors = raise_open_file_limit();
+    if config.limits.max_connections == 0 {
+        let room = descriptors.saturating_sub(DESCRIPTOR_HEADROOM).max(64);
+        config.limits.max_connections = u32::try_from(room).unwrap_or(u32::MAX);
+    }
     let addr = config.listen;
     let listener = tokio::net::TcpListener::bind(addr)
         .await

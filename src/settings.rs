@@ -336,7 +336,9 @@ mod tests {
                 limits.shutdown_grace_secs,
                 limits.project_field_bytes,
                 limits.projects_per_tenant,
-                limits.failed_auths_per_minute
+                limits.failed_auths_per_minute,
+                limits.idle_timeout_secs,
+                limits.max_connections
             ),
             (
                 default_limits.requests_per_second,
@@ -347,7 +349,9 @@ mod tests {
                 default_limits.shutdown_grace_secs,
                 default_limits.project_field_bytes,
                 default_limits.projects_per_tenant,
-                default_limits.failed_auths_per_minute
+                default_limits.failed_auths_per_minute,
+                default_limits.idle_timeout_secs,
+                default_limits.max_connections
             )
         );
         let (tus, default_tus) = (file.tus.unwrap(), defaults.tus);

@@ -9,7 +9,7 @@ use tempfile::TempDir;
 
 use crate::harness::{bytes, Server, Through};
 
-async fn start(limits: &str) -> (Server, TempDir) {
+pub async fn start(limits: &str) -> (Server, TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("limits.toml");
     std::fs::write(&config, format!("[limits]\n{limits}\n")).unwrap();
@@ -19,7 +19,20 @@ async fn start(limits: &str) -> (Server, TempDir) {
 
 /// Asks `/healthz` `checks` times; each must answer `200` within a Kubernetes probe's default
 /// timeout (1 s). Returns the slowest.
-async fn slowest_health_check(server: &Server, checks: usize) -> Duration {
+/// The test's own side of many sockets needs the descriptors too.
+pub fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
+}
+
+pub async fn slowest_health_check(server: &Server, checks: usize) -> Duration {
     let mut slowest = Duration::ZERO;
     for _ in 0..checks {
         let started = std::time::Instant::now();
@@ -281,16 +294,7 @@ async fn oversized_header_blocks_get_431_in_each_surfaces_shape() {
 async fn silent_connections_are_closed_and_health_checks_keep_answering() {
     use tokio::io::AsyncReadExt;
     const SILENT: usize = 1000;
-    // The test's own side of the sockets needs the descriptors too.
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-        limit.rlim_cur = limit.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-    }
+    raise_open_file_limit();
     let (server, _dir) = start("header_timeout_secs = 2").await;
     let addr = server.base.trim_start_matches("http://").to_string();
     let mut silent = Vec::with_capacity(SILENT);

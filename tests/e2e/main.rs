@@ -7,6 +7,7 @@ mod api_docs;
 mod auth;
 mod backup;
 mod cli_client;
+mod connections;
 mod crashes;
 mod doc_examples;
 mod floods;

@@ -202,6 +202,9 @@ fn default_project_field_bytes() -> usize {
 fn default_projects_per_tenant() -> u32 {
     1000
 }
+fn default_idle_timeout() -> u64 {
+    60
+}
 fn default_failed_auths_per_minute() -> u32 {
     60
 }
@@ -244,6 +247,14 @@ pub struct LimitsConfig {
     /// Video Jungle projects one tenant may have; 0 leaves them unbounded.
     #[serde(default = "default_projects_per_tenant")]
     pub projects_per_tenant: u32,
+    /// Seconds an HTTP/2 connection, or a kept-alive HTTP/1 one, may sit with no request in
+    /// flight before it is closed.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_secs: u64,
+    /// Connections served at once with the usual deadlines; 0 derives it from the open-file
+    /// limit, less headroom for the catalog, blobs and helpers.
+    #[serde(default)]
+    pub max_connections: u32,
     /// Requests without a working key one client address may make per minute (a burst of as
     /// many, then one every 60/N seconds) before it gets 429; 0 turns the limit off.
     #[serde(default = "default_failed_auths_per_minute")]
@@ -262,6 +273,8 @@ impl Default for LimitsConfig {
             project_field_bytes: default_project_field_bytes(),
             projects_per_tenant: default_projects_per_tenant(),
             failed_auths_per_minute: default_failed_auths_per_minute(),
+            idle_timeout_secs: default_idle_timeout(),
+            max_connections: 0,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+mod connection;
 pub mod dashboard;
 pub mod error;
 mod http;
@@ -35,8 +36,16 @@ pub async fn run(
         .map_err(std::io::Error::other)?;
     let workers = mediadrive_app::workers::spawn_all(&state, &shutdown);
     let limits = &state.config.limits;
-    let header_timeout = Duration::from_secs(limits.header_timeout_secs);
-    let grace = Duration::from_secs(limits.shutdown_grace_secs);
+    let listen_limits = listener::ListenLimits {
+        header_timeout: Duration::from_secs(limits.header_timeout_secs),
+        idle_timeout: Duration::from_secs(limits.idle_timeout_secs),
+        grace: Duration::from_secs(limits.shutdown_grace_secs),
+        // 0 when nothing derived it (`serve` does, from the open-file limit): unbounded.
+        max_connections: match limits.max_connections {
+            0 => tokio::sync::Semaphore::MAX_PERMITS,
+            n => n as usize,
+        },
+    };
     let cut_off = state.cut_off.clone();
     // The id is set first, so the span and the response carry the same one; a client's own
     // `x-request-id` is kept.
@@ -46,7 +55,7 @@ pub async fn run(
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
             tower_http::request_id::MakeRequestUuid,
         ));
-    listener::serve(listener, app, header_timeout, grace, cut_off, shutdown).await;
+    listener::serve(listener, app, listen_limits, cut_off, shutdown).await;
     workers.stopped().await;
     Ok(())
 }

@@ -1,29 +1,103 @@
-//! The accept loop: hyper's HTTP/1 and HTTP/2 with a deadline on each request's headers, and the
-//! same deadline for a connection's first byte, so a client that opens connections and sends
-//! nothing, or its headers slowly (slowloris), cannot keep them. On
-//! shutdown it stops accepting and gives the requests in flight a grace period to finish; uploads
-//! still streaming after it are cut off cleanly (see `upload::stream_body`).
+//! The accept loop: hyper's HTTP/1 and HTTP/2, each connection under the deadlines of
+//! `connection` (first byte, first request, idle), and a cap on connections that keeps headroom:
+//! past `max_connections` a few more are served with a one-second deadline, enough for a health
+//! check and too little for a client that only holds sockets; past those, new connections are
+//! closed at once. On shutdown it stops accepting and gives the requests in flight a grace period
+//! to finish; uploads still streaming after it are cut off cleanly (see `upload::stream_body`).
 
-use std::time::Duration;
-
-use axum::{extract::ConnectInfo, Router};
-use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto::Builder, graceful::GracefulShutdown},
-    service::TowerToHyperService,
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::Duration,
 };
-use tokio::{net::TcpListener, sync::watch};
+
+use axum::Router;
+use hyper_util::{
+    rt::{TokioExecutor, TokioTimer},
+    server::{conn::auto::Builder, graceful::GracefulShutdown},
+};
+use tokio::{
+    net::TcpListener,
+    sync::{watch, OwnedSemaphorePermit, Semaphore},
+};
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
+
+use crate::connection::{self, Deadlines};
 
 /// How long uploads get, once cut off, to release their claims and answer.
 const CUT_OFF_WAIT: Duration = Duration::from_secs(5);
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections beyond `max_connections` that are still served, with a deadline short enough
+/// that only a client that asks at once (a health check) is: the rest are closed.
+const OVERFLOW: usize = 64;
+const OVERFLOW_DEADLINE: Duration = Duration::from_secs(1);
+/// How long a connection past the cap waits for an evicted one to give up its place.
+const EVICTION_WAIT: Duration = Duration::from_millis(100);
+
+/// How the listener treats its connections.
+pub struct ListenLimits {
+    pub header_timeout: Duration,
+    /// How long an HTTP/2 connection (or a kept-alive HTTP/1 one) may sit without a request.
+    pub idle_timeout: Duration,
+    pub grace: Duration,
+    /// Connections served at once with the usual deadlines.
+    pub max_connections: usize,
+}
+
+/// The connections served past the cap. When all of their places are taken, the oldest that has
+/// not asked anything yet makes room: a flood of silent connections cannot keep a health check
+/// out.
+struct Overflow {
+    places: Arc<Semaphore>,
+    /// The connections holding a place, oldest first; a token is cancelled once its connection
+    /// ended or was evicted.
+    holders: Mutex<VecDeque<CancellationToken>>,
+}
+
+impl Overflow {
+    fn new() -> Self {
+        Self {
+            places: Arc::new(Semaphore::new(OVERFLOW)),
+            holders: Mutex::default(),
+        }
+    }
+
+    async fn admit(&self, evict: &CancellationToken) -> Option<OwnedSemaphorePermit> {
+        let permit = match self.places.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                self.evict_oldest();
+                // The evicted connection's task frees its place as it ends.
+                tokio::time::timeout(EVICTION_WAIT, self.places.clone().acquire_owned())
+                    .await
+                    .ok()?
+                    .ok()?
+            }
+        };
+        let mut holders = self.holders.lock().expect("overflow lock");
+        holders.retain(|holder| !holder.is_cancelled());
+        holders.push_back(evict.clone());
+        Some(permit)
+    }
+
+    /// Evicts the oldest connection that may be: one that started a request ignores it.
+    fn evict_oldest(&self) {
+        let mut holders = self.holders.lock().expect("overflow lock");
+        while let Some(holder) = holders.pop_front() {
+            if !holder.is_cancelled() {
+                holder.cancel();
+                return;
+            }
+        }
+    }
+}
 
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    header_timeout: Duration,
-    grace: Duration,
+    limits: ListenLimits,
     cut_off: CancellationToken,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -31,10 +105,25 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
-    builder.http2().timer(TokioTimer::new());
-    let builder = std::sync::Arc::new(builder);
+        .header_read_timeout(limits.header_timeout);
+    // Pings find peers that vanished without closing; the idle timeout, peers that stay.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(KEEP_ALIVE_INTERVAL))
+        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT);
+    let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
+    let normal = Arc::new(Semaphore::new(limits.max_connections));
+    let overflow = Overflow::new();
+    let usual = Deadlines {
+        first_request: limits.header_timeout,
+        idle: limits.idle_timeout,
+    };
+    let hurried = Deadlines {
+        first_request: OVERFLOW_DEADLINE,
+        idle: OVERFLOW_DEADLINE,
+    };
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -48,43 +137,51 @@ pub async fn serve(
             },
             _ = shutdown.wait_for(|stop| *stop) => break,
         };
+        let evict = CancellationToken::new();
+        let (permit, deadlines) = match normal.clone().try_acquire_owned() {
+            Ok(permit) => (permit, usual),
+            Err(_) => match overflow.admit(&evict).await {
+                Some(permit) => (permit, hurried),
+                // Closed at once: the socket is worth more than the connection.
+                None => continue,
+            },
+        };
         // Without TCP_NODELAY a body written after its headers waits out the client's delayed
         // ACK (~40 ms).
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::warn!(error = %e, "could not set TCP_NODELAY");
         }
-        // The peer's address, for the limit on failed authentications.
-        let service = TowerToHyperService::new(app.clone().map_request(
-            move |mut request: axum::http::Request<hyper::body::Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            },
-        ));
-        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        let (builder, app, stop) = (builder.clone(), app.clone(), shutdown.clone());
+        // Held until the connection ends, so a shutdown waits for it.
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            // hyper's header deadline starts with the first byte: a connection that never sends
-            // one would hold its socket for ever. It gets the same deadline to begin.
-            // (`peek`, not `readable`: readiness may be reported before any byte is there.)
-            if !matches!(
-                tokio::time::timeout(header_timeout, tcp.peek(&mut [0u8; 1])).await,
-                Ok(Ok(1..))
-            ) {
-                return;
+            // The token is cancelled once the connection ends, which tells `Overflow` it is gone.
+            let _held = (permit, watcher, evict.clone().drop_guard());
+            // Nothing is set up for a connection until its first byte: one that never sends it
+            // costs a socket until the deadline, no more. (`peek`, not `readable`: readiness may
+            // be reported before any byte is there.)
+            let mut byte = [0u8; 1];
+            let first_byte = tokio::time::timeout(deadlines.first_request, tcp.peek(&mut byte));
+            tokio::select! {
+                peeked = first_byte => if !matches!(peeked, Ok(Ok(1..))) {
+                    return;
+                },
+                _ = evict.cancelled() => return,
             }
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
-            if let Err(e) = watcher.watch(connection).await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
+            connection::serve(builder, tcp, peer, app, deadlines, &evict, stop).await;
         });
     }
     drop(listener);
     let drained = graceful.shutdown();
     tokio::pin!(drained);
-    if tokio::time::timeout(grace, &mut drained).await.is_ok() {
+    if tokio::time::timeout(limits.grace, &mut drained)
+        .await
+        .is_ok()
+    {
         return;
     }
     tracing::warn!(
-        grace_secs = grace.as_secs(),
+        grace_secs = limits.grace.as_secs(),
         "requests still in flight after the grace period are cut off"
     );
     // Uploads answer 503 and release their claims; whatever still hangs after that is dropped.
