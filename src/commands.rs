@@ -58,6 +58,18 @@ pub async fn serve(store: &StoreArgs, listen: &ListenArgs) -> Result<()> {
         .await
         .with_context(|| format!("listening on {addr}"))?;
     config.bound_to(listener.local_addr()?);
+    let metrics = match config.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for metrics on {addr}"))?,
+        ),
+        None => None,
+    };
+    if let Some(metrics) = &metrics {
+        // A scraper asked for port 0 learns the real one from the log.
+        config.metrics_listen = Some(metrics.local_addr()?);
+    }
     let state = open_state(config).await?;
     // The one line `serve` writes on stdout: scripts and tests that asked for port 0 learn here
     // which port they got. A closed stdout is no reason not to serve.
@@ -79,7 +91,10 @@ pub async fn serve(store: &StoreArgs, listen: &ListenArgs) -> Result<()> {
         tracing::info!("shutting down");
         let _ = stop.send(true);
     });
-    mediadrive_server::run(state, listener, stopped).await?;
+    if let Some(addr) = state.config.metrics_listen {
+        tracing::info!(metrics_listen = %addr, "metrics are served on their own address");
+    }
+    mediadrive_server::run(state, listener, metrics, stopped).await?;
     Ok(())
 }
 

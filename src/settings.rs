@@ -49,6 +49,9 @@ pub struct ListenArgs {
     /// Base URL of the links the server returns [default: http://{listen}]
     #[arg(long, env = "MEDIADRIVE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Serve /metrics on this address alone (e.g. 127.0.0.1:9100), not on --listen
+    #[arg(long, env = "MEDIADRIVE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Seconds a presigned upload URL stays valid [default: 120]
     #[arg(long, env = "MEDIADRIVE_UPLOAD_URL_TTL_SECS")]
     pub upload_url_ttl_secs: Option<u64>,
@@ -94,6 +97,7 @@ pub(crate) struct FileSettings {
     reconcile_interval_ms: Option<u64>,
     ingest_lease_secs: Option<u64>,
     metrics_token: Option<String>,
+    metrics_listen: Option<SocketAddr>,
     trusted_proxies: Option<Vec<IpNet>>,
     memory_cache_bytes: Option<u64>,
     memory_cache_max_file_bytes: Option<u64>,
@@ -199,6 +203,9 @@ pub fn resolve(store: &StoreArgs, listen: Option<&ListenArgs>) -> Result<Config>
         }
         config.metrics_token = Some(mediadrive_app::config::MetricsToken(token));
     }
+    config.metrics_listen = listen
+        .and_then(|l| l.metrics_listen)
+        .or(file.metrics_listen);
     if let Some(proxies) = file.trusted_proxies {
         config.trusted_proxies = proxies;
     }

@@ -269,6 +269,33 @@ async fn a_metrics_token_keeps_metrics_to_its_bearer() {
     assert_eq!(scrape_status(&server, "/healthz").await, StatusCode::OK);
 }
 
+/// With `metrics_listen` set, `/metrics` answers on that address alone: the public listener
+/// answers 404 and serves everything else as before.
+#[tokio::test]
+async fn metrics_can_live_on_an_address_of_their_own() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let metrics_addr = free.local_addr().unwrap();
+    drop(free);
+    let addr = metrics_addr.to_string();
+    let server = Server::start_with(&["--metrics-listen", &addr]).await;
+    assert_eq!(
+        scrape_status(&server, "/metrics").await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(scrape_status(&server, "/healthz").await, StatusCode::OK);
+    let resp = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("mediadrive_http_requests_total"), "{text}");
+    // Nothing but metrics there.
+    let other = reqwest::get(format!("http://{metrics_addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+}
+
 async fn scrape_status(server: &Server, path: &str) -> StatusCode {
     server.get(&server.url(path)).await.status()
 }

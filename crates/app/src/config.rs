@@ -64,6 +64,8 @@ pub struct Config {
     pub serve_redirect: bool,
     /// When set, `/metrics` answers only requests that carry it as a bearer token.
     pub metrics_token: Option<MetricsToken>,
+    /// When set, `/metrics` is served on this address alone, not on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Proxies whose `X-Forwarded-For` names the client address (for the failed-authentication
     /// limit); a request from anywhere else is counted against its own address.
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -343,6 +345,7 @@ impl Config {
             memory_cache_bytes: 64 * 1024 * 1024,
             memory_cache_max_file: 1024 * 1024,
             metrics_token: None,
+            metrics_listen: None,
             trusted_proxies: Vec::new(),
             reconcile_interval: Duration::from_millis(250),
             serve_redirect: false,

@@ -23,9 +23,12 @@ pub use mediadrive_app::{App, Config, StartError};
 use tokio::{net::TcpListener, sync::watch};
 
 /// Serves until `shutdown` turns true, with the background workers running beside the listener.
+/// Serves `listener` (and `/metrics` alone on `metrics`, when the operator gave it an address of
+/// its own) until `shutdown` turns true.
 pub async fn run(
     state: App,
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     // Installed before anything is counted: counts made without a recorder are dropped.
@@ -47,6 +50,7 @@ pub async fn run(
         },
     };
     let cut_off = state.cut_off.clone();
+    let state_for_metrics = state.clone();
     // The id is set first, so the span and the response carry the same one; a client's own
     // `x-request-id` is kept.
     let app = router::router(state)
@@ -55,9 +59,29 @@ pub async fn run(
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
             tower_http::request_id::MakeRequestUuid,
         ));
+    if let Some(metrics) = metrics {
+        tokio::spawn(serve_metrics(metrics, state_for_metrics, shutdown.clone()));
+    }
     listener::serve(listener, app, listen_limits, cut_off, shutdown).await;
     workers.stopped().await;
     Ok(())
+}
+
+/// `/metrics` and nothing else, for a scraper on an address clients do not reach.
+async fn serve_metrics(listener: TcpListener, state: App, mut shutdown: watch::Receiver<bool>) {
+    let app = axum::Router::new()
+        .route("/metrics", axum::routing::get(telemetry::metrics))
+        .layer(axum::Extension(telemetry::MetricsListener))
+        .with_state(state);
+    let stopped = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stopped)
+        .await
+    {
+        tracing::error!(error = %e, "the metrics listener failed");
+    }
 }
 
 /// A request's span names its route's template, never the URL it came with: query strings carry

@@ -8,6 +8,7 @@ use axum::{
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
+    Extension,
 };
 use metrics::{counter, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -75,15 +76,28 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
     response
 }
 
+/// Marks requests that came through `metrics_listen`.
+#[derive(Clone, Copy)]
+pub struct MetricsListener;
+
 /// The Prometheus text exposition of everything this process recorded. The job queues' depths
 /// are read by a worker every few seconds (`mediadrive_app::metrics::QueueDepths`), never per
-/// scrape. With `metrics_token` set, only `Authorization: Bearer <token>` is answered.
+/// scrape. With `metrics_token` set, only `Authorization: Bearer <token>` is answered; with
+/// `metrics_listen` set, only that address answers.
 #[utoipa::path(get, path = "/metrics", tag = "health",
     responses(
         (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain"),
         (status = 401, description = "metrics_token is set and the request did not carry it", body = crate::error::ErrorBody),
+        (status = 404, description = "metrics_listen is set: metrics are served there", body = crate::error::ErrorBody),
     ))]
-pub async fn metrics(State(state): State<App>, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn metrics(
+    State(state): State<App>,
+    on_metrics_listener: Option<Extension<MetricsListener>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    if state.config.metrics_listen.is_some() && on_metrics_listener.is_none() {
+        return Err(ApiError::not_found("Not found"));
+    }
     if let Some(token) = &state.config.metrics_token {
         let given = headers
             .get(header::AUTHORIZATION)
