@@ -225,6 +225,8 @@ fn operations(h: &Held) -> Vec<Op> {
             "manager",
         ),
         op("get", "/v2/webhooks/{id}", format!("/v2/webhooks/{w}"), "manager"),
+        op("post", "/v2/webhooks/{id}/secret", format!("/v2/webhooks/{w}/secret"), "manager"),
+        op("post", "/v2/webhooks/callback-secret", "/v2/webhooks/callback-secret".into(), "manager"),
         op("put", "/v2/webhooks/{id}", format!("/v2/webhooks/{w}"), "manager")
             .body(json!({"description": "renamed"})),
         op("get", "/v2/webhooks/{id}/deliveries", format!("/v2/webhooks/{w}/deliveries"), "manager"),

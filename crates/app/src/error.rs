@@ -103,6 +103,10 @@ impl From<CatalogError> for AppError {
             CatalogError::TooManyProjects => {
                 Self::forbidden("Project limit reached. Delete a project to create another.")
             }
+            CatalogError::TooManyEndpoints => Self::bad_request(format!(
+                "at most {} webhook endpoints are allowed",
+                crate::webhooks::endpoints::MAX_ENDPOINTS
+            )),
             CatalogError::FolderNotEmpty => {
                 Self::conflict("Folder is not empty. Delete all files first.")
             }

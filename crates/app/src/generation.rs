@@ -415,6 +415,11 @@ fn store_failure(e: temporary::StoreError) -> String {
         temporary::StoreError::Rejected(message) => message,
         temporary::StoreError::Full => TEMP_STORAGE_FULL.to_string(),
         temporary::StoreError::Internal(cause) => internal(cause),
+        temporary::StoreError::Busy => {
+            "the node was too busy checking files to check the output; the item can be retried \
+             in a new preload"
+                .to_string()
+        }
     }
 }
 

@@ -35,7 +35,22 @@ const PREVIEW_TIME_LIMIT: Duration = Duration::from_secs(120);
 /// How often pending blobs are looked for when no upload announced one.
 const POLL: Duration = Duration::from_secs(2);
 
+/// Permits of the background prober.
 static PERMITS: Semaphore = Semaphore::const_new(CONCURRENCY);
+/// Permits of the probes someone waits on (an upload's answer, a generation, a render output):
+/// a pool of their own, so files the background prober struggles with never hold them up.
+static INLINE: Semaphore = Semaphore::const_new(CONCURRENCY);
+/// How long a probe someone waits on waits for a permit before it gives up as busy.
+const INLINE_WAIT: Duration = Duration::from_secs(30);
+
+/// Why a probe someone waits on gave no answer.
+#[derive(Debug)]
+pub enum InlineProbeError {
+    /// Every inline permit stayed taken for [`INLINE_WAIT`]: retry later.
+    Busy,
+    /// The bytes could not be probed; the reason says why.
+    Failed(String),
+}
 
 /// The content type of a probed blob's bytes; none when probing has not finished or recognised
 /// no media, in which case the declared type stands.
@@ -63,17 +78,16 @@ pub async fn probe_once(state: &App) -> Result<usize, String> {
     Ok(count)
 }
 
-/// Runs `work` on a blocking thread that holds a permit until it really ends, and waits for it
-/// at most `limit`.
+/// Runs `work` on a blocking thread that holds a permit of `pool` until it really ends, and
+/// waits for it at most `limit`. The caller has its permit already.
 async fn bounded<T: Send + 'static>(
+    pool: &'static Semaphore,
     limit: Duration,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, String> {
-    let permit = PERMITS.acquire().await.map_err(|e| e.to_string())?;
-    permit.forget();
     let task = tokio::task::spawn_blocking(move || {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
-        PERMITS.add_permits(1);
+        pool.add_permits(1);
         result
     });
     match tokio::time::timeout(limit, task).await {
@@ -83,21 +97,40 @@ async fn bounded<T: Send + 'static>(
     }
 }
 
-/// Probes a local copy of a blob within the time limit. The copy moves into the thread, so it
-/// outlives a thread that overruns its limit.
-async fn probe_local(local: &Arc<LocalBlob>) -> Result<MediaInfo, String> {
+/// A permit of `pool`, given back by the thread that uses it (see [`bounded`]).
+async fn take(pool: &'static Semaphore) -> Result<(), String> {
+    pool.acquire().await.map_err(|e| e.to_string())?.forget();
+    Ok(())
+}
+
+/// Probes a local copy of a blob within the time limit, with a permit of `pool` already taken.
+/// The copy moves into the thread, so it outlives a thread that overruns its limit.
+async fn probe_local(
+    pool: &'static Semaphore,
+    local: &Arc<LocalBlob>,
+) -> Result<MediaInfo, String> {
     let probing = Arc::clone(local);
-    bounded(PROBE_TIME_LIMIT, move || {
+    bounded(pool, PROBE_TIME_LIMIT, move || {
         mediadrive_probe::probe_path(probing.path()).map_err(|e| e.to_string())
     })
     .await
     .and_then(|probed| probed)
 }
 
-/// Probes a blob now, for a caller that needs the answer before it can reply (a generation).
-pub async fn probe_now(state: &App, hash: &ContentHash) -> Result<MediaInfo, String> {
-    let local = state.blobs.local(hash).await.map_err(|e| e.to_string())?;
-    probe_local(&Arc::new(local)).await
+/// Probes a blob now, for a caller that needs the answer before it can reply (an upload, a
+/// generation, a render output), from a pool the background prober does not use, and gives up
+/// as busy rather than wait long for a permit.
+pub async fn probe_now(state: &App, hash: &ContentHash) -> Result<MediaInfo, InlineProbeError> {
+    let failed = |e: &dyn std::fmt::Display| InlineProbeError::Failed(e.to_string());
+    let local = state.blobs.local(hash).await.map_err(|e| failed(&e))?;
+    match tokio::time::timeout(INLINE_WAIT, take(&INLINE)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(failed(&e)),
+        Err(_) => return Err(InlineProbeError::Busy),
+    }
+    probe_local(&INLINE, &Arc::new(local))
+        .await
+        .map_err(InlineProbeError::Failed)
 }
 
 async fn probe_blob(state: &App, hash: ContentHash, claimed_until: DateTime<Utc>) {
@@ -127,7 +160,11 @@ async fn probe_blob(state: &App, hash: ContentHash, claimed_until: DateTime<Utc>
             return;
         }
     };
-    let info = match probe_local(&local).await {
+    if let Err(e) = take(&PERMITS).await {
+        tracing::warn!(blob = %hash, error = %e, "could not take a probe permit");
+        return;
+    }
+    let info = match probe_local(&PERMITS, &local).await {
         Ok(info) => info,
         Err(reason) => {
             record(state, &hash, Err(reason), claimed_until).await;
@@ -140,7 +177,11 @@ async fn probe_blob(state: &App, hash: ContentHash, claimed_until: DateTime<Utc>
     }
     let rendering = Arc::clone(&local);
     drop(local);
-    match bounded(PREVIEW_TIME_LIMIT, move || {
+    if let Err(e) = take(&PERMITS).await {
+        tracing::warn!(blob = %hash, error = %e, "could not take a preview permit");
+        return;
+    }
+    match bounded(&PERMITS, PREVIEW_TIME_LIMIT, move || {
         previews::render(rendering.path(), &info)
     })
     .await
@@ -244,3 +285,7 @@ impl Worker for Prober {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "probing_tests.rs"]
+mod tests;

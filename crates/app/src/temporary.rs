@@ -10,7 +10,9 @@ use mediadrive_probe::{Kind, MediaInfo};
 use crate::{
     blob_lease::BlobLease,
     error::{AppError, ErrorKind, TEMP_STORAGE_FULL},
-    lifecycle, probing, App,
+    lifecycle,
+    probing::{self, InlineProbeError},
+    App,
 };
 
 /// What the entry is, besides its bytes.
@@ -31,7 +33,12 @@ pub enum StoreError {
     Full,
     /// Storage failed; the cause is for the log.
     Internal(String),
+    /// The node had no probe to spare for them in time: retry later.
+    Busy,
 }
+
+/// The answer when every probe a request may wait for is taken.
+pub const PROBES_BUSY: &str = "The server is busy checking other files; retry shortly";
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
@@ -39,6 +46,11 @@ impl From<StoreError> for AppError {
             StoreError::Rejected(message) => AppError::new(ErrorKind::Unprocessable, message),
             StoreError::Full => AppError::forbidden(TEMP_STORAGE_FULL),
             StoreError::Internal(cause) => AppError::internal(cause),
+            StoreError::Busy => {
+                let mut e = AppError::new(ErrorKind::Unavailable, PROBES_BUSY);
+                e.retry_after = Some(5);
+                e
+            }
         }
     }
 }
@@ -96,7 +108,14 @@ pub async fn store(
         lease.release().await;
         return Err(internal(&e));
     }
-    let probed = probing::probe_now(state, &hash).await;
+    let probed = match probing::probe_now(state, &hash).await {
+        Ok(info) => Ok(info),
+        Err(InlineProbeError::Failed(reason)) => Err(reason),
+        Err(InlineProbeError::Busy) => {
+            lease.release().await;
+            return Err(StoreError::Busy);
+        }
+    };
     let accepted = match &probed {
         Ok(info) => accept(Ok(info)).map(|t| (t, info)),
         // Unprobed bytes are never stored, whatever `accept` makes of the reason.

@@ -39,6 +39,9 @@ pub struct NewEndpoint {
     pub event_types: Vec<String>,
     pub description: String,
     pub now: DateTime<Utc>,
+    /// Endpoints the tenant may have, counted with the creation (`TooManyEndpoints` beyond);
+    /// 0 leaves them unbounded.
+    pub max_endpoints: u32,
 }
 
 /// A change to an endpoint; `None` fields stay. Enabling clears the failure streak.
@@ -71,6 +74,8 @@ pub struct DueDelivery {
     pub url: String,
     pub payload: String,
     pub secret: String,
+    /// The secret a rotation replaced, while it still signs beside `secret`.
+    pub previous_secret: Option<String>,
     /// Attempts made before this one.
     pub attempts: u32,
     pub endpoint_id: Option<EndpointId>,

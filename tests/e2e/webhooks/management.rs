@@ -196,3 +196,66 @@ async fn malformed_ids_answer_as_unknown_ones_do() {
         );
     }
 }
+
+/// A rotated endpoint secret: the new one is shown once, and for the overlap deliveries carry
+/// signatures by both, so a receiver that still knows only the old one keeps verifying them,
+/// and one that switched already does too; a secret that is neither verifies nothing.
+#[tokio::test]
+async fn a_rotated_endpoint_secret_signs_beside_the_old_one() {
+    let (server, _config) = super::start().await;
+    let manager = server.key("acme", "manager");
+    let receiver = super::Receiver::start().await;
+    let endpoint = super::register(&server, &manager, &receiver, json!([])).await;
+    let old = receiver.secret.lock().unwrap().clone();
+    let id = endpoint["id"].as_str().unwrap();
+    server
+        .upload(&manager, "", "a.txt", "text/plain", b"a")
+        .await;
+    assert!(receiver.wait_for(1).await[0].signature_ok);
+
+    let (status, rotated) = server
+        .call("POST", &format!("/v2/webhooks/{id}/secret"), &manager, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let new = rotated["endpoint"]["secret"].as_str().unwrap().to_string();
+    assert!(new.starts_with("whsec_") && new != old);
+    let (_, shown) = server
+        .call("GET", &format!("/v2/webhooks/{id}"), &manager, None)
+        .await;
+    assert!(
+        shown["endpoint"]["secret"].is_null(),
+        "the secret is shown once"
+    );
+
+    // Still configured with the old secret: verifies.
+    server
+        .upload(&manager, "", "b.txt", "text/plain", b"b")
+        .await;
+    assert!(receiver.wait_for(2).await[1].signature_ok);
+    // Switched to the new one: verifies.
+    *receiver.secret.lock().unwrap() = new;
+    server
+        .upload(&manager, "", "c.txt", "text/plain", b"c")
+        .await;
+    assert!(receiver.wait_for(3).await[2].signature_ok);
+    // Neither: does not.
+    *receiver.secret.lock().unwrap() = "whsec_bm90IHRoZSBzZWNyZXQ=".into();
+    server
+        .upload(&manager, "", "d.txt", "text/plain", b"d")
+        .await;
+    assert!(!receiver.wait_for(4).await[3].signature_ok);
+
+    // The callback secret rotates the same way.
+    let (_, before) = server
+        .call("GET", "/v2/webhooks/callback-secret", &manager, None)
+        .await;
+    let (status, after) = server
+        .call("POST", "/v2/webhooks/callback-secret", &manager, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(before["secret"], after["secret"]);
+    let (_, now) = server
+        .call("GET", "/v2/webhooks/callback-secret", &manager, None)
+        .await;
+    assert_eq!(now["secret"], after["secret"]);
+}

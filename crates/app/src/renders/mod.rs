@@ -248,6 +248,8 @@ async fn download(
             tracing::error!(output = %output.id, %cause, "could not store a downloaded output");
             None
         }
+        // Tried again once the claim lapses.
+        Err(StoreError::Busy) => None,
     }
 }
 

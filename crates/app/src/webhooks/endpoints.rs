@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// Endpoints one tenant may register.
-const MAX_ENDPOINTS: usize = 20;
+pub const MAX_ENDPOINTS: u32 = 20;
 const MAX_DESCRIPTION: usize = 500;
 
 fn endpoint_not_found() -> AppError {
@@ -72,11 +72,6 @@ pub async fn create(
         ..fields
     }
     .checked(state)?;
-    if state.catalog.webhook_endpoints(tenant).await?.len() >= MAX_ENDPOINTS {
-        return Err(AppError::bad_request(format!(
-            "at most {MAX_ENDPOINTS} webhook endpoints are allowed"
-        )));
-    }
     let secret = new_secret();
     let created = state
         .catalog
@@ -87,6 +82,7 @@ pub async fn create(
             event_types: fields.event_types.unwrap_or_default(),
             description: fields.description.unwrap_or_default(),
             now: Utc::now(),
+            max_endpoints: MAX_ENDPOINTS,
         })
         .await?;
     Ok((created, secret))
@@ -134,6 +130,39 @@ pub async fn delete(state: &App, tenant: &ClientId, id: &str) -> AppResult<()> {
         true => Ok(()),
         false => Err(endpoint_not_found()),
     }
+}
+
+/// How long a replaced signing secret still signs beside the new one: a day, as Svix and the
+/// Standard Webhooks libraries give receivers to switch.
+const ROTATION_OVERLAP: chrono::Duration = chrono::Duration::hours(24);
+
+/// Gives endpoint `id` a new signing secret, shown this once; the old one signs beside it for a
+/// day.
+pub async fn rotate_secret(
+    state: &App,
+    tenant: &ClientId,
+    id: &str,
+) -> AppResult<(WebhookEndpoint, String)> {
+    let id = EndpointId::parse(id).map_err(|_| endpoint_not_found())?;
+    let secret = new_secret();
+    let now = Utc::now();
+    let endpoint = state
+        .catalog
+        .rotate_endpoint_secret(tenant, &id, &secret, now + ROTATION_OVERLAP, now)
+        .await?
+        .ok_or_else(endpoint_not_found)?;
+    Ok((endpoint, secret))
+}
+
+/// Gives the tenant a new callback secret; the old one signs beside it for a day.
+pub async fn rotate_callback_secret(state: &App, tenant: &ClientId) -> AppResult<String> {
+    let secret = new_secret();
+    let until = Utc::now() + ROTATION_OVERLAP;
+    state
+        .catalog
+        .rotate_callback_secret(tenant, &secret, until)
+        .await?;
+    Ok(secret)
 }
 
 /// Sends delivery `id` again now, under the same event id.

@@ -118,7 +118,12 @@ fn retry_at(state: &App, attempts: u32, now: DateTime<Utc>) -> Option<DateTime<U
 async fn deliver(state: &App, d: DueDelivery, claimed_until: DateTime<Utc>) {
     let timestamp = Utc::now().timestamp();
     let started = Instant::now();
-    let result = match sign(&d.secret, d.event_id.as_str(), timestamp, &d.payload) {
+    // During a rotation's overlap both secrets sign: a receiver that knows either accepts it.
+    let signatures: Option<Vec<String>> = std::iter::once(&d.secret)
+        .chain(d.previous_secret.as_ref())
+        .map(|secret| sign(secret, d.event_id.as_str(), timestamp, &d.payload))
+        .collect();
+    let result = match signatures.map(|list| list.join(" ")) {
         None => Err("the signing secret is malformed".to_string()),
         Some(signature) => {
             let headers = [

@@ -26,6 +26,9 @@ struct DueRow {
     endpoint_id: Option<String>,
     endpoint_secret: Option<String>,
     tenant_secret: Option<String>,
+    /// The secret each had before its last rotation, while it still signs.
+    endpoint_previous: Option<String>,
+    tenant_previous: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -104,7 +107,11 @@ impl DeliveryStore for Backend {
         for id in claimed {
             let row: Option<DueRow> = sqlx::query_as(
                 "SELECT d.event_id, COALESCE(e.url, d.url) AS url, ev.payload, d.attempts,
-                        d.endpoint_id, e.secret AS endpoint_secret, s.secret AS tenant_secret
+                        d.endpoint_id, e.secret AS endpoint_secret, s.secret AS tenant_secret,
+                        CASE WHEN e.previous_secret_until > $2 THEN e.previous_secret END
+                            AS endpoint_previous,
+                        CASE WHEN s.previous_secret_until > $2 THEN s.previous_secret END
+                            AS tenant_previous
                  FROM webhook_deliveries d
                  JOIN webhook_events ev ON ev.id = d.event_id
                  LEFT JOIN webhook_endpoints e ON e.id = d.endpoint_id
@@ -112,15 +119,16 @@ impl DeliveryStore for Backend {
                  WHERE d.id = $1",
             )
             .bind(&id)
+            .bind(to_ms(now))
             .fetch_optional(pool)
             .await
             .map_err(backend)?;
             let Some(row) = row else {
                 continue;
             };
-            let secret = match &row.endpoint_id {
-                Some(_) => row.endpoint_secret.clone(),
-                None => row.tenant_secret.clone(),
+            let (secret, previous_secret) = match &row.endpoint_id {
+                Some(_) => (row.endpoint_secret.clone(), row.endpoint_previous.clone()),
+                None => (row.tenant_secret.clone(), row.tenant_previous.clone()),
             };
             let Some(secret) = secret else {
                 // Nothing to sign it with: give it up rather than stall every claim after it.
@@ -142,6 +150,7 @@ impl DeliveryStore for Backend {
                 url: row.url,
                 payload: row.payload,
                 secret,
+                previous_secret,
                 attempts: row.attempts.max(0) as u32,
                 endpoint_id: stored_opt_id(row.endpoint_id, "endpoint id")?,
             });

@@ -68,6 +68,20 @@ async fn find(
 impl WebhookStore for Backend {
     async fn create_webhook_endpoint(&self, e: &NewEndpoint) -> CatalogResult<WebhookEndpoint> {
         let pool = &self.pool;
+        // Counted under the tenant's lock, so concurrent creations cannot pass the limit together.
+        let mut tx = write_tx(pool).await?;
+        lock_tenant(&mut tx, &e.tenant).await?;
+        if e.max_endpoints > 0 {
+            let count: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE tenant_id = $1")
+                    .bind(e.tenant.as_str())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            if count >= i64::from(e.max_endpoints) {
+                return Err(CatalogError::TooManyEndpoints);
+            }
+        }
         let row: EndpointRow = sqlx::query_as(&format!(
             "INSERT INTO webhook_endpoints (id, tenant_id, url, secret, event_types, description,
                                             enabled, created_at, updated_at)
@@ -81,9 +95,10 @@ impl WebhookStore for Backend {
         .bind(types_json(&e.event_types))
         .bind(&e.description)
         .bind(to_ms(e.now))
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
         endpoint(row)
     }
 
@@ -201,5 +216,51 @@ impl WebhookStore for Backend {
             .fetch_one(pool)
             .await
             .map_err(backend)
+    }
+
+    async fn rotate_endpoint_secret(
+        &self,
+        tenant: &ClientId,
+        id: &EndpointId,
+        secret: &str,
+        previous_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<Option<WebhookEndpoint>> {
+        let row: Option<EndpointRow> = sqlx::query_as(&format!(
+            "UPDATE webhook_endpoints
+             SET previous_secret = secret, previous_secret_until = $3, secret = $4, updated_at = $5
+             WHERE tenant_id = $1 AND id = $2
+             RETURNING {ENDPOINT_COLUMNS}"
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(to_ms(previous_until))
+        .bind(secret)
+        .bind(to_ms(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(endpoint).transpose()
+    }
+
+    async fn rotate_callback_secret(
+        &self,
+        tenant: &ClientId,
+        secret: &str,
+        previous_until: DateTime<Utc>,
+    ) -> CatalogResult<()> {
+        sqlx::query(
+            "INSERT INTO webhook_tenant_secrets (tenant_id, secret) VALUES ($1, $2)
+             ON CONFLICT (tenant_id) DO UPDATE
+             SET previous_secret = webhook_tenant_secrets.secret,
+                 previous_secret_until = $3, secret = excluded.secret",
+        )
+        .bind(tenant.as_str())
+        .bind(secret)
+        .bind(to_ms(previous_until))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
     }
 }

@@ -225,6 +225,7 @@ async fn health_answers_and_queue_depths_count_waiting_work(c: Arc<dyn Catalog>)
         event_types: Vec::new(),
         description: String::new(),
         now,
+        max_endpoints: 0,
     })
     .await
     .unwrap();
@@ -280,6 +281,7 @@ async fn webhook_endpoints_are_listed_per_tenant_in_creation_order(c: Arc<dyn Ca
         event_types: vec!["file.uploaded".into()],
         description: format!("to {url}"),
         now: at,
+        max_endpoints: 0,
     };
     let mut ids = Vec::new();
     // Created out of their URLs' order, so the list cannot be ordered by URL by chance.

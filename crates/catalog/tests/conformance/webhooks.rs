@@ -4,17 +4,127 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use mediadrive_core::{
-    AttemptOutcome, Catalog, EndpointUpdate, EventId, FileName, FolderPath, NewEndpoint, NewEvent,
-    SweepRule,
+    AttemptOutcome, Catalog, CatalogError, EndpointUpdate, EventId, FileName, FolderPath,
+    NewEndpoint, NewEvent, SweepRule,
 };
 
-use super::{announce, hash, stored, tenant};
+use super::{announce, granted, hash, stored, tenant};
 
 every_backend_of_module!(
     webhook_deliveries_fan_out_retry_and_disable_their_endpoint,
     changes_announce_themselves_in_their_own_transaction,
     a_tenant_holds_at_most_its_share_of_delivery_claims,
+    concurrent_endpoint_creations_never_pass_the_limit,
+    a_rotated_secret_signs_beside_the_new_one_until_its_overlap_ends,
 );
+
+async fn a_rotated_secret_signs_beside_the_new_one_until_its_overlap_ends(c: Arc<dyn Catalog>) {
+    let now = Utc::now();
+    c.ensure_tenant(&tenant(), 0, now).await.unwrap();
+    let endpoint = c
+        .create_webhook_endpoint(&NewEndpoint {
+            tenant: tenant(),
+            url: "http://a/".into(),
+            secret: "whsec_b2xk".into(),
+            event_types: Vec::new(),
+            description: String::new(),
+            now,
+            max_endpoints: 0,
+        })
+        .await
+        .unwrap();
+    let other = mediadrive_core::ClientId::parse("globex").unwrap();
+    let overlap = now + Duration::hours(1);
+    assert!(c
+        .rotate_endpoint_secret(&other, &endpoint.id, "whsec_eA==", overlap, now)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(c
+        .rotate_endpoint_secret(&tenant(), &endpoint.id, "whsec_bmV3", overlap, now)
+        .await
+        .unwrap()
+        .is_some());
+    let enqueue = |i: u32, at| {
+        let c = c.clone();
+        async move {
+            c.enqueue_event(&NewEvent {
+                id: EventId::parse(&format!("msg_{i:0>32}")).unwrap(),
+                tenant: tenant(),
+                event_type: "file.uploaded".into(),
+                payload: "{}".into(),
+                callback: None,
+                now: at,
+            })
+            .await
+            .unwrap();
+        }
+    };
+    enqueue(1, now).await;
+    let at = now + Duration::seconds(1);
+    let due = c
+        .claim_deliveries(at, at + Duration::seconds(30), 10, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (due[0].secret.as_str(), due[0].previous_secret.as_deref()),
+        ("whsec_bmV3", Some("whsec_b2xk"))
+    );
+    // Past the overlap only the new secret signs.
+    let later = now + Duration::hours(2);
+    enqueue(2, later).await;
+    let due = c
+        .claim_deliveries(later, later + Duration::seconds(30), 10, 10)
+        .await
+        .unwrap();
+    let fresh = due
+        .iter()
+        .find(|d| d.event_id.as_str().ends_with('2'))
+        .unwrap();
+    assert_eq!(
+        (fresh.secret.as_str(), fresh.previous_secret.as_deref()),
+        ("whsec_bmV3", None)
+    );
+    // A tenant's callback secret rotates too, made by the rotation when it had none.
+    c.rotate_callback_secret(&tenant(), "whsec_Y2I=", overlap)
+        .await
+        .unwrap();
+    let current = c
+        .callback_secret(&tenant(), &|| "whsec_never".into())
+        .await
+        .unwrap();
+    assert_eq!(current, "whsec_Y2I=");
+    c.rotate_callback_secret(&tenant(), "whsec_Y2Iy", overlap)
+        .await
+        .unwrap();
+    let current = c
+        .callback_secret(&tenant(), &|| "whsec_never".into())
+        .await
+        .unwrap();
+    assert_eq!(current, "whsec_Y2Iy");
+}
+
+async fn concurrent_endpoint_creations_never_pass_the_limit(c: Arc<dyn Catalog>) {
+    c.ensure_tenant(&tenant(), 0, Utc::now()).await.unwrap();
+    let attempt = |i: usize| {
+        let c = c.clone();
+        async move {
+            c.create_webhook_endpoint(&NewEndpoint {
+                tenant: tenant(),
+                url: format!("http://a/{i}"),
+                secret: "whsec_a2V5".into(),
+                event_types: Vec::new(),
+                description: String::new(),
+                now: Utc::now(),
+                max_endpoints: 5,
+            })
+            .await
+        }
+    };
+    let limited = |e: &CatalogError| matches!(e, CatalogError::TooManyEndpoints);
+    assert_eq!(granted(20, attempt, limited).await, 5);
+    assert_eq!(c.webhook_endpoints(&tenant()).await.unwrap().len(), 5);
+}
 
 async fn a_tenant_holds_at_most_its_share_of_delivery_claims(c: Arc<dyn Catalog>) {
     let now = Utc::now();
@@ -31,6 +141,7 @@ async fn a_tenant_holds_at_most_its_share_of_delivery_claims(c: Arc<dyn Catalog>
             event_types: Vec::new(),
             description: String::new(),
             now,
+            max_endpoints: 0,
         })
         .await
         .unwrap();
@@ -89,6 +200,7 @@ async fn webhook_deliveries_fan_out_retry_and_disable_their_endpoint(c: Arc<dyn 
         event_types: types.iter().map(|t| t.to_string()).collect(),
         description: String::new(),
         now,
+        max_endpoints: 0,
     };
     let all = c
         .create_webhook_endpoint(&endpoint("http://a/", &[]))
@@ -267,6 +379,7 @@ async fn changes_announce_themselves_in_their_own_transaction(c: Arc<dyn Catalog
         event_types: Vec::new(),
         description: String::new(),
         now: Utc::now(),
+        max_endpoints: 0,
     })
     .await
     .unwrap();

@@ -49,7 +49,11 @@ pub(crate) fn v2() -> OpenApiRouter<App> {
         .routes(routes!(webhooks::endpoint_deliveries))
         .routes(routes!(webhooks::redeliver))
         .routes(routes!(webhooks::all_deliveries))
-        .routes(routes!(webhooks::callback_secret))
+        .routes(routes!(
+            webhooks::callback_secret,
+            webhooks::rotate_callback_secret
+        ))
+        .routes(routes!(webhooks::rotate_endpoint_secret))
         .routes(routes!(keys::list_keys, keys::create_key))
         .routes(routes!(keys::revoke_key));
     surface::<ApiError>(routes)

@@ -379,3 +379,39 @@ pub async fn callback_secret(
         secret,
     }))
 }
+
+/// Gives the callback secret a new value, shown here; the old one keeps signing beside it for
+/// 24 hours (`webhook-signature` then carries both), so receivers switch without a gap.
+#[utoipa::path(post, path = "/v2/webhooks/callback-secret", tag = "webhooks",
+    security(("api_key" = [])),
+    responses((status = 200, body = CallbackSecret), (status = 403, body = ErrorBody)))]
+pub async fn rotate_callback_secret(
+    State(state): State<App>,
+    principal: Authorized<can::ManageWebhooks>,
+) -> ApiResult<Json<CallbackSecret>> {
+    let secret = endpoints::rotate_callback_secret(&state, &principal.tenant).await?;
+    Ok(Json(CallbackSecret {
+        success: true,
+        secret,
+    }))
+}
+
+/// Gives an endpoint a new signing secret, shown in this answer only; the old one keeps signing
+/// beside it for 24 hours (`webhook-signature` then carries both).
+#[utoipa::path(post, path = "/v2/webhooks/{id}/secret", tag = "webhooks",
+    params(("id" = String, Path)),
+    security(("api_key" = [])),
+    responses((status = 200, body = EndpointAnswer), (status = 404, description = "Webhook endpoint not found", body = ErrorBody)))]
+pub async fn rotate_endpoint_secret(
+    State(state): State<App>,
+    principal: Authorized<can::ManageWebhooks>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EndpointAnswer>> {
+    let (endpoint, secret) = endpoints::rotate_secret(&state, &principal.tenant, &id).await?;
+    let mut view = EndpointView::from(&endpoint);
+    view.secret = Some(secret);
+    Ok(Json(EndpointAnswer {
+        success: true,
+        endpoint: view,
+    }))
+}

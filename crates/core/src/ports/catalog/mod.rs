@@ -47,6 +47,8 @@ pub enum CatalogError {
     TempStorageFull,
     #[error("the tenant has as many projects as it may")]
     TooManyProjects,
+    #[error("the tenant has as many webhook endpoints as it may")]
+    TooManyEndpoints,
     #[error("folder is not empty")]
     FolderNotEmpty,
     #[error("a folder cannot be moved into itself")]

@@ -41,6 +41,23 @@ pub trait WebhookStore: Send + Sync {
         tenant: &ClientId,
         generate: &(dyn Fn() -> String + Sync),
     ) -> CatalogResult<String>;
+    /// Gives endpoint `id` the signing secret `secret`; the one it had still signs beside it
+    /// until `previous_until`. `None` when the tenant has no such endpoint.
+    async fn rotate_endpoint_secret(
+        &self,
+        tenant: &ClientId,
+        id: &EndpointId,
+        secret: &str,
+        previous_until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> CatalogResult<Option<WebhookEndpoint>>;
+    /// The same for the tenant's callback secret (made now if it had none).
+    async fn rotate_callback_secret(
+        &self,
+        tenant: &ClientId,
+        secret: &str,
+        previous_until: DateTime<Utc>,
+    ) -> CatalogResult<()>;
 }
 
 #[async_trait]
