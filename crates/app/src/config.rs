@@ -7,6 +7,9 @@ pub use mediadrive_generate::GenerationConfig;
 /// Seed 002: "Files larger than 500 MB are rejected."
 pub const MAX_UPLOAD_BYTES: u64 = 500 * 1024 * 1024;
 
+/// Webhook endpoints one tenant may register.
+pub const MAX_WEBHOOK_ENDPOINTS: u32 = 20;
+
 /// The bearer token `/metrics` asks for; never shown in a log.
 #[derive(Clone)]
 pub struct MetricsToken(pub String);

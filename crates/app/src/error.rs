@@ -105,7 +105,7 @@ impl From<CatalogError> for AppError {
             }
             CatalogError::TooManyEndpoints => Self::bad_request(format!(
                 "at most {} webhook endpoints are allowed",
-                crate::webhooks::endpoints::MAX_ENDPOINTS
+                crate::config::MAX_WEBHOOK_ENDPOINTS
             )),
             CatalogError::FolderNotEmpty => {
                 Self::conflict("Folder is not empty. Delete all files first.")

@@ -9,7 +9,7 @@ use mediadrive_core::{Action, ClientId, Role};
 
 use crate::{error::ApiError, http::client::client_address, App};
 
-pub const API_KEY_HEADER: &str = "x-api-key";
+use crate::http::API_KEY_HEADER;
 
 /// The tenant and role behind the request's key.
 #[derive(Debug, Clone)]

@@ -52,7 +52,7 @@ impl Modify for ApiKeyAuth {
             .add_security_scheme(
                 "api_key",
                 SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(
-                    crate::auth::API_KEY_HEADER,
+                    crate::http::API_KEY_HEADER,
                 ))),
             );
     }

@@ -7,12 +7,11 @@ use mediadrive_core::{
 
 use super::{new_secret, target_url};
 use crate::{
+    config::MAX_WEBHOOK_ENDPOINTS,
     error::{AppError, AppResult},
     App,
 };
 
-/// Endpoints one tenant may register.
-pub const MAX_ENDPOINTS: u32 = 20;
 const MAX_DESCRIPTION: usize = 500;
 
 fn endpoint_not_found() -> AppError {
@@ -82,7 +81,7 @@ pub async fn create(
             event_types: fields.event_types.unwrap_or_default(),
             description: fields.description.unwrap_or_default(),
             now: Utc::now(),
-            max_endpoints: MAX_ENDPOINTS,
+            max_endpoints: MAX_WEBHOOK_ENDPOINTS,
         })
         .await?;
     Ok((created, secret))

@@ -35,6 +35,7 @@ mod blobs;
 mod drive;
 mod moves;
 mod preloads;
+mod project_pages;
 mod projects;
 mod renders;
 mod reservations;

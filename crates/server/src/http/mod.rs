@@ -7,3 +7,6 @@ pub mod headers;
 pub mod nul;
 pub mod panics;
 pub mod surface;
+
+/// The header every surface takes its API key from.
+pub const API_KEY_HEADER: &str = "x-api-key";

@@ -67,7 +67,7 @@ fn cors(request: &[HeaderName], response: &[HeaderName]) -> tower_http::cors::Co
                 header::RANGE,
                 header::IF_NONE_MATCH,
                 header::IF_MODIFIED_SINCE,
-                HeaderName::from_static(crate::auth::API_KEY_HEADER),
+                HeaderName::from_static(super::API_KEY_HEADER),
                 HeaderName::from_static("idempotency-key"),
             ]
             .into_iter()
