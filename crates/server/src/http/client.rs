@@ -8,12 +8,7 @@ use axum::{extract::ConnectInfo, http::request::Parts};
 use ipnet::IpNet;
 
 pub fn client_address(parts: &Parts, trusted: &[IpNet]) -> Option<IpAddr> {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()?
-        .0
-        .ip()
-        .to_canonical();
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
     from_peer(peer, forwarded(parts), trusted)
 }
 
@@ -32,6 +27,8 @@ fn from_peer<'a>(
     forwarded: impl DoubleEndedIterator<Item = &'a str>,
     trusted: &[IpNet],
 ) -> Option<IpAddr> {
+    // An IPv4 client on a dual-stack socket arrives as `::ffff:a.b.c.d`.
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return Some(peer);
