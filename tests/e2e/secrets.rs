@@ -470,7 +470,8 @@ fn the_data_directory_and_the_catalog_are_created_private() {
         "no write-ahead log in {files:?}"
     );
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    for file in &files {
+    // What the node left: a file it made and removed while it ran (a staged upload) is gone.
+    for file in files.iter().filter(|p| p.exists()) {
         assert_eq!(mode(file), 0o600, "{}", file.display());
     }
     for dir in [
